@@ -1,0 +1,56 @@
+//! What every command starts from: the checked config, the state directory and the queue.
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::exit;
+use crate::queue::Queue;
+use crate::state::StateDir;
+use crate::targets::{self, Target};
+use std::path::Path;
+
+/// The loaded agent.
+pub struct Agent {
+    pub config: Config,
+    pub state: StateDir,
+    pub queue: Queue,
+}
+
+impl Agent {
+    /// Loads the config (a config error is a usage error, exit 2).
+    pub fn load(path: &Path) -> anyhow::Result<Agent> {
+        let config = Config::load(path).map_err(exit::usage)?;
+        let state = StateDir::new(config.state_dir.clone());
+        let queue = Queue::new(&state, config.queue.clone());
+        Ok(Agent { config, state, queue })
+    }
+
+    /// The configured backend.
+    pub fn backend(&self) -> anyhow::Result<Backend> {
+        Backend::new(&self.config, &self.state)
+    }
+
+    /// A target by id (raw or escaped); an unknown id is a usage error that lists the ids.
+    pub fn target(&self, id: &str) -> anyhow::Result<&Target> {
+        targets::find(&self.config.targets, id).ok_or_else(|| {
+            let known: Vec<&str> = self.config.targets.iter().map(|t| t.id.as_str()).take(20).collect();
+            exit::usage(anyhow::anyhow!(
+                "no target {id:?} in {}; known targets: {}",
+                self.config.path.display(),
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ))
+        })
+    }
+
+    /// A passive target by id; active ones are a usage error.
+    pub fn passive_target(&self, id: &str) -> anyhow::Result<&Target> {
+        let target = self.target(id)?;
+        match target.passive() {
+            Some(_) => Ok(target),
+            None => Err(exit::usage(anyhow::anyhow!(
+                "target {} is an active check ({}): the server runs it, results cannot be pushed for it",
+                target.id,
+                target.kind_name()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Backends: where registrations and results go. Each implements [`Api`]; [`Backend`] picks
+//! one from the config. Adding a backend means one file here and one match arm below.
+
+mod icinga2;
+mod local;
+mod nixcloud;
+
+pub use nixcloud::registration_bodies as nixcloud_bodies;
+
+use crate::config::{BackendKind, Config};
+use crate::result::CheckResult;
+use crate::retry::DeliveryError;
+use crate::secrets::SecretError;
+use crate::state::StateDir;
+use crate::targets::Target;
+use std::future::Future;
+use tokio::task::JoinSet;
+
+/// The outcome of one registration request (one target and address family).
+#[derive(Debug)]
+pub struct Registered {
+    /// The target's id.
+    pub target: String,
+    /// What was registered, e.g. `HTTP (IPv4)`, or the Icinga2 object name.
+    pub what: String,
+    pub outcome: Result<(), DeliveryError>,
+}
+
+/// What every backend does.
+pub trait Api {
+    /// Creates or updates the given targets on the server. `complete` says the list is the
+    /// whole config, so the backend may remove objects it owns that are no longer in it.
+    fn register(&self, targets: &[Target], complete: bool) -> impl Future<Output = Vec<Registered>>;
+
+    /// Delivers one result. Must be safe to repeat with the same result id.
+    fn deliver(&self, result: &CheckResult, target: Option<&Target>) -> impl Future<Output = Result<(), DeliveryError>>;
+
+    /// Whether this process may deliver for `target` (reads its secret); a group member
+    /// without access gets [`SecretError::PermissionDenied`] and hands the result to the
+    /// service instead.
+    fn check_access(&self, target: Option<&Target>) -> Result<(), SecretError>;
+}
+
+/// The configured backend.
+pub enum Backend {
+    Nixcloud(nixcloud::Nixcloud),
+    Local(local::Local),
+    Icinga2(icinga2::Icinga2),
+}
+
+impl Backend {
+    /// Sets up the configured backend (no network traffic yet).
+    pub fn new(config: &Config, state: &StateDir) -> anyhow::Result<Backend> {
+        Ok(match config.backend {
+            BackendKind::Nixcloud => Backend::Nixcloud(nixcloud::Nixcloud::new(config)?),
+            BackendKind::Local => Backend::Local(local::Local::new(state)),
+            BackendKind::Icinga2 => Backend::Icinga2(icinga2::Icinga2::new(config)?),
+        })
+    }
+}
+
+impl Api for Backend {
+    async fn register(&self, targets: &[Target], complete: bool) -> Vec<Registered> {
+        match self {
+            Backend::Nixcloud(b) => b.register(targets, complete).await,
+            Backend::Local(b) => b.register(targets, complete).await,
+            Backend::Icinga2(b) => b.register(targets, complete).await,
+        }
+    }
+
+    async fn deliver(&self, result: &CheckResult, target: Option<&Target>) -> Result<(), DeliveryError> {
+        match self {
+            Backend::Nixcloud(b) => b.deliver(result, target).await,
+            Backend::Local(b) => b.deliver(result, target).await,
+            Backend::Icinga2(b) => b.deliver(result, target).await,
+        }
+    }
+
+    fn check_access(&self, target: Option<&Target>) -> Result<(), SecretError> {
+        match self {
+            Backend::Nixcloud(b) => b.check_access(target),
+            Backend::Local(b) => b.check_access(target),
+            Backend::Icinga2(b) => b.check_access(target),
+        }
+    }
+}
+
+/// Runs `work` on every job with at most `limit` in flight, returning outputs in job order.
+/// The jobs share one HTTP client, so this also bounds the connections opened.
+pub async fn bounded<J, T, F, Fut>(jobs: Vec<J>, limit: usize, work: F) -> Vec<T>
+where
+    J: Send + 'static,
+    T: Send + 'static,
+    F: Fn(J) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter().enumerate();
+    let mut spawn_next = |set: &mut JoinSet<(usize, T)>| {
+        if let Some((i, job)) = jobs.next() {
+            let work = work.clone();
+            set.spawn(async move { (i, work(job).await) });
+        }
+    };
+    for _ in 0..limit.max(1) {
+        spawn_next(&mut set);
+    }
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(item) => out.push(item),
+            // A panic in a request task is a bug; re-raise it rather than lose the outcome.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+        spawn_next(&mut set);
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, t)| t).collect()
+}

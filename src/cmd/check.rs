@@ -1,0 +1,38 @@
+//! `check`: validate the config and show what `register` would send, sending nothing.
+
+use crate::agent::Agent;
+use crate::backend::nixcloud_bodies;
+use crate::config::BackendKind;
+use crate::exit::Code;
+
+pub fn run(agent: &Agent) -> anyhow::Result<Code> {
+    let cfg = &agent.config;
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
+    let passive = cfg.targets.iter().filter(|t| t.passive().is_some()).count();
+    println!(
+        "{}: OK, {} targets ({} active, {} passive), backend {:?}, state in {}",
+        cfg.path.display(),
+        cfg.targets.len(),
+        cfg.targets.len() - passive,
+        passive,
+        cfg.backend,
+        cfg.state_dir.display()
+    );
+    if cfg.backend != BackendKind::Local && cfg.key.is_none() && cfg.backend == BackendKind::Nixcloud {
+        let keyless: Vec<&str> = cfg.targets.iter().filter(|t| t.key.is_none()).map(|t| t.id.as_str()).collect();
+        if !keyless.is_empty() {
+            eprintln!("warning: no apiKeyFile/apiKey for {}: registering them will fail", keyless.join(", "));
+        }
+    }
+    for t in &cfg.targets {
+        for (what, body) in nixcloud_bodies(t) {
+            match cfg.backend {
+                BackendKind::Nixcloud => println!("would register {} ({what}): POST {}/api/services {body}", t.id, cfg.api_host),
+                _ => println!("would register {} ({what})", t.id),
+            }
+        }
+    }
+    Ok(Code::Ok)
+}

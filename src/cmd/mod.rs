@@ -1,0 +1,41 @@
+//! One file per subcommand; this one only dispatches.
+
+mod check;
+mod daemon;
+mod flush;
+mod register;
+mod run;
+mod status;
+mod submit;
+mod sync;
+
+use crate::agent::Agent;
+use crate::cli::{Cli, Command};
+use crate::config;
+use crate::exit::Code;
+
+/// Runs the parsed command line and says how it ended.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
+    let agent = Agent::load(&config::resolve_path(cli.config.as_deref()))?;
+    match cli.command {
+        Command::Check => check::run(&agent),
+        Command::Status { json } => status::run(&agent, json),
+        Command::Register { ids } => register::run(&agent, &ids).await,
+        Command::Run { id } => run::run(&agent, &id).await,
+        Command::Submit { id, output, perfdata, state } => submit::run(&agent, &id, &output, &perfdata, state).await,
+        Command::Flush => flush::run(&agent).await,
+        Command::Sync => sync::run(&agent).await,
+        Command::Daemon => daemon::run(&agent).await,
+    }
+}
+
+/// One line about a delivered (or not) result, on stdout for success, stderr otherwise.
+fn report_fate(id: &str, fate: &crate::deliver::Fate) {
+    use crate::deliver::Fate;
+    match fate {
+        Fate::Delivered => println!("{id}: delivered"),
+        Fate::Spooled(path) => println!("{id}: handed to the nixcloud-monitoring service ({})", path.display()),
+        Fate::Queued(why) => eprintln!("{id}: not delivered yet, kept in the queue: {why}"),
+        Fate::Rejected(why) => eprintln!("{id}: refused by the server, kept in rejected/: {why}"),
+    }
+}

@@ -1,0 +1,27 @@
+//! `run ID`: run a passive target's script and deliver the result.
+
+use crate::agent::Agent;
+use crate::exit::{self, Code};
+use crate::{deliver, passive};
+
+pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
+    let target = agent.passive_target(id)?;
+    let Some(p) = target.passive().filter(|p| !p.script.is_empty()) else {
+        return Err(exit::usage(anyhow::anyhow!(
+            "target {} has no script: its results are pushed with `submit`",
+            target.id
+        )));
+    };
+    let scratch = agent.state.root().join("tmp");
+    let result = passive::run(target, &p.script, p.script_timeout, &scratch).await?;
+    println!("{}: {} - {}", target.id, result.state.label(), first_line(&result.output));
+    let backend = agent.backend()?;
+    let fate = deliver::accept(agent, &backend, result).await?;
+    super::report_fate(&target.id, &fate);
+    Ok(fate.code())
+}
+
+/// The first line of a text, for one-line summaries.
+pub fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}

@@ -1,0 +1,65 @@
+//! `status [--json]`: every target, its schedule, last result and registration; the queue.
+
+use crate::agent::Agent;
+use crate::exit::Code;
+use crate::queue::format_ms;
+use serde_json::json;
+
+pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
+    let regs = agent.state.registrations();
+    let queue = agent.queue.stats();
+    let mut rows = Vec::new();
+    for t in &agent.config.targets {
+        let last = agent.state.last(&t.id);
+        let reg = regs.get(&t.id);
+        rows.push(json!({
+            "id": t.id,
+            "kind": t.kind_name(),
+            "schedule": t.schedule(),
+            "registered": reg.map(|r| r.ok),
+            "registered_at": reg.map(|r| format_ms(r.at_ms)),
+            "registration_error": reg.and_then(|r| r.error.clone()),
+            "last": last.as_ref().map(|r| json!({
+                "state": u8::from(r.state),
+                "state_label": r.state.label(),
+                "output": r.output,
+                "perfdata": r.perfdata,
+                "measured_at": format_ms(r.measured_at_ms),
+                "duration_ms": r.duration_ms,
+                "delivery": agent.queue.whereabouts(&r.id).unwrap_or("delivered"),
+            })),
+        }));
+    }
+    if as_json {
+        let doc = json!({ "backend": format!("{:?}", agent.config.backend).to_lowercase(), "targets": rows, "queue": queue });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(Code::Ok);
+    }
+    for r in &rows {
+        let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+        let registered = match r["registered"].as_bool() {
+            Some(true) => format!("registered {}", s(&r["registered_at"])),
+            Some(false) => format!("registration FAILED: {}", s(&r["registration_error"])),
+            None => "not registered yet".to_string(),
+        };
+        println!("{}  [{}]  {}  {registered}", s(&r["id"]), s(&r["kind"]), s(&r["schedule"]));
+        let last = &r["last"];
+        if !last.is_null() {
+            let took = last["duration_ms"].as_u64().map(|ms| format!(", ran {ms} ms")).unwrap_or_default();
+            let output: String = s(&last["output"]).lines().next().unwrap_or("").chars().take(100).collect();
+            println!(
+                "    last: {} at {} ({}{took}): {output}",
+                s(&last["state_label"]),
+                s(&last["measured_at"]),
+                s(&last["delivery"])
+            );
+        }
+    }
+    let oldest = queue.oldest_ms.map(|ms| format!(", oldest from {}", format_ms(ms))).unwrap_or_default();
+    println!("queue: {} waiting ({} bytes){oldest}; {} spooled; {} refused", queue.count, queue.bytes, queue.spooled, queue.rejected);
+    if let Some(e) = &queue.last_error {
+        println!("last delivery error: {e}");
+    }
+    println!("state directory: {}", agent.state.root().display());
+    Ok(Code::Ok)
+}

@@ -1,0 +1,82 @@
+//! `sync`: the main job once. Register everything, run every passive script, deliver, and
+//! print one table of what happened.
+
+use crate::agent::Agent;
+use crate::backend::bounded;
+use crate::deliver::{self, Fate};
+use crate::exit::{self, Code};
+use crate::passive;
+use crate::targets::Target;
+
+/// Scripts run side by side, but not so many that they fight over a small machine.
+const SCRIPTS_AT_ONCE: usize = 4;
+
+pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
+    let backend = agent.backend()?;
+    let targets = &agent.config.targets;
+    let registered = super::register::register(agent, &backend, targets, true).await?;
+    let mut code = super::register::code_of(&registered);
+
+    let scripted: Vec<Target> =
+        targets.iter().filter(|t| t.passive().is_some_and(|p| !p.script.is_empty())).cloned().collect();
+    let scratch = agent.state.root().join("tmp");
+    let results = bounded(scripted, SCRIPTS_AT_ONCE, move |t: Target| {
+        let scratch = scratch.clone();
+        async move {
+            let p = t.passive().expect("filtered to passive targets");
+            passive::run(&t, &p.script, p.script_timeout, &scratch).await
+        }
+    })
+    .await;
+
+    // Queue every result first, then deliver them in one pass over one connection.
+    let mut ran = Vec::new();
+    for result in results {
+        let result = result?;
+        if let Err(e) = agent.state.record_last(&result) {
+            tracing::warn!("{e:#}");
+        }
+        match agent.queue.push(&result) {
+            Ok(_) => ran.push(result),
+            Err(e) => {
+                code = code.worst(exit::code_of(&e));
+                eprintln!("{}: {e:#}", result.target);
+            }
+        }
+    }
+    let report = deliver::flush(agent, &backend).await?;
+    code = code.worst(report.code());
+
+    println!("{:<44} {:<15} {:<12} {:<10} DELIVERY", "TARGET", "KIND", "REGISTERED", "RESULT");
+    for t in targets {
+        let regs: Vec<_> = registered.iter().filter(|r| r.target == t.id).collect();
+        let reg = if regs.iter().all(|r| r.outcome.is_ok()) { "ok" } else { "FAILED" };
+        let (result, delivery) = match ran.iter().find(|r| r.target == t.id) {
+            Some(r) => {
+                let fate = match agent.queue.whereabouts(&r.id) {
+                    None => Fate::Delivered,
+                    Some("rejected") => Fate::Rejected(String::new()),
+                    Some(_) => Fate::Queued(String::new()),
+                };
+                (r.state.label(), fate.label())
+            }
+            None => ("-", "-"),
+        };
+        println!("{:<44} {:<15} {:<12} {:<10} {delivery}", t.id, t.kind_name(), reg, result);
+    }
+    for r in registered.iter().filter_map(|r| r.outcome.as_ref().err()) {
+        eprintln!("{r}");
+    }
+    if let Some(e) = &report.error {
+        eprintln!("delivery stopped, {} result(s) kept in the queue: {e}", report.remaining);
+    }
+    println!(
+        "{} registrations, {} scripts run, {} results delivered, {} queued, {} refused",
+        registered.len(),
+        ran.len(),
+        report.delivered,
+        report.remaining,
+        report.rejected.len()
+    );
+    Ok(code)
+}

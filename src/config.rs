@@ -1,0 +1,391 @@
+//! The config file: parsed once, checked once, turned into a [`Config`] with [`Target`]s.
+//!
+//! Key names are the NixOS option names, so the module writes its evaluated options out as
+//! they are and a hand-written file reads like the original's documentation. Every error names
+//! the file and line, and the target where there is one.
+
+use crate::checks::{self, ActiveCheck};
+use crate::secrets::KeySource;
+use crate::targets::{self, Passive, Target, TargetKind};
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// Where the config lives when neither `--config` nor the environment says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
+/// The environment variable that overrides [`DEFAULT_PATH`].
+pub const PATH_ENV: &str = "NIXCLOUD_MONITORING_CONFIG";
+
+/// Which server the agent talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// The original's hosted API (or a compatible receiver) at `apiHost`.
+    #[default]
+    Nixcloud,
+    /// Nothing leaves the machine: records go to the state directory.
+    Local,
+    /// An Icinga2 server's REST API.
+    Icinga2,
+}
+
+/// Bounds of the on-disk queue of undelivered results.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct QueueSettings {
+    pub max_count: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings { max_count: 10_000, max_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// How hard one command tries to reach the server before leaving results queued.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeliverySettings {
+    /// Attempts per request on 5xx, timeouts and connection errors.
+    pub attempts: u32,
+    /// Seconds one request may take.
+    pub timeout: u64,
+    /// Requests in flight at once during `register`.
+    pub concurrency: usize,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings { attempts: 3, timeout: 30, concurrency: 16 }
+    }
+}
+
+/// The Icinga2 API connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Icinga2Settings {
+    /// API base, e.g. `https://icinga.example.org:5665`.
+    pub url: String,
+    /// The ApiUser's name.
+    pub user: String,
+    /// File holding the ApiUser's password (credential `icinga2-password`).
+    pub password_file: PathBuf,
+    /// CA certificate that signed the API certificate; system roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Name on the API certificate when it is not the URL's host (Icinga's node name).
+    pub server_name: Option<String>,
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub backend: BackendKind,
+    pub api_host: String,
+    /// The top-level key, if any.
+    pub key: Option<KeySource>,
+    pub state_dir: PathBuf,
+    pub queue: QueueSettings,
+    pub delivery: DeliverySettings,
+    pub icinga2: Option<Icinga2Settings>,
+    pub targets: Vec<Target>,
+    /// Things that work but should be changed (a literal key, …), for `check`.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawConfig {
+    #[serde(default)]
+    backend: BackendKind,
+    #[serde(default = "default_api_host")]
+    api_host: String,
+    api_key: Option<String>,
+    api_key_file: Option<PathBuf>,
+    #[serde(default = "default_true")]
+    public: bool,
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    queue: QueueSettings,
+    #[serde(default)]
+    delivery: DeliverySettings,
+    icinga2: Option<Icinga2Settings>,
+    #[serde(default)]
+    targets: RawTargets,
+}
+
+fn default_api_host() -> String {
+    "https://status.nixcloud.io".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawTargets {
+    active: RawActive,
+    passive: Vec<Spanned<RawPassive>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawActive {
+    check_http: Vec<Spanned<checks::CheckHttp>>,
+    check_ssl_cert: Vec<Spanned<checks::CheckSslCert>>,
+    check_dns: Vec<Spanned<checks::CheckDns>>,
+    check_ping: Vec<Spanned<checks::CheckPing>>,
+    check_smtp: Vec<Spanned<checks::CheckSmtp>>,
+    check_ssh: Vec<Spanned<checks::CheckSsh>>,
+    check_hydra: Vec<Spanned<checks::CheckHydra>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct RawPassive {
+    host: String,
+    name: Option<String>,
+    tags: Vec<String>,
+    public: Option<bool>,
+    api_key: Option<String>,
+    api_key_file: Option<PathBuf>,
+    script: String,
+    timers: RawTimers,
+    script_timeout: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawTimers {
+    check: u64,
+    timeout: u64,
+}
+
+impl Default for RawTimers {
+    fn default() -> Self {
+        RawTimers { check: 60, timeout: 180 }
+    }
+}
+
+/// Which file to read: `--config`, else `$NIXCLOUD_MONITORING_CONFIG`, else the default.
+pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+    if let Some(path) = flag {
+        return path.to_path_buf();
+    }
+    match std::env::var_os(PATH_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(DEFAULT_PATH),
+    }
+}
+
+impl Config {
+    /// Reads and checks the config file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read config file {}", path.display()))?;
+        Config::parse(path, &text)
+    }
+
+    /// Checks config text; `path` is only used in messages and as [`Config::path`].
+    pub fn parse(path: &Path, text: &str) -> anyhow::Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let place = line.map(|l| format!(":{l}")).unwrap_or_default();
+            let table = line.and_then(|l| enclosing_table(text, l)).map(|t| format!(" (in {t})")).unwrap_or_default();
+            anyhow::anyhow!("{}{place}{table}: {}", path.display(), e.message())
+        })?;
+        let file = path.display().to_string();
+        let mut warnings = Vec::new();
+        let key = key_source(raw.api_key, raw.api_key_file, "api-key".to_string(), &mut warnings, "the top level");
+        let targets = build_targets(&file, text, &raw.targets, raw.public, &mut warnings)?;
+        check_unique(&file, &targets)?;
+        if raw.backend == BackendKind::Icinga2 && raw.icinga2.is_none() {
+            bail!("{file}: backend = \"icinga2\" needs an [icinga2] table (url, user, passwordFile)");
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            backend: raw.backend,
+            api_host: raw.api_host.trim_end_matches('/').to_string(),
+            key,
+            state_dir: resolve_state_dir(raw.state_dir),
+            queue: raw.queue,
+            delivery: raw.delivery,
+            icinga2: raw.icinga2,
+            targets,
+            warnings,
+        })
+    }
+
+    /// The key to use for a target (its own, else the top-level one).
+    pub fn key_for<'a>(&'a self, target: Option<&'a Target>) -> Option<&'a KeySource> {
+        target.and_then(|t| t.key.as_ref()).or(self.key.as_ref())
+    }
+}
+
+fn key_source(
+    literal: Option<String>,
+    file: Option<PathBuf>,
+    credential: String,
+    warnings: &mut Vec<String>,
+    whose: &str,
+) -> Option<KeySource> {
+    match (literal, file) {
+        (_, Some(path)) => Some(KeySource::File { path, credential }),
+        (Some(key), None) => {
+            warnings.push(format!(
+                "apiKey at {whose} is a literal key: it is readable by every user (on NixOS it is \
+                 copied into the world-readable /nix/store); use apiKeyFile instead"
+            ));
+            Some(KeySource::Literal(key))
+        }
+        (None, None) => None,
+    }
+}
+
+fn build_targets(
+    file: &str,
+    text: &str,
+    raw: &RawTargets,
+    public: bool,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Vec<Target>> {
+    let a = &raw.active;
+    let mut active: Vec<(usize, ActiveCheck)> = Vec::new();
+    macro_rules! collect {
+        ($($field:ident => $variant:ident),*) => {
+            $( for item in &a.$field {
+                active.push((line_of(text, item.span().start), ActiveCheck::$variant(item.get_ref().clone())));
+            } )*
+        };
+    }
+    collect!(check_http => Http, check_ssl_cert => SslCert, check_dns => Dns, check_ping => Ping,
+             check_smtp => Smtp, check_ssh => Ssh, check_hydra => Hydra);
+
+    let mut out = Vec::new();
+    for (line, check) in active {
+        let c = check.common();
+        let name = check.name();
+        let id = format!("{}-{}", c.host, name);
+        if !c.ipv4 && !c.ipv6 {
+            bail!("{file}:{line}: target {id} ({}): ipv4 and ipv6 are both false; enable at least one", check.kind());
+        }
+        let key = key_source(
+            c.api_key.map(str::to_string),
+            c.api_key_file.map(Path::to_path_buf),
+            format!("api-key-{}", targets::escape(&id)),
+            warnings,
+            &format!("target {id}"),
+        );
+        out.push(Target {
+            host: c.host.to_string(),
+            name,
+            tags: c.tags.to_vec(),
+            public: c.public.unwrap_or(public),
+            key,
+            line,
+            id,
+            kind: TargetKind::Active(check),
+        });
+    }
+    for item in &raw.passive {
+        let p = item.get_ref();
+        let line = line_of(text, item.span().start);
+        let Some(name) = p.name.clone() else {
+            bail!("{file}:{line}: passive target for host {:?} has no name (name is required)", p.host);
+        };
+        let id = format!("{}-{name}", p.host);
+        if p.timers.check >= p.timers.timeout {
+            bail!(
+                "{file}:{line}: target {id}: timers.check ({}) must be less than timers.timeout ({}), \
+                 or every pause between two results raises an alarm",
+                p.timers.check,
+                p.timers.timeout
+            );
+        }
+        if p.timers.check == 0 {
+            bail!("{file}:{line}: target {id}: timers.check must be at least 1 minute");
+        }
+        let script_timeout = Duration::from_secs(p.script_timeout.unwrap_or(p.timers.check * 60));
+        let credential = format!("api-key-{}", targets::escape(&id));
+        let key = key_source(p.api_key.clone(), p.api_key_file.clone(), credential, warnings, &format!("target {id}"));
+        out.push(Target {
+            host: p.host.clone(),
+            name,
+            tags: p.tags.clone(),
+            public: p.public.unwrap_or(public),
+            key,
+            line,
+            id,
+            kind: TargetKind::Passive(Passive {
+                script: p.script.clone(),
+                check_minutes: p.timers.check,
+                timeout_minutes: p.timers.timeout,
+                script_timeout,
+            }),
+        });
+    }
+    Ok(out)
+}
+
+/// Ids must be unique, and so must their escaped forms (they name units and files).
+fn check_unique(file: &str, targets: &[Target]) -> anyhow::Result<()> {
+    let mut by_id: BTreeMap<String, Vec<&Target>> = BTreeMap::new();
+    for t in targets {
+        by_id.entry(t.escaped_id()).or_default().push(t);
+    }
+    let dups: Vec<String> = by_id
+        .values()
+        .filter(|ts| ts.len() > 1)
+        .map(|ts| {
+            let places: Vec<String> = ts.iter().map(|t| format!("{} ({}, line {})", t.id, t.kind_name(), t.line)).collect();
+            format!("  {}", places.join(", "))
+        })
+        .collect();
+    if dups.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{file}: duplicate target ids (\"<host>-<name>\" must be unique over all active and passive \
+         targets, also after escaping to unit names):\n{}",
+        dups.join("\n")
+    )
+}
+
+/// `$STATE_DIRECTORY` (systemd's own choice wins, the sandbox only lets us write there), then
+/// `stateDir` from the config, then the platform's per-user state directory.
+fn resolve_state_dir(configured: Option<PathBuf>) -> PathBuf {
+    if let Some(dirs) = std::env::var_os("STATE_DIRECTORY") {
+        // systemd passes a colon-separated list when several StateDirectory= are set.
+        if let Some(first) = dirs.to_string_lossy().split(':').next().filter(|s| !s.is_empty()) {
+            return PathBuf::from(first);
+        }
+    }
+    if let Some(dir) = configured {
+        return dir;
+    }
+    directories::ProjectDirs::from("", "", "nixcloud-monitoring")
+        .map(|d| d.state_dir().unwrap_or(d.data_local_dir()).to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("/var/lib/nixcloud-monitoring"))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The `[[…]]`/`[…]` header above a line, to say which target a TOML error is in.
+fn enclosing_table(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().take(line).collect();
+    let (idx, header) = lines.iter().enumerate().rev().find(|(_, l)| l.trim_start().starts_with('['))?;
+    let header = header.trim();
+    let nth = lines[..=idx].iter().filter(|l| l.trim() == header).count();
+    Some(if header.starts_with("[[") { format!("{header} #{nth}, line {}", idx + 1) } else { header.to_string() })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+use super::*;
+
+fn parse(text: &str) -> anyhow::Result<Config> {
+    Config::parse(Path::new("/etc/test.toml"), text)
+}
+
+fn err(text: &str) -> String {
+    format!("{:#}", parse(text).unwrap_err())
+}
+
+#[test]
+fn defaults_follow_the_original() {
+    let cfg = parse("[[targets.active.check_ssl_cert]]\nhost = \"example.org\"\n").unwrap();
+    assert_eq!(cfg.backend, BackendKind::Nixcloud);
+    assert_eq!(cfg.api_host, "https://status.nixcloud.io");
+    let t = &cfg.targets[0];
+    assert_eq!(t.id, "example.org-SSL");
+    assert!(t.public);
+    assert_eq!(t.line, 1, "the line of the [[...]] header");
+    let TargetKind::Active(ActiveCheck::SslCert(ssl)) = &t.kind else { panic!("wrong kind") };
+    assert_eq!((ssl.port, ssl.warning_days, ssl.timeout), (443, 1000, 15));
+}
+
+#[test]
+fn passive_defaults_and_script_timeout() {
+    let cfg = parse("[[targets.passive]]\nhost = \"h\"\nname = \"n\"\n").unwrap();
+    let p = cfg.targets[0].passive().unwrap();
+    assert_eq!((p.check_minutes, p.timeout_minutes), (60, 180));
+    assert_eq!(p.script_timeout, Duration::from_secs(3600));
+}
+
+#[test]
+fn unknown_key_names_file_line_and_target() {
+    let e = err("[[targets.active.check_http]]\nhost = \"a\"\n\n[[targets.active.check_http]]\nhost = \"b\"\ncontians = \"x\"\n");
+    assert!(e.contains("/etc/test.toml:6"), "{e}");
+    assert!(e.contains("contians"), "{e}");
+    assert!(e.contains("[[targets.active.check_http]] #2, line 4"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_an_error() {
+    let e = err("[[targets.active.check_http]]\nhost = \"a\"\nport = \"eighty\"\n");
+    assert!(e.contains(":3") && e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn duplicates_are_all_listed() {
+    let e = err(concat!(
+        "[[targets.active.check_http]]\nhost = \"a\"\n",
+        "[[targets.active.check_http]]\nhost = \"a\"\n",
+        "[[targets.passive]]\nhost = \"b\"\nname = \"x\"\n",
+        "[[targets.passive]]\nhost = \"b\"\nname = \"x\"\n",
+    ));
+    assert!(e.contains("a-HTTP (check_http, line 1), a-HTTP (check_http, line 3)"), "{e}");
+    assert!(e.contains("b-x (passive, line 5), b-x (passive, line 8)"), "{e}");
+}
+
+#[test]
+fn ids_colliding_after_escaping_are_duplicates() {
+    let e = err("[[targets.passive]]\nhost = \"a:b\"\nname = \"x\"\n[[targets.passive]]\nhost = \"a/b\"\nname = \"x\"\n");
+    assert!(e.contains("a:b-x") && e.contains("a/b-x"), "{e}");
+}
+
+#[test]
+fn both_families_off_is_an_error() {
+    let e = err("[[targets.active.check_ping]]\nhost = \"a\"\nipv4 = false\nipv6 = false\n");
+    assert!(e.contains("/etc/test.toml:1: target a-PING (check_ping): ipv4 and ipv6 are both false"), "{e}");
+}
+
+#[test]
+fn check_not_below_timeout_is_an_error() {
+    let e = err("[[targets.passive]]\nhost = \"h\"\nname = \"n\"\ntimers = { check = 600, timeout = 600 }\n");
+    assert!(e.contains(":1: target h-n: timers.check (600) must be less than timers.timeout (600)"), "{e}");
+}
+
+#[test]
+fn literal_key_is_accepted_with_a_warning() {
+    let cfg = parse("apiKey = \"secret\"\n").unwrap();
+    assert_eq!(cfg.key, Some(KeySource::Literal("secret".into())));
+    assert!(cfg.warnings[0].contains("apiKeyFile"), "{:?}", cfg.warnings);
+}
+
+#[test]
+fn target_key_overrides_top_level() {
+    let cfg = parse("apiKeyFile = \"/k\"\n[[targets.passive]]\nhost = \"h\"\nname = \"n\"\napiKeyFile = \"/t\"\n").unwrap();
+    let t = &cfg.targets[0];
+    assert_eq!(
+        cfg.key_for(Some(t)),
+        Some(&KeySource::File { path: "/t".into(), credential: "api-key-h-n".into() })
+    );
+    assert_eq!(cfg.key_for(None), Some(&KeySource::File { path: "/k".into(), credential: "api-key".into() }));
+}
+
+#[test]
+fn passive_without_name_is_an_error() {
+    let e = err("[[targets.passive]]\nhost = \"h\"\n");
+    assert!(e.contains(":1: passive target for host \"h\" has no name"), "{e}");
+}

@@ -1,0 +1,143 @@
+//! Accepting a result and delivering the queue: the path every result takes.
+//!
+//! A result is first written to the queue (durably), then the whole queue is delivered oldest
+//! first under the delivery lock. Writing first costs one fsync per result, and buys that a
+//! result is never only in memory: a crash or kill in mid-delivery leaves it queued, and the
+//! result id lets the server drop the rare second copy.
+
+use crate::agent::Agent;
+use crate::backend::{Api, Backend};
+use crate::exit::Code;
+use crate::result::CheckResult;
+use crate::retry::{DeliveryError, RetryPolicy};
+use crate::secrets::SecretError;
+use crate::targets;
+use std::path::PathBuf;
+
+/// What became of an accepted result.
+#[derive(Debug)]
+pub enum Fate {
+    /// The server has it.
+    Delivered,
+    /// Still queued; the reason delivery stopped.
+    Queued(String),
+    /// Handed to the service through the spool (this user cannot read the key).
+    Spooled(PathBuf),
+    /// The server refused it for good; kept in `rejected/`.
+    Rejected(String),
+}
+
+impl Fate {
+    /// The exit code for this fate.
+    pub fn code(&self) -> Code {
+        match self {
+            Fate::Delivered | Fate::Spooled(_) => Code::Ok,
+            Fate::Queued(_) => Code::Queued,
+            Fate::Rejected(_) => Code::Rejected,
+        }
+    }
+
+    /// A short word for tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Fate::Delivered => "delivered",
+            Fate::Queued(_) => "queued",
+            Fate::Spooled(_) => "spooled",
+            Fate::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// What one delivery pass achieved.
+#[derive(Debug, Default)]
+pub struct FlushReport {
+    pub delivered: usize,
+    pub rejected: Vec<String>,
+    pub remaining: usize,
+    /// Why delivery stopped early (the server is unreachable, …).
+    pub error: Option<String>,
+}
+
+impl FlushReport {
+    /// The exit code for this pass.
+    pub fn code(&self) -> Code {
+        if self.remaining > 0 {
+            Code::Queued
+        } else if !self.rejected.is_empty() {
+            Code::Rejected
+        } else {
+            Code::Ok
+        }
+    }
+}
+
+/// Queues `result` durably, then delivers the queue. Where this user may not read the key,
+/// the result goes to the spool for the service instead.
+pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> anyhow::Result<Fate> {
+    if let Err(e) = agent.state.record_last(&result) {
+        tracing::warn!("{e:#}");
+    }
+    let target = targets::find(&agent.config.targets, &result.target);
+    if let Err(SecretError::PermissionDenied(why)) = backend.check_access(target) {
+        tracing::info!("{why:#}: handing the result to the service");
+        return Ok(Fate::Spooled(agent.queue.push_spool(&result)?));
+    }
+    if let Err(e) = agent.queue.push(&result) {
+        if !is_permission_denied(&e) {
+            return Err(e);
+        }
+        return Ok(Fate::Spooled(agent.queue.push_spool(&result)?));
+    }
+    let report = flush(agent, backend).await?;
+    Ok(match agent.queue.whereabouts(&result.id) {
+        None => Fate::Delivered,
+        Some("rejected") => Fate::Rejected(report.rejected.last().cloned().unwrap_or_default()),
+        Some(_) => Fate::Queued(report.error.unwrap_or_else(|| "another delivery is in progress".into())),
+    })
+}
+
+/// Delivers everything queued, oldest first. Stops at the first result the server cannot take
+/// now (keeping the order); moves results it refuses for good to `rejected/`.
+pub async fn flush(agent: &Agent, backend: &Backend) -> anyhow::Result<FlushReport> {
+    let lock = agent.queue.lock()?;
+    deliver_pending(agent, backend, &lock, &RetryPolicy::new(agent.config.delivery.attempts)).await
+}
+
+/// The delivery loop, for callers that already hold the lock (the daemon takes it without
+/// waiting).
+pub async fn deliver_pending(
+    agent: &Agent,
+    backend: &Backend,
+    lock: &crate::queue::DeliveryLock,
+    retry: &RetryPolicy,
+) -> anyhow::Result<FlushReport> {
+    agent.queue.adopt_spool(lock)?;
+    let pending = agent.queue.pending(lock)?;
+    let mut report = FlushReport::default();
+    for (i, entry) in pending.iter().enumerate() {
+        let target = targets::find(&agent.config.targets, &entry.result.target);
+        match retry.run(|| backend.deliver(&entry.result, target)).await {
+            Ok(()) => {
+                agent.queue.remove(entry)?;
+                report.delivered += 1;
+            }
+            Err(DeliveryError::Rejected(e)) => {
+                let why = format!("{e:#}");
+                tracing::error!("{why}; kept in rejected/");
+                agent.queue.reject(entry, &why)?;
+                report.rejected.push(why);
+            }
+            Err(DeliveryError::Transient(e)) => {
+                report.remaining = pending.len() - i;
+                report.error = Some(format!("{e:#}"));
+                break;
+            }
+        }
+    }
+    agent.queue.set_last_error(report.error.as_deref());
+    Ok(report)
+}
+
+fn is_permission_denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied))
+}

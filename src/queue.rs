@@ -1,0 +1,288 @@
+//! The durable queue of results not yet delivered.
+//!
+//! One JSON file per result in `queue/`, named by the result id, so the directory listing is
+//! the delivery order. A result is written (temp file, fsync, rename, fsync of the directory)
+//! before the first delivery attempt: once `submit` returns, the result survives a crash or a
+//! kill in mid-delivery. Whoever delivers holds an exclusive lock on `queue/.lock`, so parallel
+//! runs never send one result twice; appending needs no lock, since every name is new.
+//!
+//! `spool/` is the inbox for group members who may not read the key: they drop results there
+//! (group-writable), and the next delivery, run as the service user, moves them into `queue/`.
+//! `rejected/` keeps what the server refused for good.
+
+use crate::config::QueueSettings;
+use crate::result::CheckResult;
+use crate::state::{now_ms, write_atomic, StateDir};
+use anyhow::{bail, Context};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// The queue directories below the state directory.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    queue: PathBuf,
+    spool: PathBuf,
+    rejected: PathBuf,
+    limits: QueueSettings,
+}
+
+/// A queued result and the file that holds it.
+#[derive(Debug)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub result: CheckResult,
+}
+
+/// Proof of holding the delivery lock; released on drop.
+pub struct DeliveryLock {
+    _file: File,
+}
+
+/// How full the queue is, for `status` and the daemon.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct QueueStats {
+    pub count: usize,
+    pub bytes: u64,
+    /// Measurement time (ms since the epoch) of the oldest queued result.
+    pub oldest_ms: Option<u64>,
+    pub spooled: usize,
+    pub rejected: usize,
+    /// The error that stopped the last delivery, if it failed.
+    pub last_error: Option<String>,
+}
+
+/// The queue is at its bound; the caller must not pretend the result was accepted.
+#[derive(Debug)]
+pub struct QueueFull(pub String);
+
+impl std::fmt::Display for QueueFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for QueueFull {}
+
+impl Queue {
+    /// The queue in `state` with the configured bounds.
+    pub fn new(state: &StateDir, limits: QueueSettings) -> Queue {
+        let root = state.root();
+        Queue { queue: root.join("queue"), spool: root.join("spool"), rejected: root.join("rejected"), limits }
+    }
+
+    /// Durably appends a result; fails with [`QueueFull`] at the configured bounds.
+    pub fn push(&self, result: &CheckResult) -> anyhow::Result<PathBuf> {
+        create_dir(&self.queue)?;
+        let json = serde_json::to_vec(result).context("could not encode a result")?;
+        let stats = self.stats();
+        if stats.count >= self.limits.max_count || stats.bytes + json.len() as u64 > self.limits.max_bytes {
+            let oldest = stats.oldest_ms.map(|ms| format!(", oldest measured {}", format_ms(ms))).unwrap_or_default();
+            return Err(anyhow::Error::new(QueueFull(format!(
+                "the queue in {} is full: {} results, {} bytes (limits: queue.maxCount = {}, queue.maxBytes = {}){oldest}; \
+                 the result for {} was NOT accepted. Is the server reachable? See `nixcloud-monitoring status`.",
+                self.queue.display(),
+                stats.count,
+                stats.bytes,
+                self.limits.max_count,
+                self.limits.max_bytes,
+                result.target
+            ))));
+        }
+        let path = self.queue.join(format!("{}.json", result.id));
+        write_atomic(&path, &json, true)?;
+        Ok(path)
+    }
+
+    /// Drops a result into the group-writable spool for the service to deliver.
+    pub fn push_spool(&self, result: &CheckResult) -> anyhow::Result<PathBuf> {
+        let json = serde_json::to_vec(result).context("could not encode a result")?;
+        let path = self.spool.join(format!("{}.json", result.id));
+        // On NixOS the module creates it (mode 2770); elsewhere the first submit does.
+        let _ = std::fs::create_dir_all(&self.spool);
+        write_atomic(&path, &json, true).with_context(|| {
+            format!(
+                "could not hand the result to the nixcloud-monitoring service through {}: \
+                 only root and members of the group nixcloud-monitoring may submit results",
+                self.spool.display()
+            )
+        })?;
+        // Readable by the service user, who moves it into the queue.
+        set_mode(&path, 0o660);
+        Ok(path)
+    }
+
+    /// Waits for the exclusive right to deliver.
+    pub fn lock(&self) -> anyhow::Result<DeliveryLock> {
+        let file = self.lock_file()?;
+        file.lock().with_context(|| format!("could not lock {}", self.queue.join(".lock").display()))?;
+        Ok(DeliveryLock { _file: file })
+    }
+
+    /// Takes the delivery lock if nobody holds it.
+    pub fn try_lock(&self) -> anyhow::Result<Option<DeliveryLock>> {
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DeliveryLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("could not lock {}", self.queue.join(".lock").display()))
+            }
+        }
+    }
+
+    fn lock_file(&self) -> anyhow::Result<File> {
+        create_dir(&self.queue)?;
+        let path = self.queue.join(".lock");
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("could not open {}", path.display()))
+    }
+
+    /// Moves spooled results into the queue; unreadable ones go to `rejected/`.
+    pub fn adopt_spool(&self, _lock: &DeliveryLock) -> anyhow::Result<usize> {
+        let mut moved = 0;
+        for path in list_json(&self.spool)? {
+            let name = path.file_name().unwrap_or_default().to_owned();
+            match read_entry(&path) {
+                Ok(_) => {
+                    std::fs::rename(&path, self.queue.join(&name))
+                        .with_context(|| format!("could not move {} into the queue", path.display()))?;
+                    moved += 1;
+                }
+                Err(e) => self.set_aside(&path, &format!("{e:#}"))?,
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Every queued result, oldest first. Unreadable files are moved aside, not fatal.
+    pub fn pending(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for path in list_json(&self.queue)? {
+            match read_entry(&path) {
+                Ok(result) => out.push(Entry { path, result }),
+                Err(e) => self.set_aside(&path, &format!("{e:#}"))?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets a delivered result. Not fsynced: should the removal be lost in a crash, the
+    /// result is sent again with the same id, which the server can drop.
+    pub fn remove(&self, entry: &Entry) -> anyhow::Result<()> {
+        std::fs::remove_file(&entry.path).with_context(|| format!("could not remove {}", entry.path.display()))
+    }
+
+    /// Keeps a result the server refused, with the reason, in `rejected/`.
+    pub fn reject(&self, entry: &Entry, reason: &str) -> anyhow::Result<()> {
+        self.set_aside(&entry.path, reason)
+    }
+
+    fn set_aside(&self, path: &Path, reason: &str) -> anyhow::Result<()> {
+        create_dir(&self.rejected)?;
+        let name = path.file_name().unwrap_or_default();
+        let dest = self.rejected.join(name);
+        std::fs::rename(path, &dest).with_context(|| format!("could not move {} to {}", path.display(), dest.display()))?;
+        let why = self.rejected.join(format!("{}.reason", name.to_string_lossy()));
+        write_atomic(&why, reason.as_bytes(), false)
+    }
+
+    /// Where a result with this id is now: queued, spooled, rejected, or none (delivered).
+    pub fn whereabouts(&self, id: &str) -> Option<&'static str> {
+        let name = format!("{id}.json");
+        [(&self.queue, "queued"), (&self.spool, "spooled"), (&self.rejected, "rejected")]
+            .into_iter()
+            .find(|(dir, _)| dir.join(&name).exists())
+            .map(|(_, label)| label)
+    }
+
+    /// Records why the last delivery stopped (or clears it after a good one).
+    pub fn set_last_error(&self, error: Option<&str>) {
+        let path = self.queue.join(".last-error");
+        let _ = match error {
+            Some(e) => write_atomic(&path, format!("{} {e}", now_ms()).as_bytes(), false),
+            None => std::fs::remove_file(&path).or(Ok(())),
+        };
+    }
+
+    /// Counts and sizes, read from the directory listings.
+    pub fn stats(&self) -> QueueStats {
+        let mut stats = QueueStats::default();
+        for path in list_json(&self.queue).unwrap_or_default() {
+            stats.count += 1;
+            stats.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if stats.oldest_ms.is_none() {
+                stats.oldest_ms = path.file_name().and_then(|n| id_time_ms(&n.to_string_lossy()));
+            }
+        }
+        stats.spooled = list_json(&self.spool).map(|v| v.len()).unwrap_or(0);
+        stats.rejected = list_json(&self.rejected).map(|v| v.len()).unwrap_or(0);
+        stats.last_error = std::fs::read_to_string(self.queue.join(".last-error")).ok().map(|s| {
+            let (when, what) = s.split_once(' ').unwrap_or(("", &s));
+            let when = when.parse().map(format_ms).unwrap_or_default();
+            format!("{when}: {what}")
+        });
+        stats
+    }
+
+    /// The queue directory, for messages.
+    pub fn dir(&self) -> &Path {
+        &self.queue
+    }
+}
+
+fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))
+}
+
+/// `*.json` files in `dir`, sorted by name (= by time of measurement); none if it is missing.
+fn list_json(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            !name.starts_with('.') && name.ends_with(".json")
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+fn read_entry(path: &Path) -> anyhow::Result<CheckResult> {
+    let bytes = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let result: CheckResult =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a queued result", path.display()))?;
+    if path.file_stem().map(|s| s.to_string_lossy() != result.id).unwrap_or(true) {
+        bail!("{}: file name does not match result id {}", path.display(), result.id);
+    }
+    Ok(result)
+}
+
+/// The measurement time encoded at the start of a result id (nanoseconds).
+fn id_time_ms(name: &str) -> Option<u64> {
+    let nanos: u128 = name.split('-').next()?.parse().ok()?;
+    Some((nanos / 1_000_000) as u64)
+}
+
+/// An RFC 3339 UTC time, to the second.
+pub fn format_ms(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+#[cfg(test)]
+mod tests;

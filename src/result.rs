@@ -1,0 +1,157 @@
+//! A passive check result: what was measured, when, and the id a server can deduplicate on.
+
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Output and perfdata longer than this are cut, keeping the end (where errors usually are).
+pub const MAX_TEXT: usize = 64 * 1024;
+
+/// Nagios states, the only ones a result may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum State {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl TryFrom<u8> for State {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, String> {
+        match n {
+            0 => Ok(State::Ok),
+            1 => Ok(State::Warning),
+            2 => Ok(State::Critical),
+            3 => Ok(State::Unknown),
+            _ => Err(format!("state {n} is not one of 0 (OK), 1 (WARNING), 2 (CRITICAL), 3 (UNKNOWN)")),
+        }
+    }
+}
+
+impl From<State> for u8 {
+    fn from(s: State) -> u8 {
+        s as u8
+    }
+}
+
+impl std::str::FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n: u8 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("state {s:?} is not a number; use 0 (OK), 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN)"))?;
+        State::try_from(n)
+    }
+}
+
+impl State {
+    /// `OK`, `WARNING`, `CRITICAL`, `UNKNOWN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Ok => "OK",
+            State::Warning => "WARNING",
+            State::Critical => "CRITICAL",
+            State::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// One result, as queued on disk and handed to a backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Unique per result and stable across retries, so a server can drop duplicates.
+    pub id: String,
+    /// The target's id, `<host>-<name>`.
+    pub target: String,
+    pub host: String,
+    pub name: String,
+    pub state: State,
+    pub output: String,
+    pub perfdata: String,
+    /// When it was measured: milliseconds since the Unix epoch.
+    pub measured_at_ms: u64,
+    /// How long the script ran, when a script produced it.
+    pub duration_ms: Option<u64>,
+}
+
+impl CheckResult {
+    /// A result measured now, with a fresh id; output and perfdata cut to [`MAX_TEXT`].
+    pub fn new(target: &crate::targets::Target, state: State, output: &str, perfdata: &str) -> CheckResult {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        CheckResult {
+            id: new_id(now),
+            target: target.id.clone(),
+            host: target.host.clone(),
+            name: target.name.clone(),
+            state,
+            output: keep_tail(output, MAX_TEXT),
+            perfdata: keep_tail(perfdata, MAX_TEXT),
+            measured_at_ms: now.as_millis() as u64,
+            duration_ms: None,
+        }
+    }
+
+    /// When the check ran, as a [`SystemTime`].
+    pub fn measured_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.measured_at_ms)
+    }
+}
+
+/// `<nanoseconds>-<pid>-<counter>`: sorts by time of measurement, unique on this machine even
+/// for results made in the same nanosecond by parallel processes.
+fn new_id(now: Duration) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:020}-{}-{n}", now.as_nanos(), std::process::id())
+}
+
+/// Cuts `text` to at most `max` bytes, keeping the end and saying how much was cut.
+pub fn keep_tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let marker_room = 64;
+    let mut start = text.len() - (max - marker_room);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[cut: first {start} of {} bytes dropped] {}", text.len(), &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_outside_0_to_3_are_refused() {
+        assert_eq!("2".parse::<State>(), Ok(State::Critical));
+        assert!("7".parse::<State>().unwrap_err().contains("state 7 is not one of"));
+        assert!("x".parse::<State>().unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn long_text_keeps_the_tail_within_the_limit() {
+        let text = format!("{}END", "快".repeat(100_000));
+        let cut = keep_tail(&text, MAX_TEXT);
+        assert!(cut.len() <= MAX_TEXT, "{}", cut.len());
+        assert!(cut.starts_with("[cut: first "));
+        assert!(cut.ends_with("快END"));
+    }
+
+    #[test]
+    fn short_text_is_untouched() {
+        assert_eq!(keep_tail("it's $(fine)\n", MAX_TEXT), "it's $(fine)\n");
+    }
+
+    #[test]
+    fn ids_are_unique_and_time_ordered() {
+        let a = new_id(Duration::from_secs(1));
+        let b = new_id(Duration::from_secs(1));
+        let c = new_id(Duration::from_secs(2));
+        assert_ne!(a, b);
+        assert!(a < c && b < c);
+    }
+}
