@@ -21,7 +21,11 @@ impl Agent {
         let config = Config::load(path).map_err(exit::usage)?;
         let state = StateDir::new(config.state_dir.clone());
         let queue = Queue::new(&state, config.queue.clone());
-        Ok(Agent { config, state, queue })
+        Ok(Agent {
+            config,
+            state,
+            queue,
+        })
     }
 
     /// The configured backend.
@@ -32,11 +36,21 @@ impl Agent {
     /// A target by id (raw or escaped); an unknown id is a usage error that lists the ids.
     pub fn target(&self, id: &str) -> anyhow::Result<&Target> {
         targets::find(&self.config.targets, id).ok_or_else(|| {
-            let known: Vec<&str> = self.config.targets.iter().map(|t| t.id.as_str()).take(20).collect();
+            let known: Vec<&str> = self
+                .config
+                .targets
+                .iter()
+                .map(|t| t.id.as_str())
+                .take(20)
+                .collect();
             exit::usage(anyhow::anyhow!(
                 "no target {id:?} in {}; known targets: {}",
                 self.config.path.display(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ))
         })
     }

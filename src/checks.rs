@@ -20,12 +20,36 @@ pub struct Field {
 
 /// The fields every active target has, in the order they enter the interface hash.
 const COMMON_FIELDS: &[Field] = &[
-    Field { name: "host", ty: "String", default: "\"\"" },
-    Field { name: "name", ty: "String", default: "<per kind>" },
-    Field { name: "tags", ty: "Vec<String>", default: "[]" },
-    Field { name: "public", ty: "bool", default: "<global public>" },
-    Field { name: "ipv4", ty: "bool", default: "true" },
-    Field { name: "ipv6", ty: "bool", default: "true" },
+    Field {
+        name: "host",
+        ty: "String",
+        default: "\"\"",
+    },
+    Field {
+        name: "name",
+        ty: "String",
+        default: "<per kind>",
+    },
+    Field {
+        name: "tags",
+        ty: "Vec<String>",
+        default: "[]",
+    },
+    Field {
+        name: "public",
+        ty: "bool",
+        default: "<global public>",
+    },
+    Field {
+        name: "ipv4",
+        ty: "bool",
+        default: "true",
+    },
+    Field {
+        name: "ipv6",
+        ty: "bool",
+        default: "true",
+    },
 ];
 
 macro_rules! active_kinds {
@@ -87,8 +111,6 @@ macro_rules! active_kinds {
             $( $variant($ty), )*
         }
 
-        /// Every kind name, in the order of the config file reference.
-        pub const KINDS: &[&str] = &[ $( $kind, )* ];
 
         impl ActiveCheck {
             /// The kind's name as used in config keys and on the wire (`check_http`, …).
@@ -237,10 +259,15 @@ mod tests {
 
     #[test]
     fn hash_is_stable_across_values() {
-        let mut other = CheckHttp::default();
-        other.host = "nixcloud.io".into();
-        other.port = 8080;
-        assert_eq!(http().interface_hash(), ActiveCheck::Http(other).interface_hash());
+        let other = CheckHttp {
+            host: "nixcloud.io".into(),
+            port: 8080,
+            ..Default::default()
+        };
+        assert_eq!(
+            http().interface_hash(),
+            ActiveCheck::Http(other).interface_hash()
+        );
     }
 
     #[test]
@@ -252,20 +279,34 @@ mod tests {
 
     #[test]
     fn hash_covers_field_defaults() {
-        let changed = [Field { name: "port", ty: "u16", default: "81" }];
-        assert_ne!(interface_hash("check_http", CheckHttp::OWN_FIELDS), interface_hash("check_http", &changed));
+        let changed = [Field {
+            name: "port",
+            ty: "u16",
+            default: "81",
+        }];
+        assert_ne!(
+            interface_hash("check_http", CheckHttp::OWN_FIELDS),
+            interface_hash("check_http", &changed)
+        );
     }
 
     #[test]
     fn default_names_follow_the_original() {
         assert_eq!(http().name(), "HTTP");
-        let hydra = CheckHydra { project: "nixpkgs".into(), jobset: "trunk".into(), ..Default::default() };
+        let hydra = CheckHydra {
+            project: "nixpkgs".into(),
+            jobset: "trunk".into(),
+            ..Default::default()
+        };
         assert_eq!(ActiveCheck::Hydra(hydra).name(), "nixpkgs_trunk");
     }
 
     #[test]
     fn json_uses_option_names_and_hides_keys() {
-        let ssl = CheckSslCert { api_key: Some("secret".into()), ..Default::default() };
+        let ssl = CheckSslCert {
+            api_key: Some("secret".into()),
+            ..Default::default()
+        };
         let json = ActiveCheck::SslCert(ssl).to_json();
         assert_eq!(json["warningDays"], 1000);
         assert!(!json.contains_key("apiKey"));

@@ -42,7 +42,10 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        QueueSettings { max_count: 10_000, max_bytes: 64 * 1024 * 1024 }
+        QueueSettings {
+            max_count: 10_000,
+            max_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -60,7 +63,11 @@ pub struct DeliverySettings {
 
 impl Default for DeliverySettings {
     fn default() -> Self {
-        DeliverySettings { attempts: 3, timeout: 30, concurrency: 16 }
+        DeliverySettings {
+            attempts: 3,
+            timeout: 30,
+            concurrency: 16,
+        }
     }
 }
 
@@ -169,7 +176,10 @@ struct RawTimers {
 
 impl Default for RawTimers {
     fn default() -> Self {
-        RawTimers { check: 60, timeout: 180 }
+        RawTimers {
+            check: 60,
+            timeout: 180,
+        }
     }
 }
 
@@ -197,16 +207,27 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
             let place = line.map(|l| format!(":{l}")).unwrap_or_default();
-            let table = line.and_then(|l| enclosing_table(text, l)).map(|t| format!(" (in {t})")).unwrap_or_default();
+            let table = line
+                .and_then(|l| enclosing_table(text, l))
+                .map(|t| format!(" (in {t})"))
+                .unwrap_or_default();
             anyhow::anyhow!("{}{place}{table}: {}", path.display(), e.message())
         })?;
         let file = path.display().to_string();
         let mut warnings = Vec::new();
-        let key = key_source(raw.api_key, raw.api_key_file, "api-key".to_string(), &mut warnings, "the top level");
+        let key = key_source(
+            raw.api_key,
+            raw.api_key_file,
+            "api-key".to_string(),
+            &mut warnings,
+            "the top level",
+        );
         let targets = build_targets(&file, text, &raw.targets, raw.public, &mut warnings)?;
         check_unique(&file, &targets)?;
         if raw.backend == BackendKind::Icinga2 && raw.icinga2.is_none() {
-            bail!("{file}: backend = \"icinga2\" needs an [icinga2] table (url, user, passwordFile)");
+            bail!(
+                "{file}: backend = \"icinga2\" needs an [icinga2] table (url, user, passwordFile)"
+            );
         }
         Ok(Config {
             path: path.to_path_buf(),
@@ -220,11 +241,6 @@ impl Config {
             targets,
             warnings,
         })
-    }
-
-    /// The key to use for a target (its own, else the top-level one).
-    pub fn key_for<'a>(&'a self, target: Option<&'a Target>) -> Option<&'a KeySource> {
-        target.and_then(|t| t.key.as_ref()).or(self.key.as_ref())
     }
 }
 
@@ -297,7 +313,10 @@ fn build_targets(
         let p = item.get_ref();
         let line = line_of(text, item.span().start);
         let Some(name) = p.name.clone() else {
-            bail!("{file}:{line}: passive target for host {:?} has no name (name is required)", p.host);
+            bail!(
+                "{file}:{line}: passive target for host {:?} has no name (name is required)",
+                p.host
+            );
         };
         let id = format!("{}-{name}", p.host);
         if p.timers.check >= p.timers.timeout {
@@ -313,7 +332,13 @@ fn build_targets(
         }
         let script_timeout = Duration::from_secs(p.script_timeout.unwrap_or(p.timers.check * 60));
         let credential = format!("api-key-{}", targets::escape(&id));
-        let key = key_source(p.api_key.clone(), p.api_key_file.clone(), credential, warnings, &format!("target {id}"));
+        let key = key_source(
+            p.api_key.clone(),
+            p.api_key_file.clone(),
+            credential,
+            warnings,
+            &format!("target {id}"),
+        );
         out.push(Target {
             host: p.host.clone(),
             name,
@@ -343,7 +368,10 @@ fn check_unique(file: &str, targets: &[Target]) -> anyhow::Result<()> {
         .values()
         .filter(|ts| ts.len() > 1)
         .map(|ts| {
-            let places: Vec<String> = ts.iter().map(|t| format!("{} ({}, line {})", t.id, t.kind_name(), t.line)).collect();
+            let places: Vec<String> = ts
+                .iter()
+                .map(|t| format!("{} ({}, line {})", t.id, t.kind_name(), t.line))
+                .collect();
             format!("  {}", places.join(", "))
         })
         .collect();
@@ -362,7 +390,12 @@ fn check_unique(file: &str, targets: &[Target]) -> anyhow::Result<()> {
 fn resolve_state_dir(configured: Option<PathBuf>) -> PathBuf {
     if let Some(dirs) = std::env::var_os("STATE_DIRECTORY") {
         // systemd passes a colon-separated list when several StateDirectory= are set.
-        if let Some(first) = dirs.to_string_lossy().split(':').next().filter(|s| !s.is_empty()) {
+        if let Some(first) = dirs
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .filter(|s| !s.is_empty())
+        {
             return PathBuf::from(first);
         }
     }
@@ -381,10 +414,18 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// The `[[…]]`/`[…]` header above a line, to say which target a TOML error is in.
 fn enclosing_table(text: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().take(line).collect();
-    let (idx, header) = lines.iter().enumerate().rev().find(|(_, l)| l.trim_start().starts_with('['))?;
+    let (idx, header) = lines
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, l)| l.trim_start().starts_with('['))?;
     let header = header.trim();
     let nth = lines[..=idx].iter().filter(|l| l.trim() == header).count();
-    Some(if header.starts_with("[[") { format!("{header} #{nth}, line {}", idx + 1) } else { header.to_string() })
+    Some(if header.starts_with("[[") {
+        format!("{header} #{nth}, line {}", idx + 1)
+    } else {
+        header.to_string()
+    })
 }
 
 #[cfg(test)]

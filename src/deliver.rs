@@ -92,7 +92,11 @@ pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> an
     Ok(match agent.queue.whereabouts(&result.id) {
         None => Fate::Delivered,
         Some("rejected") => Fate::Rejected(report.rejected.last().cloned().unwrap_or_default()),
-        Some(_) => Fate::Queued(report.error.unwrap_or_else(|| "another delivery is in progress".into())),
+        Some(_) => Fate::Queued(
+            report
+                .error
+                .unwrap_or_else(|| "another delivery is in progress".into()),
+        ),
     })
 }
 
@@ -100,7 +104,13 @@ pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> an
 /// now (keeping the order); moves results it refuses for good to `rejected/`.
 pub async fn flush(agent: &Agent, backend: &Backend) -> anyhow::Result<FlushReport> {
     let lock = agent.queue.lock()?;
-    deliver_pending(agent, backend, &lock, &RetryPolicy::new(agent.config.delivery.attempts)).await
+    deliver_pending(
+        agent,
+        backend,
+        &lock,
+        &RetryPolicy::new(agent.config.delivery.attempts),
+    )
+    .await
 }
 
 /// The delivery loop, for callers that already hold the lock (the daemon takes it without
@@ -139,5 +149,8 @@ pub async fn deliver_pending(
 }
 
 fn is_permission_denied(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    })
 }

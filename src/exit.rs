@@ -57,7 +57,10 @@ impl std::error::Error for Exit {}
 
 /// Marks an error as a usage or config error (exit 2).
 pub fn usage(error: anyhow::Error) -> anyhow::Error {
-    anyhow::Error::new(Exit { code: Code::Usage, error })
+    anyhow::Error::new(Exit {
+        code: Code::Usage,
+        error,
+    })
 }
 
 /// The exit code an error stands for.

@@ -34,7 +34,8 @@ pub fn client(opts: &ClientOptions<'_>) -> anyhow::Result<reqwest::Client> {
         .user_agent(concat!("nixcloud-monitoring/", env!("CARGO_PKG_VERSION")))
         .tls_built_in_root_certs(https && opts.ca_file.is_none());
     if let Some(ca) = opts.ca_file {
-        let pem = std::fs::read(ca).with_context(|| format!("could not read CA certificate {}", ca.display()))?;
+        let pem = std::fs::read(ca)
+            .with_context(|| format!("could not read CA certificate {}", ca.display()))?;
         let cert = reqwest::Certificate::from_pem(&pem)
             .with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
         builder = builder.add_root_certificate(cert);
@@ -50,7 +51,8 @@ pub fn client(opts: &ClientOptions<'_>) -> anyhow::Result<reqwest::Client> {
 /// secret: keys travel in headers), the status and the server's own words.
 pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<String, DeliveryError> {
     let (client, request) = request.build_split();
-    let request = request.map_err(|e| DeliveryError::Rejected(anyhow::anyhow!("{what}: invalid request: {e}")))?;
+    let request = request
+        .map_err(|e| DeliveryError::Rejected(anyhow::anyhow!("{what}: invalid request: {e}")))?;
     let place = format!("{} {}", request.method(), request.url());
     let response = match client.execute(request).await {
         Ok(r) => r,
@@ -62,7 +64,10 @@ pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<String
             } else {
                 "request failed".to_string()
             };
-            return Err(DeliveryError::Transient(anyhow::anyhow!("{what}: {place}: {why}: {}", source_chain(&e))));
+            return Err(DeliveryError::Transient(anyhow::anyhow!(
+                "{what}: {place}: {why}: {}",
+                source_chain(&e)
+            )));
         }
     };
     let status = response.status();

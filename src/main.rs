@@ -26,8 +26,15 @@ fn main() -> std::process::ExitCode {
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).without_time().with_target(false).init();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .without_time()
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
     let outcome = match runtime {
         Ok(rt) => rt.block_on(cmd::dispatch(cli)),
         Err(e) => Err(anyhow::Error::new(e).context("could not start the async runtime")),

@@ -28,15 +28,30 @@ trap 'printf "%s\0%s\0%s" "$exit" "$status" "$perfdata" > "$__nixcloud_monitorin
 "#;
 
 /// Runs `script` for `target`, with `scratch` as a private directory for the hand-back file.
-pub async fn run(target: &Target, script: &str, timeout: Duration, scratch: &Path) -> anyhow::Result<CheckResult> {
-    std::fs::create_dir_all(scratch).with_context(|| format!("could not create {}", scratch.display()))?;
-    let result_file = scratch.join(format!("{}-{}.result", target.escaped_id(), std::process::id()));
+pub async fn run(
+    target: &Target,
+    script: &str,
+    timeout: Duration,
+    scratch: &Path,
+) -> anyhow::Result<CheckResult> {
+    std::fs::create_dir_all(scratch)
+        .with_context(|| format!("could not create {}", scratch.display()))?;
+    let result_file = scratch.join(format!(
+        "{}-{}.result",
+        target.escaped_id(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&result_file);
     let program = format!("{PRELUDE}{script}\n");
     let stderr = std::io::stderr();
     let to_stderr = || -> anyhow::Result<Stdio> {
         use std::os::fd::AsFd;
-        Ok(Stdio::from(stderr.as_fd().try_clone_to_owned().context("could not duplicate stderr")?))
+        Ok(Stdio::from(
+            stderr
+                .as_fd()
+                .try_clone_to_owned()
+                .context("could not duplicate stderr")?,
+        ))
     };
 
     let started = Instant::now();
@@ -70,7 +85,8 @@ pub async fn run(target: &Target, script: &str, timeout: Duration, scratch: &Pat
             (State::Unknown, msg, String::new())
         }
         Ok(status) => {
-            let status = status.with_context(|| format!("waiting for the script of {}", target.id))?;
+            let status =
+                status.with_context(|| format!("waiting for the script of {}", target.id))?;
             // The script may have left children behind; they must not outlive the check.
             kill_group(pid);
             read_back(&result_file, &target.id, status)
@@ -93,10 +109,18 @@ fn read_back(path: &Path, id: &str, status: std::process::ExitStatus) -> (State,
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut parts = text.splitn(3, '\0');
-    let (exit, out, perf) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (exit, out, perf) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
     match exit.parse::<State>() {
         Ok(state) => (state, out.to_string(), perf.to_string()),
-        Err(why) => (State::Unknown, format!("script of {id} set exit={exit:?}: {why}; its status was: {out}"), perf.to_string()),
+        Err(why) => (
+            State::Unknown,
+            format!("script of {id} set exit={exit:?}: {why}; its status was: {out}"),
+            perf.to_string(),
+        ),
     }
 }
 

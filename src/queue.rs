@@ -67,7 +67,12 @@ impl Queue {
     /// The queue in `state` with the configured bounds.
     pub fn new(state: &StateDir, limits: QueueSettings) -> Queue {
         let root = state.root();
-        Queue { queue: root.join("queue"), spool: root.join("spool"), rejected: root.join("rejected"), limits }
+        Queue {
+            queue: root.join("queue"),
+            spool: root.join("spool"),
+            rejected: root.join("rejected"),
+            limits,
+        }
     }
 
     /// Durably appends a result; fails with [`QueueFull`] at the configured bounds.
@@ -75,8 +80,13 @@ impl Queue {
         create_dir(&self.queue)?;
         let json = serde_json::to_vec(result).context("could not encode a result")?;
         let stats = self.stats();
-        if stats.count >= self.limits.max_count || stats.bytes + json.len() as u64 > self.limits.max_bytes {
-            let oldest = stats.oldest_ms.map(|ms| format!(", oldest measured {}", format_ms(ms))).unwrap_or_default();
+        if stats.count >= self.limits.max_count
+            || stats.bytes + json.len() as u64 > self.limits.max_bytes
+        {
+            let oldest = stats
+                .oldest_ms
+                .map(|ms| format!(", oldest measured {}", format_ms(ms)))
+                .unwrap_or_default();
             return Err(anyhow::Error::new(QueueFull(format!(
                 "the queue in {} is full: {} results, {} bytes (limits: queue.maxCount = {}, queue.maxBytes = {}){oldest}; \
                  the result for {} was NOT accepted. Is the server reachable? See `nixcloud-monitoring status`.",
@@ -114,7 +124,8 @@ impl Queue {
     /// Waits for the exclusive right to deliver.
     pub fn lock(&self) -> anyhow::Result<DeliveryLock> {
         let file = self.lock_file()?;
-        file.lock().with_context(|| format!("could not lock {}", self.queue.join(".lock").display()))?;
+        file.lock()
+            .with_context(|| format!("could not lock {}", self.queue.join(".lock").display()))?;
         Ok(DeliveryLock { _file: file })
     }
 
@@ -124,9 +135,8 @@ impl Queue {
         match file.try_lock() {
             Ok(()) => Ok(Some(DeliveryLock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("could not lock {}", self.queue.join(".lock").display()))
-            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e)
+                .with_context(|| format!("could not lock {}", self.queue.join(".lock").display())),
         }
     }
 
@@ -148,8 +158,9 @@ impl Queue {
             let name = path.file_name().unwrap_or_default().to_owned();
             match read_entry(&path) {
                 Ok(_) => {
-                    std::fs::rename(&path, self.queue.join(&name))
-                        .with_context(|| format!("could not move {} into the queue", path.display()))?;
+                    std::fs::rename(&path, self.queue.join(&name)).with_context(|| {
+                        format!("could not move {} into the queue", path.display())
+                    })?;
                     moved += 1;
                 }
                 Err(e) => self.set_aside(&path, &format!("{e:#}"))?,
@@ -173,7 +184,8 @@ impl Queue {
     /// Forgets a delivered result. Not fsynced: should the removal be lost in a crash, the
     /// result is sent again with the same id, which the server can drop.
     pub fn remove(&self, entry: &Entry) -> anyhow::Result<()> {
-        std::fs::remove_file(&entry.path).with_context(|| format!("could not remove {}", entry.path.display()))
+        std::fs::remove_file(&entry.path)
+            .with_context(|| format!("could not remove {}", entry.path.display()))
     }
 
     /// Keeps a result the server refused, with the reason, in `rejected/`.
@@ -185,18 +197,25 @@ impl Queue {
         create_dir(&self.rejected)?;
         let name = path.file_name().unwrap_or_default();
         let dest = self.rejected.join(name);
-        std::fs::rename(path, &dest).with_context(|| format!("could not move {} to {}", path.display(), dest.display()))?;
-        let why = self.rejected.join(format!("{}.reason", name.to_string_lossy()));
+        std::fs::rename(path, &dest)
+            .with_context(|| format!("could not move {} to {}", path.display(), dest.display()))?;
+        let why = self
+            .rejected
+            .join(format!("{}.reason", name.to_string_lossy()));
         write_atomic(&why, reason.as_bytes(), false)
     }
 
     /// Where a result with this id is now: queued, spooled, rejected, or none (delivered).
     pub fn whereabouts(&self, id: &str) -> Option<&'static str> {
         let name = format!("{id}.json");
-        [(&self.queue, "queued"), (&self.spool, "spooled"), (&self.rejected, "rejected")]
-            .into_iter()
-            .find(|(dir, _)| dir.join(&name).exists())
-            .map(|(_, label)| label)
+        [
+            (&self.queue, "queued"),
+            (&self.spool, "spooled"),
+            (&self.rejected, "rejected"),
+        ]
+        .into_iter()
+        .find(|(dir, _)| dir.join(&name).exists())
+        .map(|(_, label)| label)
     }
 
     /// Records why the last delivery stopped (or clears it after a good one).
@@ -215,22 +234,21 @@ impl Queue {
             stats.count += 1;
             stats.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if stats.oldest_ms.is_none() {
-                stats.oldest_ms = path.file_name().and_then(|n| id_time_ms(&n.to_string_lossy()));
+                stats.oldest_ms = path
+                    .file_name()
+                    .and_then(|n| id_time_ms(&n.to_string_lossy()));
             }
         }
         stats.spooled = list_json(&self.spool).map(|v| v.len()).unwrap_or(0);
         stats.rejected = list_json(&self.rejected).map(|v| v.len()).unwrap_or(0);
-        stats.last_error = std::fs::read_to_string(self.queue.join(".last-error")).ok().map(|s| {
-            let (when, what) = s.split_once(' ').unwrap_or(("", &s));
-            let when = when.parse().map(format_ms).unwrap_or_default();
-            format!("{when}: {what}")
-        });
+        stats.last_error = std::fs::read_to_string(self.queue.join(".last-error"))
+            .ok()
+            .map(|s| {
+                let (when, what) = s.split_once(' ').unwrap_or(("", &s));
+                let when = when.parse().map(format_ms).unwrap_or_default();
+                format!("{when}: {what}")
+            });
         stats
-    }
-
-    /// The queue directory, for messages.
-    pub fn dir(&self) -> &Path {
-        &self.queue
     }
 }
 
@@ -249,7 +267,10 @@ fn list_json(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             !name.starts_with('.') && name.ends_with(".json")
         })
         .collect();
@@ -258,11 +279,20 @@ fn list_json(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn read_entry(path: &Path) -> anyhow::Result<CheckResult> {
-    let bytes = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-    let result: CheckResult =
-        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a queued result", path.display()))?;
-    if path.file_stem().map(|s| s.to_string_lossy() != result.id).unwrap_or(true) {
-        bail!("{}: file name does not match result id {}", path.display(), result.id);
+    let bytes =
+        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let result: CheckResult = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a queued result", path.display()))?;
+    if path
+        .file_stem()
+        .map(|s| s.to_string_lossy() != result.id)
+        .unwrap_or(true)
+    {
+        bail!(
+            "{}: file name does not match result id {}",
+            path.display(),
+            result.id
+        );
     }
     Ok(result)
 }

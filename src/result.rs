@@ -25,7 +25,9 @@ impl TryFrom<u8> for State {
             1 => Ok(State::Warning),
             2 => Ok(State::Critical),
             3 => Ok(State::Unknown),
-            _ => Err(format!("state {n} is not one of 0 (OK), 1 (WARNING), 2 (CRITICAL), 3 (UNKNOWN)")),
+            _ => Err(format!(
+                "state {n} is not one of 0 (OK), 1 (WARNING), 2 (CRITICAL), 3 (UNKNOWN)"
+            )),
         }
     }
 }
@@ -39,10 +41,11 @@ impl From<State> for u8 {
 impl std::str::FromStr for State {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let n: u8 = s
-            .trim()
-            .parse()
-            .map_err(|_| format!("state {s:?} is not a number; use 0 (OK), 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN)"))?;
+        let n: u8 = s.trim().parse().map_err(|_| {
+            format!(
+                "state {s:?} is not a number; use 0 (OK), 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN)"
+            )
+        })?;
         State::try_from(n)
     }
 }
@@ -79,8 +82,15 @@ pub struct CheckResult {
 
 impl CheckResult {
     /// A result measured now, with a fresh id; output and perfdata cut to [`MAX_TEXT`].
-    pub fn new(target: &crate::targets::Target, state: State, output: &str, perfdata: &str) -> CheckResult {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    pub fn new(
+        target: &crate::targets::Target,
+        state: State,
+        output: &str,
+        perfdata: &str,
+    ) -> CheckResult {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         CheckResult {
             id: new_id(now),
             target: target.id.clone(),
@@ -118,7 +128,11 @@ pub fn keep_tail(text: &str, max: usize) -> String {
     while !text.is_char_boundary(start) {
         start += 1;
     }
-    format!("[cut: first {start} of {} bytes dropped] {}", text.len(), &text[start..])
+    format!(
+        "[cut: first {start} of {} bytes dropped] {}",
+        text.len(),
+        &text[start..]
+    )
 }
 
 #[cfg(test)]
@@ -128,7 +142,10 @@ mod tests {
     #[test]
     fn states_outside_0_to_3_are_refused() {
         assert_eq!("2".parse::<State>(), Ok(State::Critical));
-        assert!("7".parse::<State>().unwrap_err().contains("state 7 is not one of"));
+        assert!("7"
+            .parse::<State>()
+            .unwrap_err()
+            .contains("state 7 is not one of"));
         assert!("x".parse::<State>().unwrap_err().contains("not a number"));
     }
 

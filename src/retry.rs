@@ -68,12 +68,18 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// `attempts` tries with 250 ms, 500 ms, 1 s, … between them, at most 10 s.
     pub fn new(attempts: u32) -> RetryPolicy {
-        RetryPolicy { attempts: attempts.max(1), first_delay: Duration::from_millis(250), max_delay: Duration::from_secs(10) }
+        RetryPolicy {
+            attempts: attempts.max(1),
+            first_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+        }
     }
 
     /// The wait before attempt `n + 1` (after `n` failures, `n` ≥ 1).
     pub fn delay(&self, failures: u32) -> Duration {
-        let factor = 1u32.checked_shl(failures.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(failures.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.first_delay.saturating_mul(factor).min(self.max_delay)
     }
 

@@ -5,7 +5,6 @@
 //! credentials (`LoadCredential=`, `$CREDENTIALS_DIRECTORY` set), that copy is read instead, so
 //! the service user needs no access to the original file.
 
-use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 /// How a secret is obtained.
@@ -50,7 +49,9 @@ impl KeySource {
     pub fn read(&self) -> Result<String, SecretError> {
         let path = match self {
             KeySource::Literal(key) => return Ok(key.clone()),
-            KeySource::File { path, credential } => credential_path(credential).unwrap_or_else(|| path.clone()),
+            KeySource::File { path, credential } => {
+                credential_path(credential).unwrap_or_else(|| path.clone())
+            }
         };
         read_secret_file(&path)
     }
@@ -78,23 +79,24 @@ fn read_secret_file(path: &Path) -> Result<String, SecretError> {
         Ok(text) => {
             let key = text.lines().next().unwrap_or("").trim().to_string();
             if key.is_empty() {
-                Err(SecretError::Other(anyhow::anyhow!("secret file {} is empty", path.display())))
+                Err(SecretError::Other(anyhow::anyhow!(
+                    "secret file {} is empty",
+                    path.display()
+                )))
             } else {
                 Ok(key)
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(SecretError::PermissionDenied(
-            anyhow::Error::new(e).context(format!("could not read secret file {}", path.display())),
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(SecretError::PermissionDenied(
+                anyhow::Error::new(e)
+                    .context(format!("could not read secret file {}", path.display())),
+            ))
+        }
         Err(e) => Err(SecretError::Other(
             anyhow::Error::new(e).context(format!("could not read secret file {}", path.display())),
         )),
     }
-}
-
-/// Reads a password-like secret where no credential fallback applies to the caller.
-pub fn read_required(source: &KeySource) -> anyhow::Result<String> {
-    source.read().map_err(|e| anyhow::anyhow!("{e}")).context("reading a secret")
 }
 
 #[cfg(test)]
@@ -112,7 +114,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         std::fs::write(&path, "  abc-123 \nignored\n").unwrap();
-        let src = KeySource::File { path, credential: "no-such-credential-here".into() };
+        let src = KeySource::File {
+            path,
+            credential: "no-such-credential-here".into(),
+        };
         assert_eq!(src.read().unwrap(), "abc-123");
     }
 
@@ -121,7 +126,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         std::fs::write(&path, "\n").unwrap();
-        let src = KeySource::File { path, credential: "no-such-credential-here".into() };
+        let src = KeySource::File {
+            path,
+            credential: "no-such-credential-here".into(),
+        };
         assert!(src.read().unwrap_err().to_string().contains("is empty"));
     }
 }

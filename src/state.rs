@@ -38,7 +38,8 @@ impl StateDir {
     /// A subdirectory, created if missing.
     pub fn subdir(&self, name: &str) -> anyhow::Result<PathBuf> {
         let dir = self.root.join(name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("could not create state directory {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("could not create state directory {}", dir.display()))?;
         Ok(dir)
     }
 
@@ -53,13 +54,19 @@ impl StateDir {
 
     /// A target's latest result, if any was recorded.
     pub fn last(&self, target_id: &str) -> Option<CheckResult> {
-        let path = self.root.join("last").join(format!("{}.json", crate::targets::escape(target_id)));
+        let path = self
+            .root
+            .join("last")
+            .join(format!("{}.json", crate::targets::escape(target_id)));
         let bytes = std::fs::read(path).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     /// Merges this run's registration outcomes into `registrations.json`.
-    pub fn record_registrations(&self, outcomes: &BTreeMap<String, Registration>) -> anyhow::Result<()> {
+    pub fn record_registrations(
+        &self,
+        outcomes: &BTreeMap<String, Registration>,
+    ) -> anyhow::Result<()> {
         let mut all = self.registrations();
         all.extend(outcomes.iter().map(|(k, v)| (k.clone(), v.clone())));
         std::fs::create_dir_all(&self.root)
@@ -81,7 +88,10 @@ impl StateDir {
 /// beside it, optionally `fsync`ed (with the directory) when the data must survive a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".tmp-{}-{name}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
@@ -103,7 +113,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 #[cfg(test)]
@@ -124,9 +137,17 @@ mod tests {
     fn registrations_merge() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path().to_path_buf());
-        let reg = |ok| Registration { at_ms: 1, ok, error: None };
-        state.record_registrations(&BTreeMap::from([("a".into(), reg(true))])).unwrap();
-        state.record_registrations(&BTreeMap::from([("b".into(), reg(false))])).unwrap();
+        let reg = |ok| Registration {
+            at_ms: 1,
+            ok,
+            error: None,
+        };
+        state
+            .record_registrations(&BTreeMap::from([("a".into(), reg(true))]))
+            .unwrap();
+        state
+            .record_registrations(&BTreeMap::from([("b".into(), reg(false))]))
+            .unwrap();
         let all = state.registrations();
         assert_eq!(all.len(), 2);
         assert!(all["a"].ok && !all["b"].ok);

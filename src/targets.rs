@@ -77,7 +77,9 @@ impl Target {
 
     /// The families an active target is registered for; empty for passive targets.
     pub fn families(&self) -> Vec<Family> {
-        let TargetKind::Active(check) = &self.kind else { return Vec::new() };
+        let TargetKind::Active(check) = &self.kind else {
+            return Vec::new();
+        };
         let common = check.common();
         [(common.ipv4, Family::V4), (common.ipv6, Family::V6)]
             .into_iter()
@@ -120,7 +122,10 @@ pub fn escape(id: &str) -> String {
 
 /// Finds a target by its id or its escaped id.
 pub fn find<'a>(targets: &'a [Target], id: &str) -> Option<&'a Target> {
-    targets.iter().find(|t| t.id == id).or_else(|| targets.iter().find(|t| t.escaped_id() == id))
+    targets
+        .iter()
+        .find(|t| t.id == id)
+        .or_else(|| targets.iter().find(|t| t.escaped_id() == id))
 }
 
 #[cfg(test)]
@@ -132,7 +137,10 @@ mod tests {
     fn escape_matches_the_module() {
         let cases = [
             ("mail.lastlog.de-sometest", "mail.lastlog.de-sometest"),
-            ("https://hydra.nixos.org-nixpkgs_trunk", "https___hydra.nixos.org-nixpkgs_trunk"),
+            (
+                "https://hydra.nixos.org-nixpkgs_trunk",
+                "https___hydra.nixos.org-nixpkgs_trunk",
+            ),
             ("2001:db8::1-PING", "2001_db8__1-PING"),
             (".hidden-x", "_hidden-x"),
             ("mail.lastlog.de-快乐", "mail.lastlog.de-__"),

@@ -21,7 +21,11 @@ impl Api for Icinga2 {
         Vec::new()
     }
 
-    async fn deliver(&self, _result: &CheckResult, _target: Option<&Target>) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        _result: &CheckResult,
+        _target: Option<&Target>,
+    ) -> Result<(), DeliveryError> {
         Err(DeliveryError::Transient(anyhow::anyhow!("not implemented")))
     }
 

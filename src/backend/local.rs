@@ -18,11 +18,14 @@ pub struct Local {
 
 impl Local {
     pub fn new(state: &StateDir) -> Local {
-        Local { dir: state.root().join("local") }
+        Local {
+            dir: state.root().join("local"),
+        }
     }
 
     fn append_result(&self, result: &CheckResult) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("could not create {}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("could not create {}", self.dir.display()))?;
         let path = self.dir.join("results.jsonl");
         let mut line = serde_json::to_vec(result).context("could not encode a result")?;
         line.push(b'\n');
@@ -32,7 +35,9 @@ impl Local {
             .open(&path)
             .with_context(|| format!("could not open {}", path.display()))?;
         // Synced: the queue drops its copy as soon as this returns.
-        file.write_all(&line).and_then(|()| file.sync_data()).with_context(|| format!("could not write {}", path.display()))
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .with_context(|| format!("could not write {}", path.display()))
     }
 }
 
@@ -42,14 +47,22 @@ impl Api for Local {
         // A partial `register ID` adds to what an earlier full run recorded.
         let mut records: serde_json::Map<String, serde_json::Value> = match complete {
             true => serde_json::Map::new(),
-            false => std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default(),
+            false => std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default(),
         };
         for t in targets {
-            records.insert(t.id.clone(), serde_json::json!({ "kind": t.kind_name(), "host": t.host, "name": t.name }));
+            records.insert(
+                t.id.clone(),
+                serde_json::json!({ "kind": t.kind_name(), "host": t.host, "name": t.name }),
+            );
         }
         let written = std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("could not create {}", self.dir.display()))
-            .and_then(|()| serde_json::to_vec_pretty(&records).context("could not encode registrations"))
+            .and_then(|()| {
+                serde_json::to_vec_pretty(&records).context("could not encode registrations")
+            })
             .and_then(|json| write_atomic(&path, &json, false));
         targets
             .iter()
@@ -58,13 +71,20 @@ impl Api for Local {
                 what: t.name.clone(),
                 outcome: match &written {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(DeliveryError::Transient(anyhow::anyhow!("recording {}: {e:#}", t.id))),
+                    Err(e) => Err(DeliveryError::Transient(anyhow::anyhow!(
+                        "recording {}: {e:#}",
+                        t.id
+                    ))),
                 },
             })
             .collect()
     }
 
-    async fn deliver(&self, result: &CheckResult, _target: Option<&Target>) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        result: &CheckResult,
+        _target: Option<&Target>,
+    ) -> Result<(), DeliveryError> {
         self.append_result(result).map_err(DeliveryError::Transient)
     }
 

@@ -30,10 +30,15 @@ pub struct Registered {
 pub trait Api {
     /// Creates or updates the given targets on the server. `complete` says the list is the
     /// whole config, so the backend may remove objects it owns that are no longer in it.
-    fn register(&self, targets: &[Target], complete: bool) -> impl Future<Output = Vec<Registered>>;
+    fn register(&self, targets: &[Target], complete: bool)
+        -> impl Future<Output = Vec<Registered>>;
 
     /// Delivers one result. Must be safe to repeat with the same result id.
-    fn deliver(&self, result: &CheckResult, target: Option<&Target>) -> impl Future<Output = Result<(), DeliveryError>>;
+    fn deliver(
+        &self,
+        result: &CheckResult,
+        target: Option<&Target>,
+    ) -> impl Future<Output = Result<(), DeliveryError>>;
 
     /// Whether this process may deliver for `target` (reads its secret); a group member
     /// without access gets [`SecretError::PermissionDenied`] and hands the result to the
@@ -68,7 +73,11 @@ impl Api for Backend {
         }
     }
 
-    async fn deliver(&self, result: &CheckResult, target: Option<&Target>) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        result: &CheckResult,
+        target: Option<&Target>,
+    ) -> Result<(), DeliveryError> {
         match self {
             Backend::Nixcloud(b) => b.deliver(result, target).await,
             Backend::Local(b) => b.deliver(result, target).await,

@@ -35,7 +35,11 @@ impl Nixcloud {
             timeout: Duration::from_secs(config.delivery.timeout),
             ..Default::default()
         })?;
-        let target_keys = config.targets.iter().filter_map(|t| Some((t.id.clone(), t.key.clone()?))).collect();
+        let target_keys = config
+            .targets
+            .iter()
+            .filter_map(|t| Some((t.id.clone(), t.key.clone()?)))
+            .collect();
         Ok(Nixcloud {
             client,
             api_host: config.api_host.clone(),
@@ -56,7 +60,9 @@ impl Nixcloud {
 
     fn key(&self, target_id: &str) -> Result<String, DeliveryError> {
         // Without a key every request would be refused: that is a rejection, not a hiccup.
-        self.key_source(target_id).and_then(KeySource::read).map_err(|e| DeliveryError::Rejected(anyhow::anyhow!("{e}")))
+        self.key_source(target_id)
+            .and_then(KeySource::read)
+            .map_err(|e| DeliveryError::Rejected(anyhow::anyhow!("{e}")))
     }
 }
 
@@ -112,12 +118,14 @@ impl Api for Nixcloud {
             .iter()
             .flat_map(|t| {
                 let key = self.key(&t.id).map_err(|e| e.to_string());
-                registration_bodies(t).into_iter().map(move |(what, body)| Job {
-                    target: t.id.clone(),
-                    what,
-                    body: body.to_string().into_bytes(),
-                    key: key.clone(),
-                })
+                registration_bodies(t)
+                    .into_iter()
+                    .map(move |(what, body)| Job {
+                        target: t.id.clone(),
+                        what,
+                        body: body.to_string().into_bytes(),
+                        key: key.clone(),
+                    })
             })
             .collect();
         let url: Arc<str> = format!("{}/api/services", self.api_host).into();
@@ -143,13 +151,21 @@ impl Api for Nixcloud {
                             .await
                     }
                 };
-                Registered { target: job.target, what: job.what, outcome }
+                Registered {
+                    target: job.target,
+                    what: job.what,
+                    outcome,
+                }
             }
         })
         .await
     }
 
-    async fn deliver(&self, result: &CheckResult, _target: Option<&Target>) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        result: &CheckResult,
+        _target: Option<&Target>,
+    ) -> Result<(), DeliveryError> {
         let key = self.key(&result.target)?;
         let request = self
             .client
@@ -157,9 +173,17 @@ impl Api for Nixcloud {
             .header("Authorization", format!("ApiKey {key}"))
             .header("Content-Type", "application/json")
             .header("Idempotency-Key", &result.id)
-            .header("X-Measured-At", humantime::format_rfc3339_millis(result.measured_at()).to_string())
+            .header(
+                "X-Measured-At",
+                humantime::format_rfc3339_millis(result.measured_at()).to_string(),
+            )
             .body(result_body(result).to_string());
-        http::send(request, &format!("delivering the result for {}", result.target)).await.map(drop)
+        http::send(
+            request,
+            &format!("delivering the result for {}", result.target),
+        )
+        .await
+        .map(drop)
     }
 
     fn check_access(&self, target: Option<&Target>) -> Result<(), SecretError> {

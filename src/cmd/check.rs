@@ -20,19 +20,48 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
         cfg.backend,
         cfg.state_dir.display()
     );
-    if cfg.backend != BackendKind::Local && cfg.key.is_none() && cfg.backend == BackendKind::Nixcloud {
-        let keyless: Vec<&str> = cfg.targets.iter().filter(|t| t.key.is_none()).map(|t| t.id.as_str()).collect();
-        if !keyless.is_empty() {
-            eprintln!("warning: no apiKeyFile/apiKey for {}: registering them will fail", keyless.join(", "));
-        }
+    if cfg.backend == BackendKind::Nixcloud {
+        warn_about_keys(agent);
     }
     for t in &cfg.targets {
         for (what, body) in nixcloud_bodies(t) {
             match cfg.backend {
-                BackendKind::Nixcloud => println!("would register {} ({what}): POST {}/api/services {body}", t.id, cfg.api_host),
+                BackendKind::Nixcloud => println!(
+                    "would register {} ({what}): POST {}/api/services {body}",
+                    t.id, cfg.api_host
+                ),
                 _ => println!("would register {} ({what})", t.id),
             }
         }
     }
     Ok(Code::Ok)
+}
+
+/// Says which targets have no key, or a key this user cannot read (never the key itself).
+fn warn_about_keys(agent: &Agent) {
+    let cfg = &agent.config;
+    let keyless: Vec<&str> = cfg
+        .targets
+        .iter()
+        .filter(|t| t.key.is_none() && cfg.key.is_none())
+        .map(|t| t.id.as_str())
+        .collect();
+    if !keyless.is_empty() {
+        eprintln!(
+            "warning: no apiKeyFile/apiKey for {}: registering them will fail",
+            keyless.join(", ")
+        );
+    }
+    let sources = cfg
+        .key
+        .iter()
+        .chain(cfg.targets.iter().filter_map(|t| t.key.as_ref()));
+    for source in sources {
+        if let Err(e) = source.read() {
+            eprintln!(
+                "warning: the key in {} cannot be read by this user: {e}",
+                source.describe()
+            );
+        }
+    }
 }

@@ -7,7 +7,12 @@ use crate::exit::Code;
 pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     let backend = agent.backend()?;
     let report = deliver::flush(agent, &backend).await?;
-    println!("delivered {}, refused {}, still queued {}", report.delivered, report.rejected.len(), report.remaining);
+    println!(
+        "delivered {}, refused {}, still queued {}",
+        report.delivered,
+        report.rejected.len(),
+        report.remaining
+    );
     if let Some(e) = &report.error {
         eprintln!("delivery stopped: {e}");
     }

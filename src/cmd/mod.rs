@@ -22,7 +22,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
         Command::Status { json } => status::run(&agent, json),
         Command::Register { ids } => register::run(&agent, &ids).await,
         Command::Run { id } => run::run(&agent, &id).await,
-        Command::Submit { id, output, perfdata, state } => submit::run(&agent, &id, &output, &perfdata, state).await,
+        Command::Submit {
+            id,
+            output,
+            perfdata,
+            state,
+        } => submit::run(&agent, &id, &output, &perfdata, state).await,
         Command::Flush => flush::run(&agent).await,
         Command::Sync => sync::run(&agent).await,
         Command::Daemon => daemon::run(&agent).await,
@@ -34,7 +39,10 @@ fn report_fate(id: &str, fate: &crate::deliver::Fate) {
     use crate::deliver::Fate;
     match fate {
         Fate::Delivered => println!("{id}: delivered"),
-        Fate::Spooled(path) => println!("{id}: handed to the nixcloud-monitoring service ({})", path.display()),
+        Fate::Spooled(path) => println!(
+            "{id}: handed to the nixcloud-monitoring service ({})",
+            path.display()
+        ),
         Fate::Queued(why) => eprintln!("{id}: not delivered yet, kept in the queue: {why}"),
         Fate::Rejected(why) => eprintln!("{id}: refused by the server, kept in rejected/: {why}"),
     }

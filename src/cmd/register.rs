@@ -11,29 +11,46 @@ pub async fn run(agent: &Agent, ids: &[String]) -> anyhow::Result<Code> {
     let selected: Vec<Target> = if ids.is_empty() {
         agent.config.targets.clone()
     } else {
-        ids.iter().map(|id| agent.target(id).cloned()).collect::<anyhow::Result<_>>()?
+        ids.iter()
+            .map(|id| agent.target(id).cloned())
+            .collect::<anyhow::Result<_>>()?
     };
     let backend = agent.backend()?;
     // Talking to the server anyway: deliver what waited first.
     let flushed = crate::deliver::flush(agent, &backend).await?;
     let outcomes = register(agent, &backend, &selected, ids.is_empty()).await?;
     let failed: Vec<&Registered> = outcomes.iter().filter(|o| o.outcome.is_err()).collect();
-    for f in &failed {
-        if let Err(e) = &f.outcome {
-            eprintln!("{e}");
+    for o in &outcomes {
+        match &o.outcome {
+            Ok(()) => tracing::info!("registered {} ({})", o.target, o.what),
+            Err(e) => eprintln!("{e}"),
         }
     }
-    println!("registered {} of {} ({} failed)", outcomes.len() - failed.len(), outcomes.len(), failed.len());
+    println!(
+        "registered {} of {} ({} failed)",
+        outcomes.len() - failed.len(),
+        outcomes.len(),
+        failed.len()
+    );
     Ok(code_of(&outcomes).worst(flushed.code()))
 }
 
 /// Registers `targets` and records the outcome per target for `status`.
-pub async fn register(agent: &Agent, backend: &Backend, targets: &[Target], complete: bool) -> anyhow::Result<Vec<Registered>> {
+pub async fn register(
+    agent: &Agent,
+    backend: &Backend,
+    targets: &[Target],
+    complete: bool,
+) -> anyhow::Result<Vec<Registered>> {
     let outcomes = backend.register(targets, complete).await;
     let at_ms = now_ms();
     let mut per_target: BTreeMap<String, Registration> = BTreeMap::new();
     for o in &outcomes {
-        let entry = per_target.entry(o.target.clone()).or_insert(Registration { at_ms, ok: true, error: None });
+        let entry = per_target.entry(o.target.clone()).or_insert(Registration {
+            at_ms,
+            ok: true,
+            error: None,
+        });
         if let Err(e) = &o.outcome {
             entry.ok = false;
             entry.error = Some(e.to_string());

@@ -14,7 +14,12 @@ pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
     };
     let scratch = agent.state.root().join("tmp");
     let result = passive::run(target, &p.script, p.script_timeout, &scratch).await?;
-    println!("{}: {} - {}", target.id, result.state.label(), first_line(&result.output));
+    println!(
+        "{}: {} - {}",
+        target.id,
+        result.state.label(),
+        first_line(&result.output)
+    );
     let backend = agent.backend()?;
     let fate = deliver::accept(agent, &backend, result).await?;
     super::report_fate(&target.id, &fate);

@@ -42,11 +42,25 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
             Some(false) => format!("registration FAILED: {}", s(&r["registration_error"])),
             None => "not registered yet".to_string(),
         };
-        println!("{}  [{}]  {}  {registered}", s(&r["id"]), s(&r["kind"]), s(&r["schedule"]));
+        println!(
+            "{}  [{}]  {}  {registered}",
+            s(&r["id"]),
+            s(&r["kind"]),
+            s(&r["schedule"])
+        );
         let last = &r["last"];
         if !last.is_null() {
-            let took = last["duration_ms"].as_u64().map(|ms| format!(", ran {ms} ms")).unwrap_or_default();
-            let output: String = s(&last["output"]).lines().next().unwrap_or("").chars().take(100).collect();
+            let took = last["duration_ms"]
+                .as_u64()
+                .map(|ms| format!(", ran {ms} ms"))
+                .unwrap_or_default();
+            let output: String = s(&last["output"])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(100)
+                .collect();
             println!(
                 "    last: {} at {} ({}{took}): {output}",
                 s(&last["state_label"]),
@@ -55,8 +69,14 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
             );
         }
     }
-    let oldest = queue.oldest_ms.map(|ms| format!(", oldest from {}", format_ms(ms))).unwrap_or_default();
-    println!("queue: {} waiting ({} bytes){oldest}; {} spooled; {} refused", queue.count, queue.bytes, queue.spooled, queue.rejected);
+    let oldest = queue
+        .oldest_ms
+        .map(|ms| format!(", oldest from {}", format_ms(ms)))
+        .unwrap_or_default();
+    println!(
+        "queue: {} waiting ({} bytes){oldest}; {} spooled; {} refused",
+        queue.count, queue.bytes, queue.spooled, queue.rejected
+    );
     if let Some(e) = &queue.last_error {
         println!("last delivery error: {e}");
     }

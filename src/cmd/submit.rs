@@ -5,11 +5,20 @@ use crate::deliver;
 use crate::exit::Code;
 use crate::result::{CheckResult, State, MAX_TEXT};
 
-pub async fn run(agent: &Agent, id: &str, output: &str, perfdata: &str, state: State) -> anyhow::Result<Code> {
+pub async fn run(
+    agent: &Agent,
+    id: &str,
+    output: &str,
+    perfdata: &str,
+    state: State,
+) -> anyhow::Result<Code> {
     let target = agent.passive_target(id)?;
     for (what, text) in [("output", output), ("perfdata", perfdata)] {
         if text.len() > MAX_TEXT {
-            tracing::warn!("{what} is {} bytes; only the last {MAX_TEXT} are kept", text.len());
+            tracing::warn!(
+                "{what} is {} bytes; only the last {MAX_TEXT} are kept",
+                text.len()
+            );
         }
     }
     let result = CheckResult::new(target, state, output, perfdata);

@@ -17,8 +17,11 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     let registered = super::register::register(agent, &backend, targets, true).await?;
     let mut code = super::register::code_of(&registered);
 
-    let scripted: Vec<Target> =
-        targets.iter().filter(|t| t.passive().is_some_and(|p| !p.script.is_empty())).cloned().collect();
+    let scripted: Vec<Target> = targets
+        .iter()
+        .filter(|t| t.passive().is_some_and(|p| !p.script.is_empty()))
+        .cloned()
+        .collect();
     let scratch = agent.state.root().join("tmp");
     let results = bounded(scripted, SCRIPTS_AT_ONCE, move |t: Target| {
         let scratch = scratch.clone();
@@ -47,10 +50,17 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     let report = deliver::flush(agent, &backend).await?;
     code = code.worst(report.code());
 
-    println!("{:<44} {:<15} {:<12} {:<10} DELIVERY", "TARGET", "KIND", "REGISTERED", "RESULT");
+    println!(
+        "{:<44} {:<15} {:<12} {:<10} DELIVERY",
+        "TARGET", "KIND", "REGISTERED", "RESULT"
+    );
     for t in targets {
         let regs: Vec<_> = registered.iter().filter(|r| r.target == t.id).collect();
-        let reg = if regs.iter().all(|r| r.outcome.is_ok()) { "ok" } else { "FAILED" };
+        let reg = if regs.iter().all(|r| r.outcome.is_ok()) {
+            "ok"
+        } else {
+            "FAILED"
+        };
         let (result, delivery) = match ran.iter().find(|r| r.target == t.id) {
             Some(r) => {
                 let fate = match agent.queue.whereabouts(&r.id) {
@@ -62,13 +72,22 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             }
             None => ("-", "-"),
         };
-        println!("{:<44} {:<15} {:<12} {:<10} {delivery}", t.id, t.kind_name(), reg, result);
+        println!(
+            "{:<44} {:<15} {:<12} {:<10} {delivery}",
+            t.id,
+            t.kind_name(),
+            reg,
+            result
+        );
     }
     for r in registered.iter().filter_map(|r| r.outcome.as_ref().err()) {
         eprintln!("{r}");
     }
     if let Some(e) = &report.error {
-        eprintln!("delivery stopped, {} result(s) kept in the queue: {e}", report.remaining);
+        eprintln!(
+            "delivery stopped, {} result(s) kept in the queue: {e}",
+            report.remaining
+        );
     }
     println!(
         "{} registrations, {} scripts run, {} results delivered, {} queued, {} refused",

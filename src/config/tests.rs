@@ -17,7 +17,9 @@ fn defaults_follow_the_original() {
     assert_eq!(t.id, "example.org-SSL");
     assert!(t.public);
     assert_eq!(t.line, 1, "the line of the [[...]] header");
-    let TargetKind::Active(ActiveCheck::SslCert(ssl)) = &t.kind else { panic!("wrong kind") };
+    let TargetKind::Active(ActiveCheck::SslCert(ssl)) = &t.kind else {
+        panic!("wrong kind")
+    };
     assert_eq!((ssl.port, ssl.warning_days, ssl.timeout), (443, 1000, 15));
 }
 
@@ -34,7 +36,10 @@ fn unknown_key_names_file_line_and_target() {
     let e = err("[[targets.active.check_http]]\nhost = \"a\"\n\n[[targets.active.check_http]]\nhost = \"b\"\ncontians = \"x\"\n");
     assert!(e.contains("/etc/test.toml:6"), "{e}");
     assert!(e.contains("contians"), "{e}");
-    assert!(e.contains("[[targets.active.check_http]] #2, line 4"), "{e}");
+    assert!(
+        e.contains("[[targets.active.check_http]] #2, line 4"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -51,8 +56,14 @@ fn duplicates_are_all_listed() {
         "[[targets.passive]]\nhost = \"b\"\nname = \"x\"\n",
         "[[targets.passive]]\nhost = \"b\"\nname = \"x\"\n",
     ));
-    assert!(e.contains("a-HTTP (check_http, line 1), a-HTTP (check_http, line 3)"), "{e}");
-    assert!(e.contains("b-x (passive, line 5), b-x (passive, line 8)"), "{e}");
+    assert!(
+        e.contains("a-HTTP (check_http, line 1), a-HTTP (check_http, line 3)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("b-x (passive, line 5), b-x (passive, line 8)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -64,13 +75,19 @@ fn ids_colliding_after_escaping_are_duplicates() {
 #[test]
 fn both_families_off_is_an_error() {
     let e = err("[[targets.active.check_ping]]\nhost = \"a\"\nipv4 = false\nipv6 = false\n");
-    assert!(e.contains("/etc/test.toml:1: target a-PING (check_ping): ipv4 and ipv6 are both false"), "{e}");
+    assert!(
+        e.contains("/etc/test.toml:1: target a-PING (check_ping): ipv4 and ipv6 are both false"),
+        "{e}"
+    );
 }
 
 #[test]
 fn check_not_below_timeout_is_an_error() {
     let e = err("[[targets.passive]]\nhost = \"h\"\nname = \"n\"\ntimers = { check = 600, timeout = 600 }\n");
-    assert!(e.contains(":1: target h-n: timers.check (600) must be less than timers.timeout (600)"), "{e}");
+    assert!(
+        e.contains(":1: target h-n: timers.check (600) must be less than timers.timeout (600)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -81,18 +98,30 @@ fn literal_key_is_accepted_with_a_warning() {
 }
 
 #[test]
-fn target_key_overrides_top_level() {
+fn target_key_has_its_own_credential_name() {
     let cfg = parse("apiKeyFile = \"/k\"\n[[targets.passive]]\nhost = \"h\"\nname = \"n\"\napiKeyFile = \"/t\"\n").unwrap();
     let t = &cfg.targets[0];
     assert_eq!(
-        cfg.key_for(Some(t)),
-        Some(&KeySource::File { path: "/t".into(), credential: "api-key-h-n".into() })
+        t.key.as_ref(),
+        Some(&KeySource::File {
+            path: "/t".into(),
+            credential: "api-key-h-n".into()
+        })
     );
-    assert_eq!(cfg.key_for(None), Some(&KeySource::File { path: "/k".into(), credential: "api-key".into() }));
+    assert_eq!(
+        cfg.key.as_ref(),
+        Some(&KeySource::File {
+            path: "/k".into(),
+            credential: "api-key".into()
+        })
+    );
 }
 
 #[test]
 fn passive_without_name_is_an_error() {
     let e = err("[[targets.passive]]\nhost = \"h\"\n");
-    assert!(e.contains(":1: passive target for host \"h\" has no name"), "{e}");
+    assert!(
+        e.contains(":1: passive target for host \"h\" has no name"),
+        "{e}"
+    );
 }

@@ -50,25 +50,41 @@ async fn a_hung_script_is_killed_and_reported() {
     let r = run_script("sleep 30 & sleep 30", Duration::from_millis(300)).await;
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(r.state, State::Unknown);
-    assert!(r.output.contains("timed out") && r.output.contains("killed"), "{}", r.output);
+    assert!(
+        r.output.contains("timed out") && r.output.contains("killed"),
+        "{}",
+        r.output
+    );
 }
 
 #[tokio::test]
 async fn an_invalid_exit_is_unknown_and_explained() {
     let r = run_script("exit=7; status=fine", Duration::from_secs(10)).await;
     assert_eq!(r.state, State::Unknown);
-    assert!(r.output.contains("exit=\"7\"") && r.output.contains("fine"), "{}", r.output);
+    assert!(
+        r.output.contains("exit=\"7\"") && r.output.contains("fine"),
+        "{}",
+        r.output
+    );
 }
 
 #[tokio::test]
 async fn a_script_calling_exit_still_reports() {
-    let r = run_script("exit=2; status=down; builtin exit 5", Duration::from_secs(10)).await;
+    let r = run_script(
+        "exit=2; status=down; builtin exit 5",
+        Duration::from_secs(10),
+    )
+    .await;
     assert_eq!((r.state, r.output.as_str()), (State::Critical, "down"));
 }
 
 #[tokio::test]
 async fn huge_output_is_cut_keeping_the_tail() {
-    let r = run_script("status=\"$(head -c 200000 /dev/zero | tr '\\0' a)END\"; exit=0", Duration::from_secs(10)).await;
+    let r = run_script(
+        "status=\"$(head -c 200000 /dev/zero | tr '\\0' a)END\"; exit=0",
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(r.output.len() <= crate::result::MAX_TEXT);
     assert!(r.output.starts_with("[cut: ") && r.output.ends_with("aEND"));
 }

@@ -28,13 +28,21 @@ fn pending_is_oldest_first() {
         q.push(&result(n)).unwrap();
     }
     let lock = q.lock().unwrap();
-    let outputs: Vec<String> = q.pending(&lock).unwrap().into_iter().map(|e| e.result.output).collect();
+    let outputs: Vec<String> = q
+        .pending(&lock)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.result.output)
+        .collect();
     assert_eq!(outputs, ["result 1", "result 2", "result 3"]);
 }
 
 #[test]
 fn full_queue_refuses_and_says_so() {
-    let (_d, q) = queue(QueueSettings { max_count: 2, max_bytes: 1 << 20 });
+    let (_d, q) = queue(QueueSettings {
+        max_count: 2,
+        max_bytes: 1 << 20,
+    });
     q.push(&result(1)).unwrap();
     q.push(&result(2)).unwrap();
     let err = q.push(&result(3)).unwrap_err();
@@ -45,7 +53,10 @@ fn full_queue_refuses_and_says_so() {
 
 #[test]
 fn byte_bound_is_enforced() {
-    let (_d, q) = queue(QueueSettings { max_count: 100, max_bytes: 300 });
+    let (_d, q) = queue(QueueSettings {
+        max_count: 100,
+        max_bytes: 300,
+    });
     q.push(&result(1)).unwrap();
     assert!(q.push(&result(2)).is_err());
 }

@@ -1,0 +1,5 @@
+//! Integration tests: the built binary against servers on 127.0.0.1.
+
+mod local;
+mod nixcloud;
+mod util;
