@@ -227,6 +227,13 @@ impl Queue {
         };
     }
 
+    /// Whether group members left results in the spool (cheap enough to poll).
+    pub fn has_spooled(&self) -> bool {
+        std::fs::read_dir(&self.spool)
+            .map(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
+            .unwrap_or(false)
+    }
+
     /// Counts and sizes, read from the directory listings.
     pub fn stats(&self) -> QueueStats {
         let mut stats = QueueStats::default();

@@ -1,5 +1,7 @@
 //! Integration tests: the built binary against servers on 127.0.0.1.
 
+mod daemon;
 mod local;
 mod nixcloud;
+mod queue;
 mod util;

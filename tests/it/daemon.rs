@@ -1,0 +1,115 @@
+//! The daemon under a fake systemd: READY, STATUS, WATCHDOG, delivery, spool, SIGTERM.
+
+use crate::util::{output_text, Reply, Sandbox, TestServer};
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+/// Collects sd_notify messages until `done` says enough or the deadline passes.
+fn collect(sock: &UnixDatagram, within: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline && !done(&seen) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            seen.extend(String::from_utf8_lossy(&buf[..n]).lines().map(str::to_string));
+        }
+    }
+    seen
+}
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn daemon_says_ready_status_and_watchdog_and_stops_on_sigterm() {
+    let sb = Sandbox::new();
+    sb.config(
+        "backend = \"local\"\nstateDir = \"{state}\"\n[[targets.passive]]\nhost = \"h\"\nname = \"tick\"\n\
+         script = 'exit=0; status=tick'\n[[targets.active.check_ssh]]\nhost = \"h\"\n",
+    );
+    let sock_path = sb.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let mut child = sb
+        .std_cmd(&["daemon"])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000")
+        .spawn()
+        .unwrap();
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter().any(|l| l == "READY=1")
+            && s.iter().filter(|l| *l == "WATCHDOG=1").count() >= 2
+            && s.iter().any(|l| l.starts_with("STATUS=2 targets, 0 queued, last delivery"))
+    });
+    assert!(seen.iter().any(|l| l == "READY=1"), "{seen:?}");
+    assert!(seen.iter().filter(|l| *l == "WATCHDOG=1").count() >= 2, "{seen:?}");
+    assert!(seen.iter().any(|l| l.starts_with("STATUS=2 targets, 0 queued, last delivery")), "{seen:?}");
+
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+    let after = collect(&sock, Duration::from_secs(1), |s| s.iter().any(|l| l == "STOPPING=1"));
+    assert!(after.iter().any(|l| l == "STOPPING=1"), "{after:?}");
+    // The script ran and its result was recorded by the local backend.
+    let results = std::fs::read_to_string(sb.state_dir().join("local/results.jsonl")).unwrap();
+    assert!(results.contains("\"output\":\"tick\""), "{results}");
+}
+
+#[test]
+fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(503, "down".into()));
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k");
+    sb.config(&format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"job\"\nscript = 'exit=1; status=from-daemon'\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"manual\"\n",
+        server.url(),
+        key.display()
+    ));
+    // A backlog from an outage.
+    sb.cmd(&["submit", "h-manual", "backlog", "", "0"]).assert().code(3);
+    server.reply(|_| Reply::Status(200, "{}".into()));
+
+    let mut child = sb.std_cmd(&["daemon"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let outputs = |server: &TestServer| -> Vec<String> {
+        server
+            .requests_to("/api/services/results")
+            .iter()
+            .map(|r| r.json()["output"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(outputs(&server).contains(&"backlog".to_string()) && outputs(&server).contains(&"from-daemon".to_string())) {
+        assert!(Instant::now() < deadline, "daemon did not deliver: {:?}", outputs(&server));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.requests_to("/api/services").len(), 2, "both targets registered at start");
+
+    // A result a group member dropped into the spool arrives within seconds.
+    let spooled = sb.state_dir().join("spool");
+    std::fs::create_dir_all(&spooled).unwrap();
+    let result = format!(
+        "{{\"id\":\"{:020}-1-0\",\"target\":\"h-manual\",\"host\":\"h\",\"name\":\"manual\",\"state\":0,\
+          \"output\":\"spooled\",\"perfdata\":\"\",\"measured_at_ms\":1,\"duration_ms\":null}}",
+        1_700_000_000_000_000_000u128
+    );
+    std::fs::write(spooled.join(format!("{:020}-1-0.json", 1_700_000_000_000_000_000u128)), result).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !outputs(&server).contains(&"spooled".to_string()) {
+        assert!(Instant::now() < deadline, "spooled result not delivered: {:?}", outputs(&server));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = terminate(&mut child);
+    let out = child.wait_with_output().unwrap();
+    assert!(status.success(), "{}", output_text(&out));
+}

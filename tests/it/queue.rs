@@ -1,0 +1,261 @@
+//! Durable delivery: outages, parallel wrappers, a kill in mid-delivery, the bound, the spool.
+
+use crate::util::{output_text, Reply, Request, Sandbox, TestServer};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "test-key";
+
+fn sandbox(server_url: &str, extra: &str) -> Sandbox {
+    let sb = Sandbox::new();
+    let key = sb.write("key", KEY);
+    sb.config(&format!(
+        "apiHost = \"{server_url}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n{extra}\n\
+         [delivery]\nattempts = 1\ntimeout = 5\n\
+         [[targets.passive]]\nhost = \"backup\"\nname = \"nightly\"\n",
+        key.display()
+    ));
+    sb
+}
+
+/// A server that can be switched between down (the given reply) and up, and keeps the
+/// results it accepted, in arrival order.
+struct Flaky {
+    server: TestServer,
+    up: Arc<AtomicBool>,
+    accepted: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Flaky {
+    fn new(down: Reply) -> Flaky {
+        Flaky::on(TestServer::start(), down)
+    }
+
+    fn on(server: TestServer, down: Reply) -> Flaky {
+        let up = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let (u, a) = (up.clone(), accepted.clone());
+        server.reply(move |req| {
+            if !u.load(Ordering::SeqCst) {
+                return down.clone();
+            }
+            if req.path == "/api/services/results" {
+                a.lock().unwrap().push(req.clone());
+            }
+            Reply::Status(200, "{}".into())
+        });
+        Flaky { server, up, accepted }
+    }
+
+    fn outputs(&self) -> Vec<String> {
+        self.accepted.lock().unwrap().iter().map(|r| r.json()["output"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+fn outage_then_recovery(down: Reply) {
+    let flaky = Flaky::new(down);
+    let sb = sandbox(&flaky.server.url(), "");
+    for i in 0..10 {
+        let out = sb.cmd(&["submit", "backup-nightly", &format!("run {i}"), "", "0"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "during the outage: {}", output_text(&out));
+    }
+    assert_eq!(sb.files_in("queue").len(), 10);
+    flaky.up.store(true, Ordering::SeqCst);
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let want: Vec<String> = (0..10).map(|i| format!("run {i}")).collect();
+    assert_eq!(flaky.outputs(), want, "all delivered, once each, in order");
+    assert!(sb.files_in("queue").is_empty());
+    // Nothing left: a second flush sends nothing more.
+    sb.cmd(&["flush"]).assert().success();
+    assert_eq!(flaky.outputs().len(), 10);
+}
+
+#[test]
+fn results_survive_a_503_outage_in_order() {
+    outage_then_recovery(Reply::Status(503, "maintenance".into()));
+}
+
+#[test]
+fn results_survive_dropped_connections_in_order() {
+    outage_then_recovery(Reply::Drop);
+}
+
+#[test]
+fn results_survive_an_absent_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let sb = sandbox(&format!("http://{addr}"), "");
+    for i in 0..5 {
+        let out = sb.cmd(&["submit", "backup-nightly", &format!("run {i}"), "", "0"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    }
+    let flaky = Flaky::on(TestServer::start_on(TcpListener::bind(addr).unwrap()), Reply::Drop);
+    flaky.up.store(true, Ordering::SeqCst);
+    // Any command that talks to the server delivers the backlog first.
+    let out = sb.cmd(&["submit", "backup-nightly", "run 5", "", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let want: Vec<String> = (0..6).map(|i| format!("run {i}")).collect();
+    assert_eq!(flaky.outputs(), want);
+}
+
+fn parallel_submits(sb: &Sandbox, n: usize) -> Vec<std::process::Output> {
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            sb.std_cmd(&["submit", "backup-nightly", &format!("parallel {i}"), "", "0"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()
+}
+
+fn assert_each_once(outputs: &[String], n: usize) {
+    let mut seen = outputs.to_vec();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), n, "every result once");
+    assert_eq!(outputs.len(), n, "no result twice");
+}
+
+#[test]
+fn two_hundred_parallel_wrappers_deliver_each_result_once() {
+    let flaky = Flaky::new(Reply::Drop);
+    flaky.up.store(true, Ordering::SeqCst);
+    let sb = sandbox(&flaky.server.url(), "");
+    for out in parallel_submits(&sb, 200) {
+        assert!(out.status.success(), "{}", output_text(&out));
+    }
+    assert_each_once(&flaky.outputs(), 200);
+    assert!(sb.files_in("queue").is_empty());
+}
+
+#[test]
+fn two_hundred_parallel_wrappers_during_an_outage_deliver_once_in_order_after_it() {
+    let flaky = Flaky::new(Reply::Status(503, "down".into()));
+    let sb = sandbox(&flaky.server.url(), "");
+    for out in parallel_submits(&sb, 200) {
+        assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    }
+    assert_eq!(sb.files_in("queue").len(), 200);
+    flaky.up.store(true, Ordering::SeqCst);
+    sb.cmd(&["flush"]).assert().success();
+    assert_each_once(&flaky.outputs(), 200);
+    let ids: Vec<String> =
+        flaky.accepted.lock().unwrap().iter().map(|r| r.header("idempotency-key").unwrap().to_string()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "delivered in order of measurement");
+}
+
+#[test]
+fn a_kill_in_mid_delivery_leaves_the_result_queued() {
+    let flaky = Flaky::new(Reply::Hang);
+    let sb = sandbox(&flaky.server.url(), "");
+    let mut child = sb
+        .std_cmd(&["submit", "backup-nightly", "interrupted", "", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while flaky.server.requests_to("/api/services/results").is_empty() {
+        assert!(Instant::now() < deadline, "the agent never started delivering");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let queued = sb.files_in("queue");
+    assert_eq!(queued.len(), 1, "the result is still queued after the kill");
+    let text = std::fs::read_to_string(&queued[0]).unwrap();
+    assert!(text.contains("interrupted"), "{text}");
+
+    flaky.up.store(true, Ordering::SeqCst);
+    sb.cmd(&["flush"]).assert().success();
+    assert_eq!(flaky.outputs(), ["interrupted"]);
+}
+
+#[test]
+fn a_full_queue_refuses_loudly_and_keeps_what_it_has() {
+    let flaky = Flaky::new(Reply::Status(503, "down".into()));
+    let sb = sandbox(&flaky.server.url(), "[queue]\nmaxCount = 3\n");
+    for i in 0..3 {
+        sb.cmd(&["submit", "backup-nightly", &format!("r{i}"), "", "0"]).assert().code(3);
+    }
+    let out = sb.cmd(&["submit", "backup-nightly", "one too many", "", "0"]).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("is full") && text.contains("NOT accepted") && text.contains("queue.maxCount = 3"), "{text}");
+    assert_eq!(sb.files_in("queue").len(), 3);
+}
+
+#[test]
+fn status_shows_the_queue() {
+    let flaky = Flaky::new(Reply::Status(503, "maintenance window".into()));
+    let sb = sandbox(&flaky.server.url(), "");
+    sb.cmd(&["submit", "backup-nightly", "a", "", "0"]).assert().code(3);
+    sb.cmd(&["submit", "backup-nightly", "b", "", "0"]).assert().code(3);
+    let out = sb.cmd(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("queue: 2 waiting"), "{text}");
+    assert!(text.contains("oldest from 20"), "{text}");
+    assert!(text.contains("last delivery error") && text.contains("maintenance window"), "{text}");
+    assert!(text.contains("(queued"), "the last result is marked as queued: {text}");
+}
+
+/// Runs as root only: drops to an unprivileged user with `setpriv`.
+#[test]
+fn a_group_member_without_the_key_hands_results_to_the_service() {
+    if unsafe { libc::geteuid() } != 0 || std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to act as an unprivileged group member");
+        return;
+    }
+    let flaky = Flaky::new(Reply::Drop);
+    flaky.up.store(true, Ordering::SeqCst);
+    let sb = sandbox(&flaky.server.url(), "");
+    let group = 4242;
+    let chown = |p: &std::path::Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::os::unix::fs::chown(p, Some(0), Some(group)).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // As the module sets it up: state 0750 and spool 2770, both of the service's group; the
+    // key readable by root only.
+    chown(sb.dir.path(), 0o755);
+    chown(&sb.path("config.toml"), 0o644);
+    chown(&sb.path("key"), 0o600);
+    std::fs::create_dir_all(sb.state_dir().join("spool")).unwrap();
+    chown(&sb.state_dir(), 0o750);
+    chown(&sb.state_dir().join("spool"), 0o2770);
+
+    let as_user = |gid: u32| {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", &format!("--regid={gid}"), "--clear-groups", "--"])
+            .arg(crate::util::bin())
+            .args(["submit", "backup-nightly", "from a member", "", "1"])
+            .env("NIXCLOUD_MONITORING_CONFIG", sb.path("config.toml"))
+            .env_remove("STATE_DIRECTORY")
+            .env_remove("CREDENTIALS_DIRECTORY");
+        cmd.output().unwrap()
+    };
+    let member = as_user(group);
+    assert!(member.status.success(), "{}", output_text(&member));
+    assert!(String::from_utf8_lossy(&member.stdout).contains("handed to the nixcloud-monitoring service"));
+    assert!(flaky.outputs().is_empty(), "the member cannot deliver by itself");
+    assert_eq!(sb.files_in("spool").len(), 1);
+
+    let outsider = as_user(31337);
+    let text = output_text(&outsider);
+    assert_eq!(outsider.status.code(), Some(1), "{text}");
+    assert!(text.contains("only root and members of the group nixcloud-monitoring"), "{text}");
+
+    // The service (here: root) delivers what the member left.
+    sb.cmd(&["flush"]).assert().success();
+    assert_eq!(flaky.outputs(), ["from a member"]);
+    assert!(sb.files_in("spool").is_empty());
+}
