@@ -1,13 +1,16 @@
 //! Accepting a result and delivering the queue: the path every result takes.
 //!
-//! A result is first written to the queue (durably), then the whole queue is delivered oldest
-//! first under the delivery lock. Writing first costs one fsync per result, and buys that a
-//! result is never only in memory: a crash or kill in mid-delivery leaves it queued, and the
-//! result id lets the server drop the rare second copy.
+//! A result is first written to the queue, then the whole queue is delivered oldest first under
+//! the delivery lock. Writing first means a result is never only in memory: a kill in
+//! mid-delivery leaves it queued, and the result id lets the server drop the rare second copy.
+//! The write is made durable (fsync) only when the result is still queued at the end: a
+//! delivery that succeeds at once costs no fsync, and a result is still on disk for good
+//! before the command returns saying "queued".
 
 use crate::agent::Agent;
 use crate::backend::{Api, Backend};
 use crate::exit::Code;
+use crate::queue;
 use crate::result::CheckResult;
 use crate::retry::{DeliveryError, RetryPolicy};
 use crate::secrets::SecretError;

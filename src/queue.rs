@@ -77,6 +77,15 @@ impl Queue {
 
     /// Durably appends a result; fails with [`QueueFull`] at the configured bounds.
     pub fn push(&self, result: &CheckResult) -> anyhow::Result<PathBuf> {
+        let path = self.push_unsynced(result)?;
+        sync_file_and_dir(&path)?;
+        Ok(path)
+    }
+
+    /// Appends a result without waiting for the disk: it survives the process being killed
+    /// (the page cache has it) but not a power cut until [`sync_file_and_dir`] is called.
+    /// `submit` uses this so that a delivery that succeeds at once costs no fsync.
+    pub fn push_unsynced(&self, result: &CheckResult) -> anyhow::Result<PathBuf> {
         create_dir(&self.queue)?;
         let json = serde_json::to_vec(result).context("could not encode a result")?;
         let stats = self.stats();
@@ -99,7 +108,7 @@ impl Queue {
             ))));
         }
         let path = self.queue.join(format!("{}.json", result.id));
-        write_atomic(&path, &json, true)?;
+        write_atomic(&path, &json, false)?;
         Ok(path)
     }
 
@@ -218,6 +227,11 @@ impl Queue {
         .map(|(_, label)| label)
     }
 
+    /// Why the server refused a result, as kept beside it in `rejected/`.
+    pub fn rejection_reason(&self, id: &str) -> String {
+        std::fs::read_to_string(self.rejected.join(format!("{id}.json.reason"))).unwrap_or_default()
+    }
+
     /// Records why the last delivery stopped (or clears it after a good one).
     pub fn set_last_error(&self, error: Option<&str>) {
         let path = self.queue.join(".last-error");
@@ -257,6 +271,15 @@ impl Queue {
             });
         stats
     }
+}
+
+/// Makes a queued file and its directory entry durable.
+pub fn sync_file_and_dir(path: &Path) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| File::open(dir)?.sync_all())
+        .with_context(|| format!("could not sync {} to disk", path.display()))
 }
 
 fn create_dir(dir: &Path) -> anyhow::Result<()> {
