@@ -59,10 +59,11 @@ impl Nixcloud {
     }
 
     fn key(&self, target_id: &str) -> Result<String, DeliveryError> {
-        // Without a key every request would be refused: that is a rejection, not a hiccup.
+        // A missing or unreadable key is fixed on this machine, not by the server: keep the
+        // results queued (transient) so that they go out once the key is in place.
         self.key_source(target_id)
             .and_then(KeySource::read)
-            .map_err(|e| DeliveryError::Rejected(anyhow::anyhow!("{e}")))
+            .map_err(|e| DeliveryError::Transient(anyhow::anyhow!("{e}")))
     }
 }
 
@@ -135,7 +136,7 @@ impl Api for Nixcloud {
             let (client, url, retry) = (client.clone(), url.clone(), retry.clone());
             async move {
                 let outcome = match &job.key {
-                    Err(e) => Err(DeliveryError::Rejected(anyhow::anyhow!("{e}"))),
+                    Err(e) => Err(DeliveryError::Transient(anyhow::anyhow!("{e}"))),
                     Ok(key) => {
                         let doing = format!("registering {} ({})", job.target, job.what);
                         retry

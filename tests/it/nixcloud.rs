@@ -455,3 +455,19 @@ fn help_documents_the_exit_codes() {
         assert!(text.contains(code), "{code:?} missing from --help:\n{text}");
     }
 }
+
+#[test]
+fn a_missing_key_file_keeps_results_queued_until_it_is_fixed() {
+    let server = TestServer::start();
+    let sb = seed(&server);
+    std::fs::remove_file(sb.path("key")).unwrap();
+    let out = sb.cmd(&["submit", "mail.lastlog.de-sometest", "x", "", "0"]).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("could not read secret file") && text.contains("key"), "{text}");
+    assert_eq!(sb.files_in("queue").len(), 1);
+    assert!(server.requests().is_empty());
+    sb.write("key", KEY);
+    sb.cmd(&["flush"]).assert().success();
+    assert_eq!(server.requests_to("/api/services/results").len(), 1);
+}
