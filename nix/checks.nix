@@ -1,0 +1,184 @@
+# Assertions and warnings for an evaluated `nixcloud.monitoring` config, as
+# plain data ({ assertion; message; } and strings) so module.nix can hand them
+# to NixOS and the tests can look at them without nixpkgs.
+#
+# Every message starts with "nixcloud.monitoring:" and names the targets it is
+# about, so the admin sees what to change without reading this file.
+let
+  names = import ./names.nix;
+  inventory = import ./inventory.nix;
+  inherit (builtins)
+    attrNames
+    concatStringsSep
+    filter
+    groupBy
+    length
+    stringLength
+    ;
+
+  # One "  - " line per entry; long lists (a thousand keyless targets) are cut
+  # after 20 lines with a count of the rest.
+  bullet =
+    lines:
+    let
+      shown = if length lines > 20 then builtins.genList (builtins.elemAt lines) 20 else lines;
+      rest = length lines - length shown;
+    in
+    concatStringsSep "\n" (
+      map (l: "  - ${l}") shown ++ (if rest > 0 then [ "  ... and ${toString rest} more" ] else [ ])
+    );
+
+  hasKey = t: (t.apiKey or null) != null || (t.apiKeyFile or null) != null;
+in
+rec {
+  # Ids used by more than one target: [ { id; kinds = [ ... ]; } ], sorted by id.
+  duplicateIds =
+    entries:
+    let
+      groups = groupBy (e: e.id) entries;
+    in
+    map (id: {
+      inherit id;
+      kinds = map (e: e.kind) groups.${id};
+    }) (filter (id: length groups.${id} > 1) (attrNames groups));
+
+  # Different ids that escape to the same name: [ { escaped; ids = [ ... ]; } ].
+  escapeCollisions =
+    entries:
+    let
+      distinctIds = attrNames (groupBy (e: e.id) entries);
+      byEscaped = groupBy (import ./escape.nix).escapeId distinctIds;
+    in
+    map (escaped: {
+      inherit escaped;
+      ids = byEscaped.${escaped};
+    }) (filter (escaped: length byEscaped.${escaped} > 1) (attrNames byEscaped));
+
+  assertions =
+    cfg:
+    let
+      all = inventory.allTargets cfg;
+      active = inventory.activeTargets cfg;
+      passive = inventory.passiveTargets cfg;
+
+      dups = duplicateIds all;
+      collisions = escapeCollisions all;
+      noFamily = filter (e: !e.target.ipv4 && !e.target.ipv6) active;
+      badTimers = filter (e: e.target.timers.check >= e.target.timers.timeout) passive;
+      emptyParts = filter (e: e.target.host == "" || e.target.name == "") all;
+      tooLong = filter (e: stringLength e.escaped > names.maxEscapedIdLength) all;
+      twoKeys = filter (e: e.target.apiKey != null && e.target.apiKeyFile != null) all;
+
+      needsGlobalKey = cfg.backend == "nixcloud" && !(builtins.all (e: hasKey e.target) all);
+      hasGlobalKey = cfg.apiKey != null || cfg.apiKeyFile != null;
+      keyless = filter (e: !hasKey e.target) all;
+
+      icinga = cfg.icinga2;
+      missingIcinga = filter (k: icinga.${k} == null) [
+        "url"
+        "user"
+        "passwordFile"
+      ];
+    in
+    [
+      {
+        assertion = dups == [ ];
+        message = ''
+          nixcloud.monitoring: every target's "<host>-<name>" must be unique over all
+          active and passive targets together. These are defined more than once:
+          ${bullet (map (d: "${d.id} (${concatStringsSep ", " d.kinds})") dups)}
+          Give them different `name`s.'';
+      }
+      {
+        assertion = collisions == [ ];
+        message = ''
+          nixcloud.monitoring: these different target ids escape to the same unit/command
+          name (characters other than A-Z a-z 0-9 . _ - become "_"):
+          ${bullet (map (c: "${concatStringsSep " and " (map (i: ''"${i}"'') c.ids)} -> ${c.escaped}") collisions)}
+          Give them different `name`s.'';
+      }
+      {
+        assertion = noFamily == [ ];
+        message = ''
+          nixcloud.monitoring: these active targets have both ipv4 and ipv6 set to false;
+          enable at least one address family:
+          ${bullet (map (e: "${e.id} (${e.kind})") noFamily)}'';
+      }
+      {
+        assertion = badTimers == [ ];
+        message = ''
+          nixcloud.monitoring: a passive target's timers.check (minutes between results)
+          must be smaller than its timers.timeout (minutes of silence before the alarm):
+          ${bullet (map (e: "${e.id}: check = ${toString e.target.timers.check}, timeout = ${toString e.target.timers.timeout}") badTimers)}'';
+      }
+      {
+        assertion = emptyParts == [ ];
+        message = ''
+          nixcloud.monitoring: every target needs a non-empty `host` and `name`:
+          ${bullet (map (e: ''${e.kind} target host = "${e.target.host}", name = "${e.target.name}"'') emptyParts)}'';
+      }
+      {
+        assertion = tooLong == [ ];
+        message = ''
+          nixcloud.monitoring: target ids longer than ${toString names.maxEscapedIdLength} characters cannot become unit names:
+          ${bullet (map (e: e.id) tooLong)}'';
+      }
+      {
+        assertion = !(needsGlobalKey && !hasGlobalKey);
+        message = ''
+          nixcloud.monitoring: no API key. Set nixcloud.monitoring.apiKeyFile (a file outside
+          the Nix store, e.g. "/run/keys/nixcloud-monitoring") or nixcloud.monitoring.apiKey,
+          or give each target its own apiKeyFile/apiKey, or use backend = "local".
+          Targets without a key of their own:
+          ${bullet (map (e: e.id) keyless)}'';
+      }
+      {
+        assertion = !(cfg.apiKey != null && cfg.apiKeyFile != null);
+        message = "nixcloud.monitoring: set either apiKey or apiKeyFile, not both (apiKeyFile is preferred).";
+      }
+      {
+        assertion = twoKeys == [ ];
+        message = ''
+          nixcloud.monitoring: these targets set both apiKey and apiKeyFile; keep one:
+          ${bullet (map (e: e.id) twoKeys)}'';
+      }
+      {
+        assertion = cfg.backend != "icinga2" || missingIcinga == [ ];
+        message = ''
+          nixcloud.monitoring: backend = "icinga2" needs ${
+            concatStringsSep ", " (map (k: "nixcloud.monitoring.icinga2.${k}") missingIcinga)
+          }.'';
+      }
+    ];
+
+  # Only the messages of the assertions that fail (what NixOS would print).
+  failedAssertions = cfg: map (a: a.message) (filter (a: !a.assertion) (assertions cfg));
+
+  warnings =
+    cfg:
+    let
+      inlineKeys = filter (e: e.target.apiKey != null) (inventory.allTargets cfg);
+    in
+    (
+      if cfg.apiKey != null then
+        [
+          ''
+            nixcloud.monitoring.apiKey is set: the key ends up in the Nix store (and in
+            /etc/nixcloud-monitoring/config.toml), which every local user can read. Put it in a
+            root-only file outside the store and set nixcloud.monitoring.apiKeyFile instead.''
+        ]
+      else
+        [ ]
+    )
+    ++ (
+      if inlineKeys != [ ] then
+        [
+          ''
+            nixcloud.monitoring: these targets set apiKey, which ends up world-readable in the
+            Nix store; use the target's apiKeyFile instead:
+            ${bullet (map (e: e.id) inlineKeys)}''
+        ]
+      else
+        [ ]
+    );
+}

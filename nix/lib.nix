@@ -1,0 +1,24 @@
+# Entry point to the pure helpers (builtins only, no nixpkgs), for module.nix
+# and the tests in nix/tests/.
+let
+  escape = import ./escape.nix;
+  checks = import ./checks.nix;
+in
+{
+  names = import ./names.nix;
+  hardening = import ./hardening.nix;
+  inventory = import ./inventory.nix;
+
+  inherit (escape) targetId escapeId isPlainId;
+  inherit (import ./render.nix) renderConfig moduleOnlyTopKeys moduleOnlyTargetKeys;
+  inherit (checks)
+    assertions
+    failedAssertions
+    warnings
+    duplicateIds
+    escapeCollisions
+    ;
+
+  # { cfg, exe, configFile, basePath ? [ ] } -> { services; timers; paths; commands; ... }
+  units = import ./units.nix;
+}

@@ -1,0 +1,54 @@
+# Every fixed name and path the module uses, in one place, so units, commands,
+# credentials, docs and tests cannot drift apart. Pure data (no nixpkgs).
+rec {
+  # Prefix of every unit and command, as in the 2018 original.
+  prefix = "nixcloud.monitoring";
+
+  user = "nixcloud-monitoring";
+  group = "nixcloud-monitoring";
+
+  # StateDirectory= takes a name below /var/lib; the agent gets the full path
+  # as `stateDir` in the config file, so wrapper commands run by users (which
+  # have no $STATE_DIRECTORY) find the same queue.
+  stateDirectoryName = "nixcloud-monitoring";
+  stateDir = "/var/lib/${stateDirectoryName}";
+  spoolDir = "${stateDir}/spool";
+
+  # environment.etc key and the path the units and commands pass to --config.
+  # The units use this /etc path rather than the store path so a wrapper
+  # command or `nixcloud-monitoring status` always read the current config.
+  etcName = "nixcloud-monitoring/config.toml";
+  configPath = "/etc/${etcName}";
+
+  # Units (without the .service/.timer/.path suffix).
+  registerUnit = "${prefix}-register";
+  flushUnit = "${prefix}-flush";
+  daemonUnit = prefix;
+  passiveResultUnit = escapedId: "${prefix}-passive-result-${escapedId}";
+
+  # The command on the system PATH for a passive target: the same name as its
+  # result unit, as in the original.
+  passiveCommand = escapedId: "${prefix}-passive-result-${escapedId}";
+
+  # systemd credential names (LoadCredential=<name>:<path>); the agent reads
+  # $CREDENTIALS_DIRECTORY/<name> (docs/config.md).
+  apiKeyCredential = "api-key";
+  targetApiKeyCredential = escapedId: "api-key-${escapedId}";
+  icinga2PasswordCredential = "icinga2-password";
+
+  # The active check kinds, in the order they are rendered and listed.
+  activeKinds = [
+    "check_http"
+    "check_ssl_cert"
+    "check_dns"
+    "check_ping"
+    "check_smtp"
+    "check_ssh"
+    "check_hydra"
+  ];
+
+  # Longest escaped id accepted. The longest name built from it is the unit
+  # "nixcloud.monitoring-passive-result-<id>.service" (43 + id characters),
+  # and unit and file names are limited to 255 bytes.
+  maxEscapedIdLength = 200;
+}

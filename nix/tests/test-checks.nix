@@ -1,0 +1,204 @@
+# Assertions and warnings (nix/checks.nix): which fire, and that their
+# messages name the offending targets.
+let
+  inherit (import ../lib.nix)
+    failedAssertions
+    warnings
+    duplicateIds
+    escapeCollisions
+    inventory
+    ;
+  f = import ./fixtures.nix;
+  inherit (f) seed;
+
+  # seed with more targets added, as a second module would
+  withPassive = extra: seed // { targets = seed.targets // { passive = seed.targets.passive ++ extra; }; };
+  withActive =
+    kind: extra:
+    seed
+    // {
+      targets = seed.targets // {
+        active = seed.targets.active // { ${kind} = seed.targets.active.${kind} ++ extra; };
+      };
+    };
+
+  has = needle: haystack: builtins.match ".*${needle}.*" haystack != null;
+  failCount = cfg: builtins.length (failedAssertions cfg);
+  firstFailure =
+    cfg:
+    let
+      failed = failedAssertions cfg;
+    in
+    if failed == [ ] then "<no assertion failed>" else builtins.head failed;
+in
+[
+  {
+    name = "seed example passes every assertion";
+    expr = failedAssertions seed;
+    expected = [ ];
+  }
+  {
+    name = "seed example warns about the inline apiKey";
+    expr = map (has "apiKeyFile") (warnings seed);
+    expected = [ true ];
+  }
+  {
+    name = "no warnings with apiKeyFile";
+    expr = warnings f.scripted;
+    expected = [ ];
+  }
+  {
+    name = "duplicateIds lists ids and kinds";
+    expr = duplicateIds (
+      inventory.allTargets (withActive "check_http" [ (f.http { host = "kotalla.de"; }) ])
+    );
+    expected = [
+      {
+        id = "kotalla.de-HTTP";
+        kinds = [ "check_http" "check_http" ];
+      }
+    ];
+  }
+  {
+    name = "duplicate across active and passive is caught and listed";
+    expr =
+      let
+        cfg = withPassive [ (f.passive { host = "nixcloud.io"; name = "SSL"; }) ];
+      in
+      [
+        (failCount cfg)
+        (has "nixcloud.io-SSL [(]check_ssl_cert, passive[)]" (firstFailure cfg))
+      ];
+    expected = [ 1 true ];
+  }
+  {
+    name = "escape collisions are an error like duplicates";
+    expr =
+      let
+        cfg = withPassive [
+          (f.passive { host = "a:b"; name = "x"; })
+          (f.passive { host = "a/b"; name = "x"; })
+        ];
+      in
+      [
+        (escapeCollisions (inventory.allTargets cfg))
+        (has "a_b-x" (firstFailure cfg))
+      ];
+    expected = [
+      [
+        {
+          escaped = "a_b-x";
+          ids = [ "a/b-x" "a:b-x" ];
+        }
+      ]
+      true
+    ];
+  }
+  {
+    name = "both address families off";
+    expr =
+      let
+        cfg = withActive "check_ping" [ (f.ping { host = "example.net"; ipv4 = false; ipv6 = false; }) ];
+      in
+      [
+        (failCount cfg)
+        (has "example.net-PING" (firstFailure cfg))
+      ];
+    expected = [ 1 true ];
+  }
+  {
+    name = "timers.check >= timers.timeout";
+    expr =
+      let
+        cfg = withPassive [
+          (f.passive {
+            host = "db";
+            name = "backup";
+            timers = {
+              check = 60;
+              timeout = 60;
+            };
+          })
+        ];
+      in
+      [
+        (failCount cfg)
+        (has "db-backup: check = 60, timeout = 60" (firstFailure cfg))
+      ];
+    expected = [ 1 true ];
+  }
+  {
+    name = "no key at all";
+    expr =
+      let
+        cfg = seed // { apiKey = null; };
+      in
+      [
+        (failCount cfg)
+        (has "no API key" (firstFailure cfg))
+        (has "mail.lastlog.de-sometest" (firstFailure cfg))
+      ];
+    expected = [ 1 true true ];
+  }
+  {
+    name = "no global key is fine for backend local and icinga2";
+    expr = map failCount [
+      (seed // { apiKey = null; backend = "local"; })
+      (seed // {
+        apiKey = null;
+        backend = "icinga2";
+        icinga2 = seed.icinga2 // { url = "https://i"; user = "u"; passwordFile = "/run/keys/p"; };
+      })
+    ];
+    expected = [ 0 0 ];
+  }
+  {
+    name = "no global key is fine when every target has its own";
+    expr =
+      let
+        own = t: t // { apiKeyFile = "/run/keys/own"; };
+      in
+      failCount (
+        seed
+        // {
+          apiKey = null;
+          targets = {
+            active = builtins.mapAttrs (_: map own) seed.targets.active;
+            passive = map own seed.targets.passive;
+          };
+        }
+      );
+    expected = 0;
+  }
+  {
+    name = "apiKey and apiKeyFile together are refused";
+    expr = failCount (seed // { apiKeyFile = "/run/keys/k"; });
+    expected = 1;
+  }
+  {
+    name = "icinga2 backend needs url, user and passwordFile";
+    expr = has "icinga2.url, nixcloud.monitoring.icinga2.passwordFile" (
+      firstFailure (seed // { backend = "icinga2"; icinga2 = seed.icinga2 // { user = "u"; }; })
+    );
+    expected = true;
+  }
+  {
+    name = "empty host is refused";
+    expr = failCount (withActive "check_http" [ (f.http { }) ]);
+    expected = 1;
+  }
+  {
+    name = "overlong ids are refused";
+    expr = failCount (withPassive [ (f.passive { host = builtins.concatStringsSep "" (builtins.genList (_: "h") 200); name = "x"; }) ]);
+    expected = 1;
+  }
+  {
+    name = "long lists in messages are cut after 20 lines";
+    expr =
+      let
+        many = builtins.genList (i: f.passive { host = "h${toString i}"; name = "n"; timers = { check = 9; timeout = 9; }; }) 25;
+      in
+      has "[.][.][.] and 5 more" (firstFailure (withPassive many));
+    expected = true;
+  }
+]

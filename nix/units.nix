@@ -1,0 +1,282 @@
+# systemd units and wrapper commands for an evaluated `nixcloud.monitoring`
+# config, as plain attrsets in the shape of NixOS' systemd.services/timers/
+# paths options. Pure (builtins only) so the tests can check names and
+# settings without nixpkgs; module.nix assigns the result.
+#
+# Arguments:
+#   cfg        the evaluated config.nixcloud.monitoring
+#   exe        path of the agent binary ("${cfg.package}/bin/nixcloud-monitoring")
+#   configFile the generated config.toml (store path); changes to it restart
+#              the register timer / the daemon on `nixos-rebuild switch`
+#   basePath   packages every unit that may run a passive script gets on PATH
+#              (module.nix passes [ pkgs.bash ]; NixOS adds coreutils,
+#              findutils, grep, sed and systemd itself)
+let
+  names = import ./names.nix;
+  inventory = import ./inventory.nix;
+  hardening = import ./hardening.nix;
+  util = import ./util.nix;
+  inherit (util) concatMap optional mergeAll;
+  inherit (builtins) concatStringsSep listToAttrs;
+in
+{
+  cfg,
+  exe,
+  configFile,
+  basePath ? [ ],
+}:
+let
+  command = args: "${exe} --config ${names.configPath} ${args}";
+
+  talksToNixcloud = cfg.backend == "nixcloud";
+
+  # LoadCredential= entries. Only what the backend in use needs: a missing
+  # credential file makes the unit fail, so a key left configured while
+  # trying backend = "local" must not break it.
+  globalCredentials =
+    optional (talksToNixcloud && cfg.apiKeyFile != null) "${names.apiKeyCredential}:${cfg.apiKeyFile}"
+    ++ optional (
+      cfg.backend == "icinga2" && cfg.icinga2.passwordFile != null
+    ) "${names.icinga2PasswordCredential}:${cfg.icinga2.passwordFile}";
+
+  targetCredentials =
+    entry:
+    optional (
+      talksToNixcloud && entry.target.apiKeyFile != null
+    ) "${names.targetApiKeyCredential entry.escaped}:${entry.target.apiKeyFile}";
+
+  allCredentials = globalCredentials ++ concatMap targetCredentials (inventory.allTargets cfg);
+
+  withCredentials = creds: if creds == [ ] then { } else { LoadCredential = creds; };
+
+  # What every unit shares: the user, the state directory, the sandbox.
+  baseServiceConfig = hardening // {
+    User = names.user;
+    Group = names.group;
+    StateDirectory = names.stateDirectoryName;
+    StateDirectoryMode = "0750";
+  };
+
+  networkService = {
+    after = [ "network-online.target" ];
+    wants = [ "network-online.target" ];
+  };
+
+  passive = inventory.scriptedTargets cfg;
+
+  # Scripts run by `run <id>` (timers mode) or by the daemon.
+  scriptPath = entries: basePath ++ concatMap (e: e.target.path or [ ]) entries;
+
+  # Seconds the agent lets a script run (docs/config.md: scriptTimeout,
+  # default timers.check * 60); systemd's own timeout is a backstop above it,
+  # leaving time to deliver or queue the result.
+  scriptTimeout = t: if (t.scriptTimeout or null) != null then t.scriptTimeout else t.timers.check * 60;
+
+  # ---- timers mode -------------------------------------------------------
+
+  registerService = networkService // {
+    description = "nixcloud.monitoring: register all monitoring targets";
+    documentation = [ "https://github.com/nixcloud/nixcloud-monitoring" ];
+    # Only matters when a switch happens while a registration is running:
+    # it is then restarted with the new config. Starting it after a config
+    # change is the timer's job (see registerTimer).
+    restartTriggers = [ configFile ];
+    serviceConfig =
+      baseServiceConfig
+      // withCredentials allCredentials
+      // {
+        Type = "oneshot";
+        ExecStart = command "register";
+        TimeoutStartSec = "30min";
+      };
+  };
+
+  # Re-registration keeps the server from garbage-collecting the targets, so
+  # it repeats every 24 h; Persistent= is kept from the original.
+  #
+  # Why the register service runs again when a switch changes the config:
+  # `restartTriggers = [ configFile ]` puts the config's store path into the
+  # TIMER's unit file (X-Restart-Triggers). switch-to-configuration restarts
+  # active units whose unit file changed, and a timer is active, so a new
+  # config restarts the timer; `OnActiveSec` counts from the timer's (re)start
+  # and fires the service 2 min later. An unchanged config leaves the timer
+  # alone, so a switch that does not touch monitoring does not re-register.
+  # (A restartTrigger on the oneshot service itself would do nothing: the
+  # switch only looks at units that are active, and a finished oneshot is
+  # not. `wantedBy = multi-user.target` would re-run it on every switch and
+  # make the switch wait for the network.)
+  #
+  # At boot, OnBootSec and OnActiveSec both point at about 2 min after boot
+  # (the timer starts within seconds of boot); the service usually runs once
+  # for both, at worst twice, which is harmless since registering is
+  # idempotent.
+  registerTimer = {
+    description = "nixcloud.monitoring: re-register all targets daily and after config changes";
+    wantedBy = [ "timers.target" ];
+    restartTriggers = [ configFile ];
+    timerConfig = {
+      OnBootSec = "2min";
+      OnActiveSec = "2min";
+      OnUnitActiveSec = "24h";
+      Persistent = true;
+      RandomizedDelaySec = "5min";
+    };
+  };
+
+  resultService =
+    entry:
+    networkService
+    // {
+      description = "nixcloud.monitoring: run the passive check ${entry.id} and send its result";
+      path = scriptPath [ entry ];
+      serviceConfig =
+        baseServiceConfig
+        // withCredentials (globalCredentials ++ targetCredentials entry)
+        // {
+          Type = "oneshot";
+          ExecStart = command "run ${entry.escaped}";
+          TimeoutStartSec = "${toString (scriptTimeout entry.target + 300)}s";
+        }
+        // (entry.target.serviceConfig or { });
+    };
+
+  resultTimer =
+    entry:
+    let
+      minutes = entry.target.timers.check;
+      # A tenth of the interval, at most a minute: spreads the load without
+      # letting short intervals drift into the timeout.
+      jitter = if minutes * 6 < 60 then minutes * 6 else 60;
+    in
+    {
+      description = "nixcloud.monitoring: passive check ${entry.id} every ${toString minutes} min";
+      wantedBy = [ "timers.target" ];
+      timerConfig = {
+        OnBootSec = "2min";
+        OnUnitActiveSec = "${toString minutes}min";
+        RandomizedDelaySec = "${toString jitter}s";
+        AccuracySec = "1s";
+      };
+    };
+
+  flushService = networkService // {
+    description = "nixcloud.monitoring: deliver queued and spooled results";
+    serviceConfig =
+      baseServiceConfig
+      // withCredentials allCredentials
+      // {
+        Type = "oneshot";
+        ExecStart = command "flush";
+        TimeoutStartSec = "15min";
+      };
+  };
+
+  # After an outage the queue is delivered within 5 minutes.
+  flushTimer = {
+    description = "nixcloud.monitoring: retry undelivered results every 5 min";
+    wantedBy = [ "timers.target" ];
+    timerConfig = {
+      OnBootSec = "5min";
+      OnUnitActiveSec = "5min";
+    };
+  };
+
+  # Group members who cannot read the API key drop results into the spool;
+  # this moves them on at once. `flush` always empties the spool (into the
+  # queue when the server is unreachable), so the path unit cannot loop.
+  flushPath = {
+    description = "nixcloud.monitoring: deliver results dropped into the spool";
+    wantedBy = [ "paths.target" ];
+    pathConfig = {
+      DirectoryNotEmpty = names.spoolDir;
+      Unit = "${names.flushUnit}.service";
+    };
+  };
+
+  timersMode = {
+    services = {
+      ${names.registerUnit} = registerService;
+      ${names.flushUnit} = flushService;
+    }
+    // listToAttrs (
+      map (e: {
+        name = names.passiveResultUnit e.escaped;
+        value = resultService e;
+      }) passive
+    );
+    timers = {
+      ${names.registerUnit} = registerTimer;
+      ${names.flushUnit} = flushTimer;
+    }
+    // listToAttrs (
+      map (e: {
+        name = names.passiveResultUnit e.escaped;
+        value = resultTimer e;
+      }) passive
+    );
+    paths = {
+      ${names.flushUnit} = flushPath;
+    };
+  };
+
+  # ---- daemon mode -------------------------------------------------------
+
+  # One long-running agent instead of all the units above. It runs every
+  # passive script itself, so it gets the union of their PATHs and their
+  # serviceConfig loosening (later targets win for the same key).
+  daemonService = networkService // {
+    description = "nixcloud.monitoring agent";
+    documentation = [ "https://github.com/nixcloud/nixcloud-monitoring" ];
+    wantedBy = [ "multi-user.target" ];
+    restartTriggers = [ configFile ];
+    path = scriptPath passive;
+    serviceConfig =
+      baseServiceConfig
+      // withCredentials allCredentials
+      // {
+        Type = "notify";
+        NotifyAccess = "main";
+        ExecStart = command "daemon";
+        WatchdogSec = 60;
+        Restart = "on-failure";
+        RestartSec = "10s";
+      }
+      // mergeAll (map (e: e.target.serviceConfig or { }) passive);
+  };
+
+  daemonMode = {
+    services.${names.daemonUnit} = daemonService;
+    timers = { };
+    paths = { };
+  };
+
+  # ---- commands (both modes) ---------------------------------------------
+
+  commands = map (e: rec {
+    inherit (e) id escaped;
+    name = names.passiveCommand e.escaped;
+    # The agent checks the arguments (three, state 0..3) and prints the usage.
+    # Escaped ids contain only A-Z a-z 0-9 . _ - so they need no quoting.
+    text = ''exec ${exe} --config ${names.configPath} submit ${e.escaped} "$@"'';
+  }) (inventory.passiveTargets cfg);
+
+  # One derivation holds all commands (bin/<name>): a thousand targets make one
+  # small build, not a thousand. Used as the build script of runCommand.
+  commandsBuildScript =
+    shell:
+    concatStringsSep "\n" (
+      [ ''mkdir -p "$out/bin"'' ]
+      ++ map (c: ''
+        cat > "$out/bin/${c.name}" <<'NIXCLOUD_MONITORING_EOF'
+        #!${shell}
+        ${c.text}
+        NIXCLOUD_MONITORING_EOF
+        chmod 0555 "$out/bin/${c.name}"'') commands
+    )
+    + "\n";
+in
+(if cfg.mode == "daemon" then daemonMode else timersMode)
+// {
+  inherit commands commandsBuildScript;
+  credentials = allCredentials;
+}
