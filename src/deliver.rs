@@ -77,30 +77,39 @@ impl FlushReport {
 /// Queues `result` durably, then delivers the queue. Where this user may not read the key,
 /// the result goes to the spool for the service instead.
 pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> anyhow::Result<Fate> {
-    if let Err(e) = agent.state.record_last(&result) {
-        tracing::warn!("{e:#}");
-    }
     let target = targets::find(&agent.config.targets, &result.target);
     if let Err(SecretError::PermissionDenied(why)) = backend.check_access(target) {
+        // The service records it for `status` when it adopts the spooled file.
         tracing::info!("{why:#}: handing the result to the service");
         return Ok(Fate::Spooled(agent.queue.push_spool(&result)?));
     }
-    if let Err(e) = agent.queue.push(&result) {
-        if !is_permission_denied(&e) {
-            return Err(e);
-        }
-        return Ok(Fate::Spooled(agent.queue.push_spool(&result)?));
+    if let Err(e) = agent.state.record_last(&result) {
+        tracing::warn!("{e:#}");
     }
-    let report = flush(agent, backend).await?;
-    Ok(match agent.queue.whereabouts(&result.id) {
+    let path = match agent.queue.push_unsynced(&result) {
+        Ok(path) => path,
+        Err(e) if is_permission_denied(&e) => {
+            return Ok(Fate::Spooled(agent.queue.push_spool(&result)?))
+        }
+        Err(e) => return Err(e),
+    };
+    let flushed = flush(agent, backend).await;
+    let error = flushed.as_ref().ok().and_then(|r| r.error.clone());
+    let fate = fate_of(agent, &result.id, error);
+    if let Fate::Queued(_) = fate {
+        queue::sync_file_and_dir(&path)?;
+    }
+    flushed?;
+    Ok(fate)
+}
+
+/// Where a queued result stands after a delivery pass: gone from the queue means delivered.
+pub fn fate_of(agent: &Agent, id: &str, error: Option<String>) -> Fate {
+    match agent.queue.whereabouts(id) {
         None => Fate::Delivered,
-        Some("rejected") => Fate::Rejected(report.rejected.last().cloned().unwrap_or_default()),
-        Some(_) => Fate::Queued(
-            report
-                .error
-                .unwrap_or_else(|| "another delivery is in progress".into()),
-        ),
-    })
+        Some("rejected") => Fate::Rejected(agent.queue.rejection_reason(id)),
+        Some(_) => Fate::Queued(error.unwrap_or_else(|| "another delivery is in progress".into())),
+    }
 }
 
 /// Delivers everything queued, oldest first. Stops at the first result the server cannot take
@@ -124,7 +133,11 @@ pub async fn deliver_pending(
     lock: &crate::queue::DeliveryLock,
     retry: &RetryPolicy,
 ) -> anyhow::Result<FlushReport> {
-    agent.queue.adopt_spool(lock)?;
+    for adopted in agent.queue.adopt_spool(lock)? {
+        if let Err(e) = agent.state.record_last(&adopted) {
+            tracing::warn!("{e:#}");
+        }
+    }
     let pending = agent.queue.pending(lock)?;
     let mut report = FlushReport::default();
     for (i, entry) in pending.iter().enumerate() {

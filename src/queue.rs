@@ -160,17 +160,18 @@ impl Queue {
             .with_context(|| format!("could not open {}", path.display()))
     }
 
-    /// Moves spooled results into the queue; unreadable ones go to `rejected/`.
-    pub fn adopt_spool(&self, _lock: &DeliveryLock) -> anyhow::Result<usize> {
-        let mut moved = 0;
+    /// Moves spooled results into the queue and returns them; unreadable ones go to
+    /// `rejected/`.
+    pub fn adopt_spool(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<CheckResult>> {
+        let mut moved = Vec::new();
         for path in list_json(&self.spool)? {
             let name = path.file_name().unwrap_or_default().to_owned();
             match read_entry(&path) {
-                Ok(_) => {
+                Ok(result) => {
                     std::fs::rename(&path, self.queue.join(&name)).with_context(|| {
                         format!("could not move {} into the queue", path.display())
                     })?;
-                    moved += 1;
+                    moved.push(result);
                 }
                 Err(e) => self.set_aside(&path, &format!("{e:#}"))?,
             }

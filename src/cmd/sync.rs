@@ -3,7 +3,7 @@
 
 use crate::agent::Agent;
 use crate::backend::bounded;
-use crate::deliver::{self, Fate};
+use crate::deliver;
 use crate::exit::{self, Code};
 use crate::passive;
 use crate::targets::Target;
@@ -62,14 +62,7 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             "FAILED"
         };
         let (result, delivery) = match ran.iter().find(|r| r.target == t.id) {
-            Some(r) => {
-                let fate = match agent.queue.whereabouts(&r.id) {
-                    None => Fate::Delivered,
-                    Some("rejected") => Fate::Rejected(String::new()),
-                    Some(_) => Fate::Queued(String::new()),
-                };
-                (r.state.label(), fate.label())
-            }
+            Some(r) => (r.state.label(), deliver::fate_of(agent, &r.id, None).label()),
             None => ("-", "-"),
         };
         println!(
