@@ -14,19 +14,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
 
-# Nix wants a state directory even to evaluate; as a non-root user without
-# /nix it cannot create the default one. A throwaway one and the `dummy://`
-# store (nothing is built or copied: the helpers use builtins only) make this
-# work for root and non-root alike, without a daemon. An empty nix.conf
-# silences the "group nixbld does not exist" warning of Debian's default.
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch/state" "$scratch/log" "$scratch/conf" "$scratch/home"
-: >"$scratch/conf/nix.conf"
-export NIX_STATE_DIR="$scratch/state" NIX_LOG_DIR="$scratch/log" NIX_CONF_DIR="$scratch/conf"
-export HOME="$scratch/home" XDG_CACHE_HOME="$scratch/home/.cache"
-unset NIX_PATH
-nix_args=(--store dummy:// --option build-users-group '')
+# shellcheck source=nix/tests/nix-env.sh
+. nix/tests/nix-env.sh
 
 passed=0
 failed=0

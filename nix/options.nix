@@ -1,0 +1,211 @@
+# Declarations of all `nixcloud.monitoring.*` options. The names, types and
+# defaults of the 2018 original are kept (enable, apiKey, apiHost, public,
+# targets.active.<kind>, targets.passive); the rest is new. The option names
+# are also the keys of the agent's config file (docs/config.md).
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    mkEnableOption
+    mkOption
+    types
+    literalExpression
+    ;
+
+  cfg = config.nixcloud.monitoring;
+  secretPath = import ./secret-path.nix { inherit lib; };
+  targetTypes = import ./targets.nix {
+    inherit lib;
+    globalPublic = cfg.public;
+  };
+
+  activeList =
+    kind: type:
+    mkOption {
+      type = types.listOf type;
+      default = [ ];
+      description = ''
+        `${kind}` targets, registered with the server, which runs the check.
+        Lists from several modules are concatenated.
+      '';
+    };
+in
+{
+  options.nixcloud.monitoring = {
+    enable = mkEnableOption "nixcloud.monitoring, which registers monitoring targets with a server and pushes passive check results to it";
+
+    package = mkOption {
+      type = types.package;
+      default = pkgs.nixcloud-monitoring or (pkgs.callPackage ./package.nix { });
+      defaultText = literalExpression "pkgs.nixcloud-monitoring or (pkgs.callPackage ./nix/package.nix { })";
+      description = ''
+        The agent. Defaults to the overlay's `pkgs.nixcloud-monitoring`
+        when the overlay is applied, else to the agent built from this
+        source tree.
+      '';
+    };
+
+    mode = mkOption {
+      type = types.enum [
+        "timers"
+        "daemon"
+      ];
+      default = "timers";
+      description = ''
+        How the agent runs. `timers`: short-lived units started by systemd
+        timers (registration, one unit per scripted passive target, queue
+        delivery). `daemon`: one long-running `nixcloud.monitoring.service`
+        (Type=notify, watchdog) that does all of it. The per-target commands
+        exist in both modes.
+      '';
+    };
+
+    backend = mkOption {
+      type = types.enum [
+        "nixcloud"
+        "local"
+        "icinga2"
+      ];
+      default = "nixcloud";
+      description = ''
+        Where registrations and results go: `nixcloud` (the HTTP API at
+        `apiHost`), `local` (only recorded in the state directory, for
+        testing) or `icinga2` (an Icinga 2 REST API, see `icinga2.*`).
+      '';
+    };
+
+    apiKey = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "zws0mxsjyhzv9102vwgnzbm2r";
+      description = ''
+        API key for `apiHost`. Kept for compatibility: it is written to the
+        Nix store and to /etc/nixcloud-monitoring/config.toml, which every
+        local user can read (a warning says so). Use `apiKeyFile`.
+      '';
+    };
+
+    apiKeyFile = mkOption {
+      type = types.nullOr secretPath;
+      default = null;
+      example = "/run/keys/nixcloud-monitoring";
+      description = ''
+        File holding the API key (first line; surrounding whitespace is
+        ignored), readable by root only. systemd hands it to the units as
+        the credential `api-key` (LoadCredential); it is never copied to the
+        Nix store. Give it as a string, not as a Nix path.
+      '';
+    };
+
+    apiHost = mkOption {
+      type = types.str;
+      default = "https://status.nixcloud.io";
+      description = "Base URL of the monitoring API targets are registered with and results are sent to.";
+    };
+
+    public = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Default of every target's `public`: whether the server shows the
+        results publicly. `false` needs a license on status.nixcloud.io, or
+        uploads fail.
+      '';
+    };
+
+    queue = {
+      maxCount = mkOption {
+        type = types.ints.positive;
+        default = 10000;
+        description = "Most results kept while the server cannot be reached; the oldest are dropped beyond it.";
+      };
+      maxBytes = mkOption {
+        type = types.ints.positive;
+        default = 67108864;
+        description = "Most bytes of results kept while the server cannot be reached (64 MiB).";
+      };
+    };
+
+    icinga2 = {
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://icinga.example.org:5665";
+        description = "Base URL of the Icinga 2 REST API (backend = \"icinga2\").";
+      };
+      user = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "nixcloud-monitoring";
+        description = "Icinga 2 ApiUser name (backend = \"icinga2\").";
+      };
+      passwordFile = mkOption {
+        type = types.nullOr secretPath;
+        default = null;
+        example = "/run/keys/icinga2-api-password";
+        description = ''
+          File holding the ApiUser's password, passed to the units as the
+          credential `icinga2-password`; never copied to the Nix store.
+        '';
+      };
+      caFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        example = "/etc/icinga2/ca.crt";
+        description = ''
+          CA certificate that signed the Icinga 2 API certificate (null: the
+          system's trusted roots). Public data, so a Nix path is fine here.
+        '';
+      };
+      serverName = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "icinga-master";
+        description = ''
+          Name on the API certificate when it differs from the URL's host
+          (Icinga's node name).
+        '';
+      };
+    };
+
+    targets = mkOption {
+      default = { };
+      description = ''
+        What to monitor.
+
+        * `active`: checks the server runs against your hosts from outside
+          (HTTP, TLS certificates, DNS, ping, SMTP, SSH, Hydra jobsets).
+        * `passive`: results pushed from this machine (backups, internal
+          state), also from hosts the server cannot reach.
+      '';
+      type = types.submodule {
+        options = {
+          active = mkOption {
+            default = { };
+            description = "Active targets, one list per check kind.";
+            type = types.submodule {
+              options = lib.mapAttrs activeList targetTypes.activeKinds;
+            };
+          };
+          passive = mkOption {
+            type = types.listOf targetTypes.passive;
+            default = [ ];
+            example = literalExpression ''
+              [ { host = "mail.example.org"; name = "backup"; timers = { check = 60; timeout = 180; }; } ]
+            '';
+            description = ''
+              Passive targets. Each gets a command
+              `nixcloud.monitoring-passive-result-<escaped id> OUTPUT PERFDATA STATE`
+              on the system PATH; those with a `script` also get a timer that
+              runs it. Lists from several modules are concatenated.
+            '';
+          };
+        };
+      };
+    };
+  };
+}

@@ -1,0 +1,186 @@
+# Evaluates module.nix with the real nixpkgs `lib` (lib.evalModules) and the
+# stand-ins of stubs.nix, and returns what the module produced, fully forced.
+#
+#   nix-instantiate --eval --strict --json nix/tests/eval-module.nix \
+#     --arg lib 'import /path/to/nixpkgs.lib/lib' --argstr targets seed
+#
+# targets:
+#   "seed"        examples/configuration.nix (the 2018 README's example)
+#   <N> (an int)  N generated targets over all 7 active kinds and passive
+#   "duplicates" | "families" | "timers" | "nokey" | "collision"
+#                 configs that must fail; the result lists the messages
+#   "daemon"      the seed example in mode = "daemon"
+#   "private"     the seed example with public = false (every target follows)
+#
+# nixpkgs.lib is not part of this repository; eval-module.sh takes its path.
+{
+  lib,
+  targets ? "seed",
+}:
+let
+  stubs = import ./stubs.nix { inherit lib; };
+
+  # N targets, cycling through the kinds; every second passive one has a script.
+  generated =
+    n:
+    let
+      kinds = [
+        "check_http"
+        "check_ssl_cert"
+        "check_dns"
+        "check_ping"
+        "check_smtp"
+        "check_ssh"
+        "check_hydra"
+        "passive"
+      ];
+      pick = i: builtins.elemAt kinds (lib.mod i (builtins.length kinds));
+      host = i: "host${toString i}.example.org";
+      target =
+        i:
+        let
+          kind = pick i;
+        in
+        if kind == "passive" then
+          {
+            host = host i;
+            name = "check${toString i}";
+            timers.check = 5;
+            timers.timeout = 15;
+          }
+          // lib.optionalAttrs (lib.mod i 16 == 7) { script = "exit=0; status=ok; perfdata="; }
+        else if kind == "check_hydra" then
+          {
+            host = "https://hydra${toString i}.example.org";
+            project = "p${toString i}";
+            jobset = "trunk";
+          }
+        else
+          { host = host i; };
+      all = builtins.genList target n;
+      ofKind = kind: lib.filter (t: t != null) (lib.imap0 (i: t: if pick i == kind then t else null) all);
+    in
+    {
+      imports = [ ../../module.nix ];
+      nixcloud.monitoring = {
+        enable = true;
+        apiKeyFile = "/run/keys/nixcloud-monitoring";
+        targets.active = lib.genAttrs (lib.remove "passive" kinds) ofKind;
+        targets.passive = ofKind "passive";
+      };
+    };
+
+  seed = ../../examples/configuration.nix;
+
+  scenarios = {
+    duplicates = {
+      imports = [ seed ];
+      # a second module adding targets: the lists merge, and these collide
+      nixcloud.monitoring.targets.active.check_http = [ { host = "kotalla.de"; } ];
+      nixcloud.monitoring.targets.passive = [
+        {
+          host = "mail.lastlog.de";
+          name = "sometest";
+        }
+      ];
+    };
+    collision = {
+      imports = [ seed ];
+      nixcloud.monitoring.targets.passive = [
+        { host = "a:b"; name = "x"; }
+        { host = "a_b"; name = "x"; }
+      ];
+    };
+    families = {
+      imports = [ seed ];
+      nixcloud.monitoring.targets.active.check_ping = [
+        {
+          host = "example.net";
+          ipv4 = false;
+          ipv6 = false;
+        }
+      ];
+    };
+    timers = {
+      imports = [ seed ];
+      nixcloud.monitoring.targets.passive = [
+        {
+          host = "db.example.org";
+          name = "backup";
+          timers = {
+            check = 60;
+            timeout = 60;
+          };
+        }
+      ];
+    };
+    nokey = {
+      imports = [ seed ];
+      nixcloud.monitoring.apiKey = lib.mkForce null;
+    };
+    daemon = {
+      imports = [ seed ];
+      nixcloud.monitoring.mode = "daemon";
+    };
+    private = {
+      imports = [ seed ];
+      nixcloud.monitoring.public = false;
+    };
+  };
+
+  userModule =
+    if builtins.isInt targets then
+      generated targets
+    else if targets == "seed" then
+      seed
+    else
+      scenarios.${targets} or (throw "eval-module.nix: unknown targets = ${builtins.toJSON targets}");
+
+  eval = lib.evalModules {
+    modules = [
+      stubs.module
+      userModule
+    ];
+    specialArgs.pkgs = stubs.pkgs;
+  };
+
+  inherit (eval) config;
+  etc = config.environment.etc."nixcloud-monitoring/config.toml";
+  failed = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+  commandsDrv = lib.findFirst (p: p.name == "nixcloud-monitoring-commands") null config.environment.systemPackages;
+  commandNames =
+    if commandsDrv == null then
+      [ ]
+    else
+      map (l: lib.removePrefix "chmod 0555 \"$out/bin/" (lib.removeSuffix "\"" l)) (
+        lib.filter (lib.hasPrefix "chmod 0555") (lib.splitString "\n" commandsDrv.buildCommand)
+      );
+
+  summary = {
+    failedAssertions = failed;
+    inherit (config) warnings;
+  }
+  // lib.optionalAttrs (failed == [ ]) {
+    config = etc.source.value;
+    services = lib.mapAttrs (_: s: {
+      inherit (s) path restartTriggers wantedBy after;
+      inherit (s) serviceConfig;
+    }) config.systemd.services;
+    timers = lib.mapAttrs (_: t: { inherit (t) timerConfig restartTriggers wantedBy; }) config.systemd.timers;
+    paths = lib.mapAttrs (_: p: p.pathConfig) config.systemd.paths;
+    inherit commandNames;
+    tmpfiles = config.systemd.tmpfiles.rules;
+    users = config.users.users;
+    etcFiles = lib.attrNames config.environment.etc;
+    counts = {
+      services = builtins.length (lib.attrNames config.systemd.services);
+      timers = builtins.length (lib.attrNames config.systemd.timers);
+      commands = builtins.length commandNames;
+      renderedActive = lib.foldl' (n: l: n + builtins.length l) 0 (
+        lib.attrValues (etc.source.value.targets.active or { })
+      );
+      renderedPassive = builtins.length (etc.source.value.targets.passive or [ ]);
+    };
+  };
+in
+summary

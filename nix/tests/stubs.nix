@@ -1,0 +1,140 @@
+# Small stand-ins for the parts of NixOS and nixpkgs that module.nix touches,
+# so the module can be evaluated with nothing but nixpkgs' `lib`
+# (nix/tests/eval-module.nix). They declare only the options module.nix sets,
+# with the real option names, so a misspelt one fails evaluation; the values
+# are kept as they are for the test to inspect.
+{ lib }:
+let
+  inherit (lib) mkOption types;
+
+  fakeDrv = name: extra: {
+    type = "derivation";
+    inherit name;
+    outPath = "/nix/store/00000000000000000000000000000000-${name}";
+    drvPath = "/nix/store/00000000000000000000000000000000-${name}.drv";
+  } // extra;
+
+  anyList = mkOption {
+    type = types.listOf types.unspecified;
+    default = [ ];
+  };
+  strList = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+  };
+  anyAttrs = mkOption {
+    type = types.attrsOf types.anything;
+    default = { };
+  };
+  str = mkOption {
+    type = types.str;
+    default = "";
+  };
+
+  # The unit options of nixos/lib/systemd-unit-options.nix that the module
+  # uses (a subset: anything else is an error here, as it would be there
+  # only if misspelt).
+  commonUnit = {
+    description = str;
+    documentation = strList;
+    wantedBy = strList;
+    after = strList;
+    wants = strList;
+    restartTriggers = anyList;
+    unitConfig = anyAttrs;
+  };
+  unitType = extra: types.attrsOf (types.submodule { options = commonUnit // extra; });
+
+  pkgs = {
+    # pkgs.formats.toml: keeps the value so the test can read what would be
+    # written; TOML itself has no null, so a null anywhere is an error here.
+    formats.toml =
+      { }:
+      {
+        type = types.attrsOf types.anything;
+        generate =
+          name: value:
+          let
+            noNulls =
+              v:
+              if v == null then
+                throw "formats.toml stand-in: null value in ${name}"
+              else if builtins.isAttrs v then
+                builtins.all noNulls (builtins.attrValues v)
+              else if builtins.isList v then
+                builtins.all noNulls v
+              else
+                true;
+          in
+          assert noNulls value;
+          fakeDrv name { inherit value; };
+      };
+    bash = fakeDrv "bash-5.2" { };
+    runtimeShell = "/nix/store/00000000000000000000000000000000-bash-5.2/bin/bash";
+    runCommandLocal = name: _env: buildCommand: fakeDrv name { inherit buildCommand; };
+    # Stands for the agent package; nix/package.nix is checked separately.
+    callPackage = _fn: _args: fakeDrv "nixcloud-monitoring-0.1.0" { };
+  };
+in
+{
+  inherit pkgs fakeDrv;
+
+  module = {
+    options = {
+      assertions = mkOption {
+        type = types.listOf (
+          types.submodule {
+            options.assertion = mkOption { type = types.bool; };
+            options.message = mkOption { type = types.str; };
+          }
+        );
+        default = [ ];
+      };
+      warnings = strList;
+
+      users.users = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              isSystemUser = mkOption { type = types.bool; default = false; };
+              group = str;
+              home = str;
+              description = str;
+            };
+          }
+        );
+        default = { };
+      };
+      users.groups = mkOption {
+        type = types.attrsOf (types.submodule { });
+        default = { };
+      };
+
+      environment.etc = mkOption {
+        type = types.attrsOf (types.submodule { options.source = mkOption { type = types.unspecified; }; });
+        default = { };
+      };
+      environment.systemPackages = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+      };
+
+      systemd.tmpfiles.rules = strList;
+      systemd.services = mkOption {
+        type = unitType {
+          path = anyList;
+          serviceConfig = anyAttrs;
+        };
+        default = { };
+      };
+      systemd.timers = mkOption {
+        type = unitType { timerConfig = anyAttrs; };
+        default = { };
+      };
+      systemd.paths = mkOption {
+        type = unitType { pathConfig = anyAttrs; };
+        default = { };
+      };
+    };
+  };
+}
