@@ -471,3 +471,23 @@ fn a_missing_key_file_keeps_results_queued_until_it_is_fixed() {
     sb.cmd(&["flush"]).assert().success();
     assert_eq!(server.requests_to("/api/services/results").len(), 1);
 }
+
+#[test]
+fn register_against_a_dead_server_exits_3_and_names_the_url() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let server = TestServer::start();
+    let sb = seed(&server);
+    let cfg = std::fs::read_to_string(sb.path("config.toml"))
+        .unwrap()
+        .replace(&server.url(), &format!("http://127.0.0.1:{port}"));
+    std::fs::write(sb.path("config.toml"), cfg).unwrap();
+    let out = sb.cmd(&["register"]).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("registered 0 of 11 (11 failed)"), "{text}");
+    assert!(text.contains("registering kotalla.de-HTTP (HTTP (IPv6))"), "{text}");
+    assert!(text.contains(&format!("POST http://127.0.0.1:{port}/api/services: could not connect")), "{text}");
+}
