@@ -130,6 +130,24 @@ in
       };
     };
 
+    delivery = {
+      attempts = mkOption {
+        type = types.ints.positive;
+        default = 3;
+        description = "Attempts per request on server errors (5xx), timeouts and connection errors before a result stays queued.";
+      };
+      timeout = mkOption {
+        type = types.ints.positive;
+        default = 30;
+        description = "Seconds one request to the server may take.";
+      };
+      concurrency = mkOption {
+        type = types.ints.positive;
+        default = 16;
+        description = "Requests in flight at once while registering targets.";
+      };
+    };
+
     icinga2 = {
       url = mkOption {
         type = types.nullOr types.str;

@@ -69,6 +69,9 @@ in
       queue = {
         inherit (cfg.queue) maxCount maxBytes;
       };
+      delivery = {
+        inherit (cfg.delivery) attempts timeout concurrency;
+      };
       icinga2 =
         if cfg.backend == "icinga2" then dropNulls (builtins.removeAttrs cfg.icinga2 [ "_module" ]) else null;
       targets = renderTargets (cfg.targets or { });

@@ -95,6 +95,11 @@ rec {
       maxCount = 10000;
       maxBytes = 67108864;
     };
+    delivery = {
+      attempts = 3;
+      timeout = 30;
+      concurrency = 16;
+    };
     icinga2 = {
       url = null;
       user = null;

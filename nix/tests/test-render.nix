@@ -20,6 +20,11 @@ in
         maxCount = 10000;
         maxBytes = 67108864;
       };
+      delivery = {
+        attempts = 3;
+        timeout = 30;
+        concurrency = 16;
+      };
       targets = {
         active = {
           check_ssl_cert = map (host: {
@@ -103,7 +108,7 @@ in
   {
     name = "top level: apiKeyFile as a path string, no apiKey, no module-only options";
     expr = builtins.attrNames scripted;
-    expected = [ "apiHost" "apiKeyFile" "backend" "public" "queue" "stateDir" "targets" ];
+    expected = [ "apiHost" "apiKeyFile" "backend" "delivery" "public" "queue" "stateDir" "targets" ];
   }
   {
     name = "empty kinds are left out";
