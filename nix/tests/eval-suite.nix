@@ -31,6 +31,20 @@ let
   };
   cargoVersion = (builtins.fromTOML (builtins.readFile ../../Cargo.toml)).package.version;
 
+  # flake.nix's outputs with a stand-in nixpkgs: only their shape is checked
+  # here (the checks themselves need the real nixpkgs).
+  fakePkgs = {
+    callPackage = _fn: _args: "agent";
+    stdenv.hostPlatform.system = "x86_64-linux";
+  };
+  flake = (import ../../flake.nix).outputs {
+    self = flake;
+    nixpkgs = {
+      inherit lib;
+      legacyPackages = lib.genAttrs [ "x86_64-linux" "aarch64-linux" ] (_: fakePkgs);
+    };
+  };
+
   checks = [
     {
       what = "seed: no failed assertions";
@@ -94,6 +108,14 @@ let
       ok = lib.all (t: t.public == false) (
         lib.concatLists (lib.attrValues private.config.targets.active) ++ private.config.targets.passive
       );
+    }
+    {
+      what = "flake: packages, nixosModules, overlays and checks";
+      ok =
+        flake.packages.x86_64-linux.default == "agent"
+        && flake.nixosModules.default == ../../module.nix
+        && (flake.overlays.default fakePkgs { }).nixcloud-monitoring == "agent"
+        && names flake.checks.aarch64-linux == [ "example-evaluates" "nix-tests" "package" "vm" ];
     }
     {
       what = "package.nix: name and version from Cargo.toml";
