@@ -11,7 +11,8 @@ let
 
   secretPath = import ./secret-path.nix { inherit lib; };
 
-  common = defaultName: {
+  # nameText: how the docs show the default name (null: the value itself).
+  common = defaultName: nameText: {
     host = mkOption {
       type = types.str;
       default = "";
@@ -26,6 +27,8 @@ let
     name = mkOption {
       type = types.str;
       default = defaultName;
+      # (an attribute whose name is null is left out)
+      ${if nameText == null then null else "defaultText"} = nameText;
       description = ''
         Service name shown by the monitoring server. The id `<host>-<name>`
         must be unique over all active and passive targets together.
@@ -103,13 +106,19 @@ let
     };
 
   # One active check kind: its own options plus the common ones.
+  # defaultName: a string, or a function of the target's config (check_hydra).
   activeKind =
     defaultName: options:
     types.submodule (
       { config, ... }:
       {
         options =
-          common (if builtins.isFunction defaultName then defaultName config else defaultName)
+          (
+            if builtins.isFunction defaultName then
+              common (defaultName config) (literalExpression ''"''${project}_''${jobset}"'')
+            else
+              common defaultName null
+          )
           // addressFamilies
           // options;
       }
@@ -242,7 +251,7 @@ let
   passive = types.submodule (
     {
       # `name` has no default here: a passive target must be named.
-      options = builtins.removeAttrs (common "") [ "name" ] // {
+      options = builtins.removeAttrs (common "" null) [ "name" ] // {
         name = mkOption {
           type = types.str;
           example = "backup";

@@ -11,6 +11,7 @@ let
   seed = run "seed";
   daemon = run "daemon";
   private = run "private";
+  sixteen = run 16; # every kind twice
 
   # scenario -> a piece of text its (single) failed assertion must contain
   expectedFailures = {
@@ -102,6 +103,20 @@ let
         && daemon.paths == { }
         && daemon.commandNames == seed.commandNames
         && daemon.services."nixcloud.monitoring".serviceConfig.Type == "notify";
+    }
+    {
+      what = "generated: every kind present, hydra name defaults to <project>_<jobset>";
+      ok =
+        names sixteen.config.targets.active == [
+          "check_dns"
+          "check_http"
+          "check_hydra"
+          "check_ping"
+          "check_smtp"
+          "check_ssh"
+          "check_ssl_cert"
+        ]
+        && map (t: t.name) sixteen.config.targets.active.check_hydra == [ "p6_trunk" "p14_trunk" ];
     }
     {
       what = "public = false is every target's default";
