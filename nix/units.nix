@@ -92,7 +92,9 @@ let
   };
 
   # Re-registration keeps the server from garbage-collecting the targets, so
-  # it repeats every 24 h; Persistent= is kept from the original.
+  # it repeats every 24 h. Persistent= is kept from the original; systemd
+  # applies it to OnCalendar= only, so catching up after downtime is done by
+  # OnBootSec.
   #
   # Why the register service runs again when a switch changes the config:
   # `restartTriggers = [ configFile ]` puts the config's store path into the
@@ -108,8 +110,9 @@ let
   #
   # At boot, OnBootSec and OnActiveSec both point at about 2 min after boot
   # (the timer starts within seconds of boot); the service usually runs once
-  # for both, at worst twice, which is harmless since registering is
-  # idempotent.
+  # for both, at worst twice (also on the switch that first adds the module,
+  # when systemd fires the already-elapsed OnBootSec at once), which is
+  # harmless since registering is idempotent.
   registerTimer = {
     description = "nixcloud.monitoring: re-register all targets daily and after config changes";
     wantedBy = [ "timers.target" ];

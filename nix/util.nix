@@ -11,9 +11,6 @@ let
     concatLists
     filter
     foldl'
-    genList
-    length
-    listToAttrs
     removeAttrs
     ;
 in
@@ -24,21 +21,10 @@ rec {
   # TOML has no null: optional keys that are unset are left out.
   dropNulls = filterAttrs (_: v: v != null);
 
-  # `{ a = 1; } // { b = 2; } // ...` over a list, later entries win.
+  # `a // b // ...` over a list: later entries win.
   mergeAll = foldl' (acc: s: acc // s) { };
-
-  # Build an attrset from a list of `{ name; value; }` (alias, for readability).
-  fromPairs = listToAttrs;
-
-  # Pairs a list with its 0-based index: [ { index; value; } ... ].
-  enumerate = list: genList (i: { index = i; value = builtins.elemAt list i; }) (length list);
 
   concatMap = f: list: concatLists (map f list);
 
   optional = cond: x: if cond then [ x ] else [ ];
-  optionals = cond: xs: if cond then xs else [ ];
-  optionalAttrs = cond: set: if cond then set else { };
-
-  # Distinct strings of a list, sorted (an attrset does the work in O(n log n)).
-  uniqueStrings = list: attrNames (listToAttrs (map (s: { name = s; value = null; }) list));
 }
