@@ -3,7 +3,9 @@
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::exit;
+use crate::privileges::{self, Role};
 use crate::queue::Queue;
+use crate::secrets;
 use crate::state::StateDir;
 use crate::targets::{self, Target};
 use std::path::Path;
@@ -13,18 +15,22 @@ pub struct Agent {
     pub config: Config,
     pub state: StateDir,
     pub queue: Queue,
+    /// Whether this process owns the state directory or may only use the spool.
+    pub role: Role,
 }
 
 impl Agent {
     /// Loads the config (a config error is a usage error, exit 2).
     pub fn load(path: &Path) -> anyhow::Result<Agent> {
         let config = Config::load(path).map_err(exit::usage)?;
+        let role = privileges::settle(&config.state_dir, || secrets::preload(config.secrets()))?;
         let state = StateDir::new(config.state_dir.clone());
         let queue = Queue::new(&state, config.queue.clone());
         Ok(Agent {
             config,
             state,
             queue,
+            role,
         })
     }
 
@@ -53,6 +59,18 @@ impl Agent {
                 }
             ))
         })
+    }
+
+    /// Fails unless this process may write the state directory (every command but `submit`,
+    /// `run`, `status` and `check`).
+    pub fn require_owner(&self) -> anyhow::Result<()> {
+        match self.role {
+            Role::Owner => Ok(()),
+            Role::Guest => Err(anyhow::anyhow!(
+                "{} belongs to another user: run this as that user (nixcloud-monitoring on NixOS) or as root",
+                self.config.state_dir.display()
+            )),
+        }
     }
 
     /// A passive target by id; active ones are a usage error.

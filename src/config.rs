@@ -195,6 +195,14 @@ pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
 }
 
 impl Config {
+    /// Every secret the config refers to (top level, per target).
+    pub fn secrets(&self) -> Vec<&KeySource> {
+        self.key
+            .iter()
+            .chain(self.targets.iter().filter_map(|t| t.key.as_ref()))
+            .collect()
+    }
+
     /// Reads and checks the config file.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
@@ -252,7 +260,13 @@ fn key_source(
     whose: &str,
 ) -> Option<KeySource> {
     match (literal, file) {
-        (_, Some(path)) => Some(KeySource::File { path, credential }),
+        (Some(_), Some(path)) => {
+            warnings.push(format!(
+                "{whose} sets both apiKey and apiKeyFile: apiKeyFile is used"
+            ));
+            Some(KeySource::File { path, credential })
+        }
+        (None, Some(path)) => Some(KeySource::File { path, credential }),
         (Some(key), None) => {
             warnings.push(format!(
                 "apiKey at {whose} is a literal key: it is readable by every user (on NixOS it is \

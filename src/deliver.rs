@@ -10,6 +10,7 @@
 use crate::agent::Agent;
 use crate::backend::{Api, Backend};
 use crate::exit::Code;
+use crate::privileges::Role;
 use crate::queue;
 use crate::result::CheckResult;
 use crate::retry::{DeliveryError, RetryPolicy};
@@ -78,6 +79,10 @@ impl FlushReport {
 /// the result goes to the spool for the service instead.
 pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> anyhow::Result<Fate> {
     let target = targets::find(&agent.config.targets, &result.target);
+    if agent.role == Role::Guest {
+        tracing::info!("not the owner of the state directory: handing the result to the service");
+        return Ok(Fate::Spooled(agent.queue.push_spool(&result)?));
+    }
     if let Err(SecretError::PermissionDenied(why)) = backend.check_access(target) {
         // The service records it for `status` when it adopts the spooled file.
         tracing::info!("{why:#}: handing the result to the service");

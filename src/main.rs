@@ -10,6 +10,7 @@ mod deliver;
 mod exit;
 mod http;
 mod passive;
+mod privileges;
 mod queue;
 mod result;
 mod retry;

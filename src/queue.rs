@@ -245,7 +245,9 @@ impl Queue {
     /// Whether group members left results in the spool (cheap enough to poll).
     pub fn has_spooled(&self) -> bool {
         std::fs::read_dir(&self.spool)
-            .map(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
+            .map(|mut d| {
+                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json")))
+            })
             .unwrap_or(false)
     }
 

@@ -5,7 +5,9 @@
 //! credentials (`LoadCredential=`, `$CREDENTIALS_DIRECTORY` set), that copy is read instead, so
 //! the service user needs no access to the original file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// How a secret is obtained.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,7 +47,8 @@ impl std::fmt::Display for SecretError {
 }
 
 impl KeySource {
-    /// Reads the secret: the credential copy when systemd passed one, else the file.
+    /// Reads the secret: the credential copy when systemd passed one, else the file (or what
+    /// [`preload`] read earlier, before the process gave up root).
     pub fn read(&self) -> Result<String, SecretError> {
         let path = match self {
             KeySource::Literal(key) => return Ok(key.clone()),
@@ -53,6 +56,9 @@ impl KeySource {
                 credential_path(credential).unwrap_or_else(|| path.clone())
             }
         };
+        if let Some(key) = PRELOADED.get().and_then(|m| m.get(&path)) {
+            return Ok(key.clone());
+        }
         read_secret_file(&path)
     }
 
@@ -66,6 +72,24 @@ impl KeySource {
             },
         }
     }
+}
+
+/// Secrets read while the process could still read them (see `privileges`).
+static PRELOADED: OnceLock<HashMap<PathBuf, String>> = OnceLock::new();
+
+/// Reads every given file secret now and keeps it for later [`KeySource::read`] calls. Failures
+/// are not kept: a later read reports them with the file's name.
+pub fn preload<'a>(sources: impl IntoIterator<Item = &'a KeySource>) {
+    let mut keys = HashMap::new();
+    for source in sources {
+        if let KeySource::File { path, credential } = source {
+            let path = credential_path(credential).unwrap_or_else(|| path.clone());
+            if let Ok(key) = read_secret_file(&path) {
+                keys.insert(path, key);
+            }
+        }
+    }
+    let _ = PRELOADED.set(keys);
 }
 
 fn credential_path(name: &str) -> Option<PathBuf> {

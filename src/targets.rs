@@ -145,6 +145,7 @@ mod tests {
             (".hidden-x", "_hidden-x"),
             ("mail.lastlog.de-快乐", "mail.lastlog.de-__"),
             ("a b/c", "a_b_c"),
+            ("..x", "_.x"),
         ];
         for (id, want) in cases {
             assert_eq!(escape(id), want, "escaping {id:?}");

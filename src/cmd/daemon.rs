@@ -38,6 +38,7 @@ struct Job {
 }
 
 pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
+    agent.require_owner()?;
     let backend = agent.backend()?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -52,7 +53,11 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
         .filter(|t| t.passive().is_some_and(|p| !p.script.is_empty()))
         .enumerate()
         // A little apart, so that a hundred scripts do not all start in the same second.
-        .map(|(i, t)| Job { target: t.clone(), next: start + Duration::from_millis(200 * i as u64), running: false })
+        .map(|(i, t)| Job {
+            target: t.clone(),
+            next: start + Duration::from_millis(200 * i as u64),
+            running: false,
+        })
         .collect();
     let mut running: JoinSet<(usize, anyhow::Result<CheckResult>)> = JoinSet::new();
     let mut next_register = start;
@@ -63,7 +68,12 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
 
     notify(&[NotifyState::Ready]);
     loop {
-        let next_job = jobs.iter().filter(|j| !j.running).map(|j| j.next).min().unwrap_or(start + IDLE);
+        let next_job = jobs
+            .iter()
+            .filter(|j| !j.running)
+            .map(|j| j.next)
+            .min()
+            .unwrap_or(start + IDLE);
         let wake = next_register.min(next_flush).min(next_spool).min(next_job);
         tokio::select! {
             _ = sigterm.recv() => break,
@@ -79,7 +89,8 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
         let now = Instant::now();
 
         if now >= next_register {
-            let outcomes = super::register::register(agent, &backend, &agent.config.targets, true).await;
+            let outcomes =
+                super::register::register(agent, &backend, &agent.config.targets, true).await;
             let ok = match &outcomes {
                 Ok(o) => o.iter().all(|r| r.outcome.is_ok()),
                 Err(e) => {
@@ -87,7 +98,11 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
                     false
                 }
             };
-            for e in outcomes.iter().flatten().filter_map(|r| r.outcome.as_ref().err()) {
+            for e in outcomes
+                .iter()
+                .flatten()
+                .filter_map(|r| r.outcome.as_ref().err())
+            {
                 tracing::error!("{e}");
             }
             next_register = now + if ok { REGISTER_EVERY } else { REGISTER_RETRY };
@@ -102,7 +117,10 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             let (target, scratch) = (job.target.clone(), scratch.clone());
             running.spawn(async move {
                 let p = target.passive().expect("jobs are passive targets");
-                (i, passive::run(&target, &p.script, p.script_timeout, &scratch).await)
+                (
+                    i,
+                    passive::run(&target, &p.script, p.script_timeout, &scratch).await,
+                )
             });
         }
         if now >= next_spool {
@@ -114,7 +132,11 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
         if now >= next_flush {
             match flush_once(agent, &backend).await {
                 Some(report) if report.remaining > 0 => {
-                    tracing::warn!("{} result(s) still queued: {}", report.remaining, report.error.unwrap_or_default());
+                    tracing::warn!(
+                        "{} result(s) still queued: {}",
+                        report.remaining,
+                        report.error.unwrap_or_default()
+                    );
                     next_flush = now + backoff;
                     backoff = (backoff * 2).min(FLUSH_BACKOFF_MAX);
                 }
@@ -132,7 +154,10 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
         notify(&[NotifyState::Status(&status_line(agent, last_delivery))]);
     }
 
-    notify(&[NotifyState::Stopping, NotifyState::Status("stopping: waiting for running scripts")]);
+    notify(&[
+        NotifyState::Stopping,
+        NotifyState::Status("stopping: waiting for running scripts"),
+    ]);
     let grace = tokio::time::sleep(SHUTDOWN_GRACE);
     tokio::pin!(grace);
     while !running.is_empty() {
@@ -148,7 +173,10 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
 }
 
 /// Queues a finished script's result; returns the job index to mark idle.
-fn finished(agent: &Agent, done: Result<(usize, anyhow::Result<CheckResult>), tokio::task::JoinError>) -> Option<usize> {
+fn finished(
+    agent: &Agent,
+    done: Result<(usize, anyhow::Result<CheckResult>), tokio::task::JoinError>,
+) -> Option<usize> {
     let (i, result) = done.ok()?;
     match result {
         Ok(result) => {
@@ -179,7 +207,11 @@ async fn flush_once(agent: &Agent, backend: &Backend) -> Option<FlushReport> {
         Ok(report) => Some(report),
         Err(e) => {
             tracing::error!("{e:#}");
-            Some(FlushReport { remaining: 1, error: Some(format!("{e:#}")), ..Default::default() })
+            Some(FlushReport {
+                remaining: 1,
+                error: Some(format!("{e:#}")),
+                ..Default::default()
+            })
         }
     }
 }
@@ -188,9 +220,18 @@ async fn flush_once(agent: &Agent, backend: &Backend) -> Option<FlushReport> {
 fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> String {
     let queued = agent.queue.stats().count;
     let last = last_delivery
-        .map(|t| humantime::format_rfc3339_seconds(t).to_string().chars().skip(11).collect::<String>())
+        .map(|t| {
+            humantime::format_rfc3339_seconds(t)
+                .to_string()
+                .chars()
+                .skip(11)
+                .collect::<String>()
+        })
         .unwrap_or_else(|| "none yet".to_string());
-    format!("{} targets, {queued} queued, last delivery {last}", agent.config.targets.len())
+    format!(
+        "{} targets, {queued} queued, last delivery {last}",
+        agent.config.targets.len()
+    )
 }
 
 /// Pings the watchdog at half its interval, if systemd asked for it.

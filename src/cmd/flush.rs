@@ -5,6 +5,7 @@ use crate::deliver;
 use crate::exit::Code;
 
 pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
+    agent.require_owner()?;
     let backend = agent.backend()?;
     let report = deliver::flush(agent, &backend).await?;
     println!(

@@ -8,6 +8,7 @@ use crate::targets::Target;
 use std::collections::BTreeMap;
 
 pub async fn run(agent: &Agent, ids: &[String]) -> anyhow::Result<Code> {
+    agent.require_owner()?;
     let selected: Vec<Target> = if ids.is_empty() {
         agent.config.targets.clone()
     } else {

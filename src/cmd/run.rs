@@ -2,6 +2,7 @@
 
 use crate::agent::Agent;
 use crate::exit::{self, Code};
+use crate::privileges::Role;
 use crate::{deliver, passive};
 
 pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
@@ -12,7 +13,11 @@ pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
             target.id
         )));
     };
-    let scratch = agent.state.root().join("tmp");
+    // A guest cannot write the state directory; its private temp dir will do.
+    let scratch = match agent.role {
+        Role::Owner => agent.state.root().join("tmp"),
+        Role::Guest => std::env::temp_dir(),
+    };
     let result = passive::run(target, &p.script, p.script_timeout, &scratch).await?;
     println!(
         "{}: {} - {}",

@@ -12,6 +12,7 @@ use crate::targets::Target;
 const SCRIPTS_AT_ONCE: usize = 4;
 
 pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
+    agent.require_owner()?;
     let backend = agent.backend()?;
     let targets = &agent.config.targets;
     let registered = super::register::register(agent, &backend, targets, true).await?;
@@ -62,7 +63,10 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             "FAILED"
         };
         let (result, delivery) = match ran.iter().find(|r| r.target == t.id) {
-            Some(r) => (r.state.label(), deliver::fate_of(agent, &r.id, None).label()),
+            Some(r) => (
+                r.state.label(),
+                deliver::fate_of(agent, &r.id, None).label(),
+            ),
             None => ("-", "-"),
         };
         println!(

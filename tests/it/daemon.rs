@@ -6,13 +6,18 @@ use std::time::{Duration, Instant};
 
 /// Collects sd_notify messages until `done` says enough or the deadline passes.
 fn collect(sock: &UnixDatagram, within: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let deadline = Instant::now() + within;
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     while Instant::now() < deadline && !done(&seen) {
         if let Ok(n) = sock.recv(&mut buf) {
-            seen.extend(String::from_utf8_lossy(&buf[..n]).lines().map(str::to_string));
+            seen.extend(
+                String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .map(str::to_string),
+            );
         }
     }
     seen
@@ -25,7 +30,10 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -48,15 +56,25 @@ fn daemon_says_ready_status_and_watchdog_and_stops_on_sigterm() {
     let seen = collect(&sock, Duration::from_secs(15), |s| {
         s.iter().any(|l| l == "READY=1")
             && s.iter().filter(|l| *l == "WATCHDOG=1").count() >= 2
-            && s.iter().any(|l| l.starts_with("STATUS=2 targets, 0 queued, last delivery"))
+            && s.iter()
+                .any(|l| l.starts_with("STATUS=2 targets, 0 queued, last delivery"))
     });
     assert!(seen.iter().any(|l| l == "READY=1"), "{seen:?}");
-    assert!(seen.iter().filter(|l| *l == "WATCHDOG=1").count() >= 2, "{seen:?}");
-    assert!(seen.iter().any(|l| l.starts_with("STATUS=2 targets, 0 queued, last delivery")), "{seen:?}");
+    assert!(
+        seen.iter().filter(|l| *l == "WATCHDOG=1").count() >= 2,
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("STATUS=2 targets, 0 queued, last delivery")),
+        "{seen:?}"
+    );
 
     let status = terminate(&mut child);
     assert!(status.success(), "{status:?}");
-    let after = collect(&sock, Duration::from_secs(1), |s| s.iter().any(|l| l == "STOPPING=1"));
+    let after = collect(&sock, Duration::from_secs(1), |s| {
+        s.iter().any(|l| l == "STOPPING=1")
+    });
     assert!(after.iter().any(|l| l == "STOPPING=1"), "{after:?}");
     // The script ran and its result was recorded by the local backend.
     let results = std::fs::read_to_string(sb.state_dir().join("local/results.jsonl")).unwrap();
@@ -77,10 +95,16 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
         key.display()
     ));
     // A backlog from an outage.
-    sb.cmd(&["submit", "h-manual", "backlog", "", "0"]).assert().code(3);
+    sb.cmd(&["submit", "h-manual", "backlog", "", "0"])
+        .assert()
+        .code(3);
     server.reply(|_| Reply::Status(200, "{}".into()));
 
-    let mut child = sb.std_cmd(&["daemon"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = sb
+        .std_cmd(&["daemon"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let outputs = |server: &TestServer| -> Vec<String> {
         server
             .requests_to("/api/services/results")
@@ -89,11 +113,21 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
             .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !(outputs(&server).contains(&"backlog".to_string()) && outputs(&server).contains(&"from-daemon".to_string())) {
-        assert!(Instant::now() < deadline, "daemon did not deliver: {:?}", outputs(&server));
+    while !(outputs(&server).contains(&"backlog".to_string())
+        && outputs(&server).contains(&"from-daemon".to_string()))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not deliver: {:?}",
+            outputs(&server)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(server.requests_to("/api/services").len(), 2, "both targets registered at start");
+    assert_eq!(
+        server.requests_to("/api/services").len(),
+        2,
+        "both targets registered at start"
+    );
 
     // A result a group member dropped into the spool arrives within seconds.
     let spooled = sb.state_dir().join("spool");
@@ -103,10 +137,18 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
           \"output\":\"spooled\",\"perfdata\":\"\",\"measured_at_ms\":1,\"duration_ms\":null}}",
         1_700_000_000_000_000_000u128
     );
-    std::fs::write(spooled.join(format!("{:020}-1-0.json", 1_700_000_000_000_000_000u128)), result).unwrap();
+    std::fs::write(
+        spooled.join(format!("{:020}-1-0.json", 1_700_000_000_000_000_000u128)),
+        result,
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !outputs(&server).contains(&"spooled".to_string()) {
-        assert!(Instant::now() < deadline, "spooled result not delivered: {:?}", outputs(&server));
+        assert!(
+            Instant::now() < deadline,
+            "spooled result not delivered: {:?}",
+            outputs(&server)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let status = terminate(&mut child);

@@ -461,10 +461,16 @@ fn a_missing_key_file_keeps_results_queued_until_it_is_fixed() {
     let server = TestServer::start();
     let sb = seed(&server);
     std::fs::remove_file(sb.path("key")).unwrap();
-    let out = sb.cmd(&["submit", "mail.lastlog.de-sometest", "x", "", "0"]).output().unwrap();
+    let out = sb
+        .cmd(&["submit", "mail.lastlog.de-sometest", "x", "", "0"])
+        .output()
+        .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("could not read secret file") && text.contains("key"), "{text}");
+    assert!(
+        text.contains("could not read secret file") && text.contains("key"),
+        "{text}"
+    );
     assert_eq!(sb.files_in("queue").len(), 1);
     assert!(server.requests().is_empty());
     sb.write("key", KEY);
@@ -488,6 +494,14 @@ fn register_against_a_dead_server_exits_3_and_names_the_url() {
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("registered 0 of 11 (11 failed)"), "{text}");
-    assert!(text.contains("registering kotalla.de-HTTP (HTTP (IPv6))"), "{text}");
-    assert!(text.contains(&format!("POST http://127.0.0.1:{port}/api/services: could not connect")), "{text}");
+    assert!(
+        text.contains("registering kotalla.de-HTTP (HTTP (IPv6))"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "POST http://127.0.0.1:{port}/api/services: could not connect"
+        )),
+        "{text}"
+    );
 }

@@ -46,11 +46,20 @@ impl Flaky {
             }
             Reply::Status(200, "{}".into())
         });
-        Flaky { server, up, accepted }
+        Flaky {
+            server,
+            up,
+            accepted,
+        }
     }
 
     fn outputs(&self) -> Vec<String> {
-        self.accepted.lock().unwrap().iter().map(|r| r.json()["output"].as_str().unwrap().to_string()).collect()
+        self.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.json()["output"].as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -58,8 +67,16 @@ fn outage_then_recovery(down: Reply) {
     let flaky = Flaky::new(down);
     let sb = sandbox(&flaky.server.url(), "");
     for i in 0..10 {
-        let out = sb.cmd(&["submit", "backup-nightly", &format!("run {i}"), "", "0"]).output().unwrap();
-        assert_eq!(out.status.code(), Some(3), "during the outage: {}", output_text(&out));
+        let out = sb
+            .cmd(&["submit", "backup-nightly", &format!("run {i}"), "", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "during the outage: {}",
+            output_text(&out)
+        );
     }
     assert_eq!(sb.files_in("queue").len(), 10);
     flaky.up.store(true, Ordering::SeqCst);
@@ -90,13 +107,22 @@ fn results_survive_an_absent_server() {
     drop(listener);
     let sb = sandbox(&format!("http://{addr}"), "");
     for i in 0..5 {
-        let out = sb.cmd(&["submit", "backup-nightly", &format!("run {i}"), "", "0"]).output().unwrap();
+        let out = sb
+            .cmd(&["submit", "backup-nightly", &format!("run {i}"), "", "0"])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
     }
-    let flaky = Flaky::on(TestServer::start_on(TcpListener::bind(addr).unwrap()), Reply::Drop);
+    let flaky = Flaky::on(
+        TestServer::start_on(TcpListener::bind(addr).unwrap()),
+        Reply::Drop,
+    );
     flaky.up.store(true, Ordering::SeqCst);
     // Any command that talks to the server delivers the backlog first.
-    let out = sb.cmd(&["submit", "backup-nightly", "run 5", "", "0"]).output().unwrap();
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "run 5", "", "0"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
     let want: Vec<String> = (0..6).map(|i| format!("run {i}")).collect();
     assert_eq!(flaky.outputs(), want);
@@ -105,14 +131,23 @@ fn results_survive_an_absent_server() {
 fn parallel_submits(sb: &Sandbox, n: usize) -> Vec<std::process::Output> {
     let children: Vec<_> = (0..n)
         .map(|i| {
-            sb.std_cmd(&["submit", "backup-nightly", &format!("parallel {i}"), "", "0"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            sb.std_cmd(&[
+                "submit",
+                "backup-nightly",
+                &format!("parallel {i}"),
+                "",
+                "0",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
-    children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
 }
 
 fn assert_each_once(outputs: &[String], n: usize) {
@@ -146,8 +181,13 @@ fn two_hundred_parallel_wrappers_during_an_outage_deliver_once_in_order_after_it
     flaky.up.store(true, Ordering::SeqCst);
     sb.cmd(&["flush"]).assert().success();
     assert_each_once(&flaky.outputs(), 200);
-    let ids: Vec<String> =
-        flaky.accepted.lock().unwrap().iter().map(|r| r.header("idempotency-key").unwrap().to_string()).collect();
+    let ids: Vec<String> = flaky
+        .accepted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap().to_string())
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted, "delivered in order of measurement");
@@ -165,7 +205,10 @@ fn a_kill_in_mid_delivery_leaves_the_result_queued() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while flaky.server.requests_to("/api/services/results").is_empty() {
-        assert!(Instant::now() < deadline, "the agent never started delivering");
+        assert!(
+            Instant::now() < deadline,
+            "the agent never started delivering"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -185,12 +228,22 @@ fn a_full_queue_refuses_loudly_and_keeps_what_it_has() {
     let flaky = Flaky::new(Reply::Status(503, "down".into()));
     let sb = sandbox(&flaky.server.url(), "[queue]\nmaxCount = 3\n");
     for i in 0..3 {
-        sb.cmd(&["submit", "backup-nightly", &format!("r{i}"), "", "0"]).assert().code(3);
+        sb.cmd(&["submit", "backup-nightly", &format!("r{i}"), "", "0"])
+            .assert()
+            .code(3);
     }
-    let out = sb.cmd(&["submit", "backup-nightly", "one too many", "", "0"]).output().unwrap();
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "one too many", "", "0"])
+        .output()
+        .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(5), "{text}");
-    assert!(text.contains("is full") && text.contains("NOT accepted") && text.contains("queue.maxCount = 3"), "{text}");
+    assert!(
+        text.contains("is full")
+            && text.contains("NOT accepted")
+            && text.contains("queue.maxCount = 3"),
+        "{text}"
+    );
     assert_eq!(sb.files_in("queue").len(), 3);
 }
 
@@ -198,20 +251,35 @@ fn a_full_queue_refuses_loudly_and_keeps_what_it_has() {
 fn status_shows_the_queue() {
     let flaky = Flaky::new(Reply::Status(503, "maintenance window".into()));
     let sb = sandbox(&flaky.server.url(), "");
-    sb.cmd(&["submit", "backup-nightly", "a", "", "0"]).assert().code(3);
-    sb.cmd(&["submit", "backup-nightly", "b", "", "0"]).assert().code(3);
+    sb.cmd(&["submit", "backup-nightly", "a", "", "0"])
+        .assert()
+        .code(3);
+    sb.cmd(&["submit", "backup-nightly", "b", "", "0"])
+        .assert()
+        .code(3);
     let out = sb.cmd(&["status"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("queue: 2 waiting"), "{text}");
     assert!(text.contains("oldest from 20"), "{text}");
-    assert!(text.contains("last delivery error") && text.contains("maintenance window"), "{text}");
-    assert!(text.contains("(queued"), "the last result is marked as queued: {text}");
+    assert!(
+        text.contains("last delivery error") && text.contains("maintenance window"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(queued"),
+        "the last result is marked as queued: {text}"
+    );
 }
 
 /// Runs as root only: drops to an unprivileged user with `setpriv`.
 #[test]
 fn a_group_member_without_the_key_hands_results_to_the_service() {
-    if unsafe { libc::geteuid() } != 0 || std::process::Command::new("setpriv").arg("--version").output().is_err() {
+    if unsafe { libc::geteuid() } != 0
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
         eprintln!("skipped: needs root and setpriv to act as an unprivileged group member");
         return;
     }
@@ -235,27 +303,91 @@ fn a_group_member_without_the_key_hands_results_to_the_service() {
 
     let as_user = |gid: u32| {
         let mut cmd = std::process::Command::new("setpriv");
-        cmd.args(["--reuid=65534", &format!("--regid={gid}"), "--clear-groups", "--"])
-            .arg(crate::util::bin())
-            .args(["submit", "backup-nightly", "from a member", "", "1"])
-            .env("NIXCLOUD_MONITORING_CONFIG", sb.path("config.toml"))
-            .env_remove("STATE_DIRECTORY")
-            .env_remove("CREDENTIALS_DIRECTORY");
+        cmd.args([
+            "--reuid=65534",
+            &format!("--regid={gid}"),
+            "--clear-groups",
+            "--",
+        ])
+        .arg(crate::util::bin())
+        .args(["submit", "backup-nightly", "from a member", "", "1"])
+        .env("NIXCLOUD_MONITORING_CONFIG", sb.path("config.toml"))
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("CREDENTIALS_DIRECTORY");
         cmd.output().unwrap()
     };
     let member = as_user(group);
     assert!(member.status.success(), "{}", output_text(&member));
-    assert!(String::from_utf8_lossy(&member.stdout).contains("handed to the nixcloud-monitoring service"));
-    assert!(flaky.outputs().is_empty(), "the member cannot deliver by itself");
+    assert!(String::from_utf8_lossy(&member.stdout)
+        .contains("handed to the nixcloud-monitoring service"));
+    assert!(
+        flaky.outputs().is_empty(),
+        "the member cannot deliver by itself"
+    );
     assert_eq!(sb.files_in("spool").len(), 1);
 
     let outsider = as_user(31337);
     let text = output_text(&outsider);
     assert_eq!(outsider.status.code(), Some(1), "{text}");
-    assert!(text.contains("only root and members of the group nixcloud-monitoring"), "{text}");
+    assert!(
+        text.contains("only root and members of the group nixcloud-monitoring"),
+        "{text}"
+    );
 
     // The service (here: root) delivers what the member left.
     sb.cmd(&["flush"]).assert().success();
     assert_eq!(flaky.outputs(), ["from a member"]);
     assert!(sb.files_in("spool").is_empty());
+}
+
+/// Runs as root only: root must not leave files the service user cannot use.
+#[test]
+fn root_acts_as_the_owner_of_the_state_directory() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let flaky = Flaky::new(Reply::Status(503, "down".into()));
+    let sb = sandbox(&flaky.server.url(), "");
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(sb.path("key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(sb.state_dir()).unwrap();
+    std::os::unix::fs::chown(sb.state_dir(), Some(65534), Some(65534)).unwrap();
+
+    // The key is root's alone, yet root's submit reads it before becoming the owner.
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "by root", "", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    let mut owners = Vec::new();
+    for entry in walk(&sb.state_dir()) {
+        owners.push((
+            entry.display().to_string(),
+            std::fs::metadata(&entry).unwrap().uid(),
+        ));
+    }
+    assert!(owners.len() >= 3, "{owners:?}");
+    assert!(
+        owners.iter().all(|(_, uid)| *uid == 65534),
+        "root left files behind: {owners:?}"
+    );
+
+    flaky.up.store(true, Ordering::SeqCst);
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(flaky.outputs(), ["by root"]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
 }
