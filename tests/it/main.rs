@@ -2,6 +2,7 @@
 
 mod daemon;
 mod local;
+mod module;
 mod nixcloud;
 mod queue;
 mod util;

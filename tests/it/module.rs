@@ -1,0 +1,89 @@
+//! The contract between the NixOS module and the agent: the config file the module renders
+//! (real `nix-instantiate` on nix/render.nix) is accepted by the agent and means the same as
+//! the hand-written examples/seed.toml.
+
+use crate::util::{output_text, Sandbox};
+use std::process::Command;
+
+/// `nix-instantiate --eval --strict --json EXPR` without a daemon or /nix (as nix/tests does).
+fn nix_eval_json(expr: &str) -> Option<serde_json::Value> {
+    if Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("NIXCLOUD_SKIP_NIX").is_some(),
+            "nix-instantiate is missing: install Debian's nix-bin (bash .ci/run does), or set NIXCLOUD_SKIP_NIX=1"
+        );
+        eprintln!("skipped: no nix-instantiate (NIXCLOUD_SKIP_NIX is set)");
+        return None;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    for d in ["state", "log", "conf", "home"] {
+        std::fs::create_dir_all(scratch.path().join(d)).unwrap();
+    }
+    std::fs::write(scratch.path().join("conf/nix.conf"), "").unwrap();
+    let out = Command::new("nix-instantiate")
+        .args([
+            "--store",
+            "dummy://",
+            "--option",
+            "build-users-group",
+            "",
+            "--eval",
+            "--strict",
+            "--json",
+            "--expr",
+            expr,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NIX_STATE_DIR", scratch.path().join("state"))
+        .env("NIX_LOG_DIR", scratch.path().join("log"))
+        .env("NIX_CONF_DIR", scratch.path().join("conf"))
+        .env("HOME", scratch.path().join("home"))
+        .env_remove("NIX_PATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn registrations(sb: &Sandbox) -> Vec<String> {
+    let out = sb.cmd(&["check"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("would register"))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_modules_config_for_the_seed_example_equals_examples_seed_toml() {
+    let Some(rendered) =
+        nix_eval_json("(import ./nix/lib.nix).renderConfig (import ./nix/tests/fixtures.nix).seed")
+    else {
+        return;
+    };
+    let from_module = Sandbox::new();
+    let mut toml_text = toml::to_string(&rendered).unwrap();
+    // The fixture keeps the original's literal key; point the state at the sandbox.
+    toml_text = toml_text.replace(
+        "/var/lib/nixcloud-monitoring",
+        &from_module.state_dir().display().to_string(),
+    );
+    from_module.config(&toml_text);
+
+    let by_hand = Sandbox::new();
+    by_hand.config(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed.toml"))
+            .unwrap(),
+    );
+
+    let module_lines = registrations(&from_module);
+    assert_eq!(module_lines.len(), 11, "{module_lines:#?}");
+    assert_eq!(module_lines, registrations(&by_hand));
+}
