@@ -32,6 +32,17 @@ pub enum BackendKind {
     Icinga2,
 }
 
+impl BackendKind {
+    /// The name as written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Nixcloud => "nixcloud",
+            BackendKind::Local => "local",
+            BackendKind::Icinga2 => "icinga2",
+        }
+    }
+}
+
 /// Bounds of the on-disk queue of undelivered results.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]

@@ -22,6 +22,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    if !matches!(cli.command, cli::Command::Daemon) {
+        // `nixcloud-monitoring status | head` should end quietly like any Unix tool, not panic
+        // on a closed stdout. The daemon keeps Rust's default (ignored), as it prints nothing.
+        // SAFETY: called before any thread exists; SIG_DFL is a valid disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let level = match cli.verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,

@@ -12,12 +12,12 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
     }
     let passive = cfg.targets.iter().filter(|t| t.passive().is_some()).count();
     println!(
-        "{}: OK, {} targets ({} active, {} passive), backend {:?}, state in {}",
+        "{}: OK, {} targets ({} active, {} passive), backend {}, state in {}",
         cfg.path.display(),
         cfg.targets.len(),
         cfg.targets.len() - passive,
         passive,
-        cfg.backend,
+        cfg.backend.name(),
         cfg.state_dir.display()
     );
     if cfg.backend == BackendKind::Nixcloud {

@@ -31,7 +31,8 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
         }));
     }
     if as_json {
-        let doc = json!({ "backend": format!("{:?}", agent.config.backend).to_lowercase(), "targets": rows, "queue": queue });
+        let doc =
+            json!({ "backend": agent.config.backend.name(), "targets": rows, "queue": queue });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Code::Ok);
     }
