@@ -23,7 +23,7 @@ impl Agent {
     /// Loads the config (a config error is a usage error, exit 2).
     pub fn load(path: &Path) -> anyhow::Result<Agent> {
         let config = Config::load(path).map_err(exit::usage)?;
-        let role = privileges::settle(&config.state_dir, || secrets::preload(config.secrets()))?;
+        let role = privileges::settle(&config.state_dir, || secrets::preload(&config.secrets()))?;
         let state = StateDir::new(config.state_dir.clone());
         let queue = Queue::new(&state, config.queue.clone());
         Ok(Agent {

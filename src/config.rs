@@ -96,6 +96,19 @@ pub struct Icinga2Settings {
     pub ca_file: Option<PathBuf>,
     /// Name on the API certificate when it is not the URL's host (Icinga's node name).
     pub server_name: Option<String>,
+    /// Marks the objects this agent owns (`vars.nixcloud_monitoring_owner`); only those are
+    /// updated and pruned. Default: the machine's host name.
+    pub owner: Option<String>,
+}
+
+impl Icinga2Settings {
+    /// Where the ApiUser's password comes from.
+    pub fn password(&self) -> KeySource {
+        KeySource::File {
+            path: self.password_file.clone(),
+            credential: "icinga2-password".into(),
+        }
+    }
 }
 
 /// The checked configuration.
@@ -207,11 +220,13 @@ pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
 
 impl Config {
     /// Every secret the config refers to (top level, per target).
-    pub fn secrets(&self) -> Vec<&KeySource> {
-        self.key
+    pub fn secrets(&self) -> Vec<KeySource> {
+        let icinga = self.icinga2.as_ref().map(Icinga2Settings::password);
+        let keys = self
+            .key
             .iter()
-            .chain(self.targets.iter().filter_map(|t| t.key.as_ref()))
-            .collect()
+            .chain(self.targets.iter().filter_map(|t| t.key.as_ref()));
+        keys.cloned().chain(icinga).collect()
     }
 
     /// Reads and checks the config file.

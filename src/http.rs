@@ -50,6 +50,39 @@ pub fn client(opts: &ClientOptions<'_>) -> anyhow::Result<reqwest::Client> {
 /// target; it starts every error message, followed by the method, the URL (which never holds a
 /// secret: keys travel in headers), the status and the server's own words.
 pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<String, DeliveryError> {
+    let answer = send_raw(request, what).await?;
+    match classify(answer.status) {
+        Class::Success => Ok(answer.body),
+        Class::Transient => Err(DeliveryError::Transient(answer.error(what))),
+        Class::Rejected => Err(DeliveryError::Rejected(answer.error(what))),
+    }
+}
+
+/// A server's answer, whatever its status.
+#[derive(Debug)]
+pub struct Answer {
+    /// `POST https://…/path`, for messages.
+    pub place: String,
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    /// "`what`: POST url: HTTP status: the server's words".
+    pub fn error(&self, what: &str) -> anyhow::Error {
+        let shown: String = self.body.trim().chars().take(500).collect();
+        let status = reqwest::StatusCode::from_u16(self.status)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        anyhow::anyhow!("{what}: {}: HTTP {status}: {shown}", self.place)
+    }
+}
+
+/// Sends a request; only a failure to get any answer is an error (transient).
+pub async fn send_raw(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<Answer, DeliveryError> {
     let (client, request) = request.build_split();
     let request = request
         .map_err(|e| DeliveryError::Rejected(anyhow::anyhow!("{what}: invalid request: {e}")))?;
@@ -58,11 +91,11 @@ pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<String
         Ok(r) => r,
         Err(e) => {
             let why = if e.is_timeout() {
-                "no answer in time".to_string()
+                "no answer in time"
             } else if e.is_connect() {
-                "could not connect".to_string()
+                "could not connect"
             } else {
-                "request failed".to_string()
+                "request failed"
             };
             return Err(DeliveryError::Transient(anyhow::anyhow!(
                 "{what}: {place}: {why}: {}",
@@ -70,15 +103,13 @@ pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<String
             )));
         }
     };
-    let status = response.status();
+    let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
-    let shown: String = body.trim().chars().take(500).collect();
-    let err = || anyhow::anyhow!("{what}: {place}: HTTP {status}: {shown}");
-    match classify(status.as_u16()) {
-        Class::Success => Ok(body),
-        Class::Transient => Err(DeliveryError::Transient(err())),
-        Class::Rejected => Err(DeliveryError::Rejected(err())),
-    }
+    Ok(Answer {
+        place,
+        status,
+        body,
+    })
 }
 
 /// reqwest's error with its causes ("connection refused", "certificate expired", …).

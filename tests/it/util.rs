@@ -123,6 +123,7 @@ fn serve(stream: TcpStream, reqs: Arc<Mutex<Vec<Request>>>, resp: Arc<Mutex<Arc<
             parts.next().unwrap_or("").to_string(),
             parts.next().unwrap_or("").to_string(),
         );
+        let http10 = parts.next() == Some("HTTP/1.0");
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
@@ -174,8 +175,17 @@ fn serve(stream: TcpStream, reqs: Arc<Mutex<Vec<Request>>>, resp: Arc<Mutex<Arc<
                 {
                     return;
                 }
+                // HTTP/1.0 clients (monitoring plugins) read until the connection closes.
+                let close = http10
+                    || request
+                        .header("connection")
+                        .is_some_and(|c| c.eq_ignore_ascii_case("close"));
                 // Recorded once answered: a test that sees it may rely on the client having it.
                 reqs.lock().unwrap().push(request);
+                if close {
+                    let _ = writer.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
             }
         }
     }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# A throw-away Icinga2 for the integration tests: Debian's packages, the API on 127.0.0.1 only,
+# a random ApiUser password, no sample objects, started without systemd.
+#
+#   bash .ci/icinga2-setup.sh          install (if needed), configure, start; writes $ENV_FILE
+#   bash .ci/icinga2-setup.sh stop     stop the daemon (its whole process group)
+#
+# The tests read $ENV_FILE (default /tmp/nixcloud-icinga2/env; tests/it/icinga2.rs looks at
+# $NIXCLOUD_ICINGA2_ENV or that default). Run as root.
+set -euo pipefail
+
+DIR=${NIXCLOUD_ICINGA2_DIR:-/tmp/nixcloud-icinga2}
+ENV_FILE=$DIR/env
+PIDFILE=/run/icinga2/icinga2.pid
+
+stop() {
+  if [ -f "$PIDFILE" ]; then
+    pid=$(cat "$PIDFILE")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # A SIGKILLed leader leaves its worker holding the port: end the whole group.
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    rm -f "$PIDFILE"
+  fi
+}
+
+if [ "${1:-}" = stop ]; then
+  stop
+  exit 0
+fi
+
+if ! command -v icinga2 >/dev/null || [ ! -x /usr/lib/nagios/plugins/check_http ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends icinga2 monitoring-plugins-basic \
+    monitoring-plugins-standard monitoring-plugins-contrib bind9-dnsutils >/dev/null
+fi
+
+stop
+mkdir -p "$DIR"
+node=$(hostname)
+
+# The CA and the node certificate (issued for the node name, not for 127.0.0.1).
+if [ ! -f /var/lib/icinga2/certs/ca.crt ]; then
+  icinga2 api setup >/dev/null
+fi
+
+password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+printf '%s\n' "$password" >"$DIR/password"
+chmod 600 "$DIR/password"
+
+cat >/etc/icinga2/features-available/api.conf <<EOF
+object ApiListener "api" {
+  bind_host = "127.0.0.1"
+  bind_port = 5665
+  ticket_salt = TicketSalt
+}
+EOF
+ln -sf ../features-available/api.conf /etc/icinga2/features-enabled/api.conf
+
+cat >/etc/icinga2/conf.d/api-users.conf <<EOF
+object ApiUser "nixcloud-test" {
+  password = "$password"
+  permissions = [ "*" ]
+}
+EOF
+
+# No sample objects: their apply rules would add ping/ssh services (leaving the machine) to
+# every host the tests create.
+: >/etc/icinga2/conf.d/hosts.conf
+: >/etc/icinga2/conf.d/services.conf
+: >/etc/icinga2/conf.d/notifications.conf
+
+# Objects of earlier runs.
+rm -rf /var/lib/icinga2/api/packages/_api
+mkdir -p /run/icinga2/cmd
+chown -R nagios:nagios /run/icinga2 /var/lib/icinga2 /var/log/icinga2 /var/cache/icinga2
+
+icinga2 daemon -C >"$DIR/validate.log" 2>&1 || { cat "$DIR/validate.log"; exit 1; }
+icinga2 daemon -d -e /var/log/icinga2/error.log
+
+for _ in $(seq 100); do
+  if curl -sk -o /dev/null -u "nixcloud-test:$password" -H 'Accept: application/json' \
+    https://127.0.0.1:5665/v1/status; then
+    break
+  fi
+  sleep 0.2
+done
+curl -sfk -o /dev/null -u "nixcloud-test:$password" -H 'Accept: application/json' \
+  https://127.0.0.1:5665/v1/status || { echo "Icinga2 API did not come up"; cat /var/log/icinga2/error.log; exit 1; }
+
+cat >"$ENV_FILE" <<EOF
+ICINGA2_URL=https://127.0.0.1:5665
+ICINGA2_USER=nixcloud-test
+ICINGA2_PASSWORD_FILE=$DIR/password
+ICINGA2_CA_FILE=/var/lib/icinga2/certs/ca.crt
+ICINGA2_SERVER_NAME=$node
+EOF
+echo "Icinga2 API on https://127.0.0.1:5665 (certificate name $node); settings in $ENV_FILE"

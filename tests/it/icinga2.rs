@@ -1,0 +1,391 @@
+//! The Icinga2 backend against a real Icinga2 on 127.0.0.1 (started by .ci/icinga2-setup.sh).
+//!
+//! Each test marks its objects with its own owner and names, so tests run in parallel and
+//! again and again against one Icinga2 without seeing each other's objects.
+
+use crate::util::{output_text, Reply, Sandbox, TestServer};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Connection settings written by .ci/icinga2-setup.sh.
+struct Icinga {
+    env: HashMap<String, String>,
+}
+
+impl Icinga {
+    /// The running test Icinga2, or `None` when NIXCLOUD_SKIP_ICINGA2=1 says to go without.
+    fn get() -> Option<Icinga> {
+        if std::env::var("NIXCLOUD_SKIP_ICINGA2").as_deref() == Ok("1") {
+            eprintln!("skipped: NIXCLOUD_SKIP_ICINGA2=1");
+            return None;
+        }
+        let path = std::env::var("NIXCLOUD_ICINGA2_ENV")
+            .unwrap_or_else(|_| "/tmp/nixcloud-icinga2/env".into());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e}: start a test Icinga2 with `bash .ci/icinga2-setup.sh` (or set NIXCLOUD_SKIP_ICINGA2=1)")
+        });
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Icinga { env })
+    }
+
+    fn var(&self, key: &str) -> &str {
+        &self.env[key]
+    }
+
+    /// A config for the icinga2 backend with this test's owner mark, plus `targets`.
+    fn config(&self, sb: &Sandbox, owner: &str, targets: &str) {
+        sb.config(&format!(
+            "backend = \"icinga2\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 2\ntimeout = 10\n\
+             [icinga2]\nurl = \"{}\"\nuser = \"{}\"\npasswordFile = \"{}\"\ncaFile = \"{}\"\nserverName = \"{}\"\nowner = \"{owner}\"\n{targets}",
+            self.var("ICINGA2_URL"),
+            self.var("ICINGA2_USER"),
+            self.var("ICINGA2_PASSWORD_FILE"),
+            self.var("ICINGA2_CA_FILE"),
+            self.var("ICINGA2_SERVER_NAME"),
+        ));
+    }
+
+    /// Calls the API with curl (an independent client); returns status and JSON body.
+    fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let name = self.var("ICINGA2_SERVER_NAME");
+        let password = std::fs::read_to_string(self.var("ICINGA2_PASSWORD_FILE")).unwrap();
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+            "--cacert",
+            self.var("ICINGA2_CA_FILE"),
+        ])
+        .args(["--resolve", &format!("{name}:5665:127.0.0.1")])
+        .args([
+            "-u",
+            &format!("{}:{}", self.var("ICINGA2_USER"), password.trim()),
+        ])
+        .args(["-H", "Accept: application/json"])
+        .arg(format!("https://{name}:5665{path}"));
+        if let Some(body) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data", body]);
+        }
+        let out = cmd.output().expect("curl runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (json, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (
+            code.trim().parse().unwrap_or(0),
+            serde_json::from_str(json).unwrap_or(Value::Null),
+        )
+    }
+
+    /// A service's attributes, or `None` when it does not exist.
+    fn service(&self, full_name: &str) -> Option<Value> {
+        let (code, doc) = self.api(
+            "GET",
+            &format!("/v1/objects/services/{}", encode(full_name)),
+            None,
+        );
+        (code == 200).then(|| doc["results"][0]["attrs"].clone())
+    }
+
+    /// Asks Icinga2 to run a service's check now.
+    fn check_now(&self, host: &str, service: &str) {
+        let body = serde_json::json!({
+            "type": "Service",
+            "filter": "host.name == h && service.name == s",
+            "filter_vars": { "h": host, "s": service },
+            "force": true,
+        });
+        let (code, doc) = self.api(
+            "POST",
+            "/v1/actions/reschedule-check",
+            Some(&body.to_string()),
+        );
+        assert_eq!(code, 200, "{doc}");
+    }
+
+    /// Waits until the service's state and output satisfy `ok`; returns its attributes.
+    fn wait_for(&self, full_name: &str, within: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let attrs = self.service(full_name).unwrap_or(Value::Null);
+            if ok(&attrs) {
+                return attrs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{full_name} never got there; last seen: {attrs:#}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A name unique to this test run.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+fn state(attrs: &Value) -> Option<u64> {
+    attrs["last_check_result"]["state"]
+        .as_f64()
+        .map(|s| s as u64)
+}
+
+fn output(attrs: &Value) -> &str {
+    attrs["last_check_result"]["output"].as_str().unwrap_or("")
+}
+
+#[test]
+fn registration_creates_the_objects_and_icinga_runs_check_http_ok_then_critical() {
+    let Some(icinga) = Icinga::get() else { return };
+    let web = TestServer::start();
+    web.reply(|_| Reply::Status(200, "<html>hello from the test server</html>".into()));
+    let owner = unique("http");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &owner,
+        &format!(
+            "[[targets.active.check_http]]\nhost = \"127.0.0.1\"\nname = \"{owner}\"\nport = {}\nurl = \"/status\"\ncontains = \"hello\"\nipv6 = false\n",
+            web.addr.port()
+        ),
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+
+    let service = format!("127.0.0.1!{owner} (IPv4)");
+    let attrs = icinga
+        .service(&service)
+        .expect("the service exists after register");
+    assert_eq!(attrs["check_command"], "http");
+    assert_eq!(attrs["vars"]["http_port"], web.addr.port());
+    assert_eq!(attrs["vars"]["http_uri"], "/status");
+    assert_eq!(attrs["vars"]["http_string"], "hello");
+    assert_eq!(attrs["vars"]["nixcloud_monitoring_owner"], owner);
+    assert_eq!(
+        attrs["vars"]["nixcloud_monitoring_id"],
+        format!("127.0.0.1-{owner}")
+    );
+
+    icinga.check_now("127.0.0.1", &format!("{owner} (IPv4)"));
+    let ok = icinga.wait_for(&service, Duration::from_secs(30), |a| state(a) == Some(0));
+    assert!(output(&ok).contains("HTTP OK"), "{ok:#}");
+    assert!(
+        web.requests().iter().any(|r| r.path == "/status"),
+        "Icinga's check_http reached the test server"
+    );
+
+    web.reply(|_| Reply::Status(200, "<html>goodbye</html>".into()));
+    icinga.check_now("127.0.0.1", &format!("{owner} (IPv4)"));
+    let critical = icinga.wait_for(&service, Duration::from_secs(30), |a| state(a) == Some(2));
+    assert!(
+        output(&critical).contains("hello") && output(&critical).contains("not found"),
+        "{critical:#}"
+    );
+}
+
+#[test]
+fn a_pushed_result_shows_up_with_output_perfdata_and_execution_time() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("push");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &host,
+        &format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"backup\"\n"),
+    );
+    sb.cmd(&["register"]).assert().success();
+    let out = sb
+        .cmd(&[
+            "submit",
+            &format!("{host}-backup"),
+            "it's done 快乐",
+            "files=42;100;200 'time spent'=3s",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+
+    let attrs = icinga.wait_for(&format!("{host}!backup"), Duration::from_secs(10), |a| {
+        state(a) == Some(1)
+    });
+    assert_eq!(output(&attrs), "it's done 快乐");
+    assert_eq!(
+        attrs["last_check_result"]["performance_data"],
+        serde_json::json!(["files=42;100;200", "'time spent'=3s"])
+    );
+    assert_eq!(attrs["check_command"], "dummy");
+}
+
+#[test]
+fn a_script_result_carries_its_real_execution_time() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("script");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &host,
+        &format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"slow\"\nscript = 'sleep 1; exit=0; status=slept; perfdata={{\"\"\"\"s\"\"\"\":1}}'\n"),
+    );
+    sb.cmd(&["register"]).assert().success();
+    let out = sb.cmd(&["run", &format!("{host}-slow")]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let attrs = icinga.wait_for(&format!("{host}!slow"), Duration::from_secs(10), |a| {
+        output(a) == "slept"
+    });
+    let r = &attrs["last_check_result"];
+    let took = r["execution_end"].as_f64().unwrap() - r["execution_start"].as_f64().unwrap();
+    assert!((1.0..10.0).contains(&took), "execution time {took}: {r:#}");
+}
+
+#[test]
+fn a_passive_service_without_pushes_goes_stale() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("stale");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &host,
+        &format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"heartbeat\"\n"),
+    );
+    sb.cmd(&["register"]).assert().success();
+    let service = format!("{host}!heartbeat");
+    let registered = icinga.service(&service).unwrap();
+    assert_eq!(
+        registered["check_interval"].as_f64(),
+        Some(180.0 * 60.0),
+        "timers.timeout is the allowed silence"
+    );
+    // A new service must not raise the stale alarm before anyone had a chance to push.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let next = registered["next_check"].as_f64().unwrap();
+    assert!(
+        next > now + 170.0 * 60.0,
+        "first stale check at {next}, now {now}"
+    );
+    // timers are minutes; make the allowed silence 2 s so the test does not wait 3 hours.
+    let (code, doc) = icinga.api(
+        "POST",
+        &format!("/v1/objects/services/{}", encode(&service)),
+        Some(r#"{"attrs":{"check_interval":2,"retry_interval":2}}"#),
+    );
+    assert_eq!(code, 200, "{doc}");
+
+    sb.cmd(&["submit", &format!("{host}-heartbeat"), "alive", "", "0"])
+        .assert()
+        .success();
+    icinga.wait_for(&service, Duration::from_secs(10), |a| state(a) == Some(0));
+    let stale = icinga.wait_for(&service, Duration::from_secs(30), |a| state(a) == Some(3));
+    assert!(
+        output(&stale).contains("STALE") && output(&stale).contains(&format!("{host}-heartbeat")),
+        "{stale:#}"
+    );
+}
+
+#[test]
+fn a_target_removed_from_the_config_is_gone_after_the_next_register() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("prune");
+    let sb = Sandbox::new();
+    let keep = format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"keep\"\n");
+    let gone = format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"gone\"\n[[targets.passive]]\nhost = \"{host}-other\"\nname = \"gone\"\n");
+    icinga.config(&sb, &host, &format!("{keep}{gone}"));
+    sb.cmd(&["register"]).assert().success();
+    assert!(icinga.service(&format!("{host}!gone")).is_some());
+
+    icinga.config(&sb, &host, &keep);
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        icinga.service(&format!("{host}!gone")).is_none(),
+        "removed target still in Icinga2"
+    );
+    assert!(
+        icinga.service(&format!("{host}!keep")).is_some(),
+        "the kept target survives"
+    );
+    let (code, _) = icinga.api(
+        "GET",
+        &format!("/v1/objects/hosts/{}", encode(&format!("{host}-other"))),
+        None,
+    );
+    assert_eq!(code, 404, "a host left without services is removed too");
+}
+
+#[test]
+fn a_result_for_a_target_not_yet_registered_registers_it() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("late");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &host,
+        &format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"first\"\n"),
+    );
+    let out = sb
+        .cmd(&[
+            "submit",
+            &format!("{host}-first"),
+            "before register",
+            "",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let attrs = icinga.wait_for(&format!("{host}!first"), Duration::from_secs(10), |a| {
+        state(a) == Some(0)
+    });
+    assert_eq!(output(&attrs), "before register");
+}
+
+#[test]
+fn a_wrong_password_is_refused_and_named() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("auth");
+    let sb = Sandbox::new();
+    let wrong = sb.write("wrong-password", "not-the-password\n");
+    icinga.config(
+        &sb,
+        &host,
+        &format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"x\"\n"),
+    );
+    let text = std::fs::read_to_string(sb.path("config.toml")).unwrap();
+    let text = text.replace(
+        icinga.var("ICINGA2_PASSWORD_FILE"),
+        &wrong.display().to_string(),
+    );
+    std::fs::write(sb.path("config.toml"), text).unwrap();
+    let out = sb.cmd(&["register"]).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("401") && text.contains("/v1/objects/hosts/"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-password"));
+}
