@@ -188,6 +188,17 @@ in
           (Icinga's node name).
         '';
       };
+      owner = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "web1";
+        description = ''
+          Mark on the Icinga2 objects this machine owns
+          (`vars.nixcloud_monitoring_owner`): `register` only updates and
+          removes objects with this mark. `null` means the machine's host
+          name. Give every machine its own.
+        '';
+      };
     };
 
     targets = mkOption {

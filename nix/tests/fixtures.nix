@@ -106,6 +106,7 @@ rec {
       passwordFile = null;
       caFile = null;
       serverName = null;
+      owner = null;
     };
     targets = {
       active = noTargets;
