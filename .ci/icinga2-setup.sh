@@ -61,7 +61,10 @@ ln -sf ../features-available/api.conf /etc/icinga2/features-enabled/api.conf
 cat >/etc/icinga2/conf.d/api-users.conf <<EOF
 object ApiUser "nixcloud-test" {
   password = "$password"
-  permissions = [ "*" ]
+  // Exactly what README.md tells self-hosters to grant, so the tests prove it is enough.
+  permissions = [ "objects/query/*", "objects/create/*", "objects/modify/*",
+                  "objects/delete/*", "actions/process-check-result",
+                  "actions/reschedule-check" ]
 }
 EOF
 
@@ -79,15 +82,16 @@ chown -R nagios:nagios /run/icinga2 /var/lib/icinga2 /var/log/icinga2 /var/cache
 icinga2 daemon -C >"$DIR/validate.log" 2>&1 || { cat "$DIR/validate.log"; exit 1; }
 icinga2 daemon -d -e /var/log/icinga2/error.log
 
+# Up when the API answers at all (the test user may not read /v1/status: any HTTP code will do).
+api_code() {
+  curl -sk -o /dev/null -w '%{http_code}' -u "nixcloud-test:$password" -H 'Accept: application/json' \
+    https://127.0.0.1:5665/v1/objects/hosts || true
+}
 for _ in $(seq 100); do
-  if curl -sk -o /dev/null -u "nixcloud-test:$password" -H 'Accept: application/json' \
-    https://127.0.0.1:5665/v1/status; then
-    break
-  fi
+  [ "$(api_code)" = 200 ] && break
   sleep 0.2
 done
-curl -sfk -o /dev/null -u "nixcloud-test:$password" -H 'Accept: application/json' \
-  https://127.0.0.1:5665/v1/status || { echo "Icinga2 API did not come up"; cat /var/log/icinga2/error.log; exit 1; }
+[ "$(api_code)" = 200 ] || { echo "Icinga2 API did not come up"; cat /var/log/icinga2/error.log; exit 1; }
 
 cat >"$ENV_FILE" <<EOF
 ICINGA2_URL=https://127.0.0.1:5665
