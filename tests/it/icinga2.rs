@@ -374,12 +374,10 @@ fn a_wrong_password_is_refused_and_named() {
         &host,
         &format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"x\"\n"),
     );
-    let text = std::fs::read_to_string(sb.path("config.toml")).unwrap();
-    let text = text.replace(
+    sb.edit_config(
         icinga.var("ICINGA2_PASSWORD_FILE"),
         &wrong.display().to_string(),
     );
-    std::fs::write(sb.path("config.toml"), text).unwrap();
     let out = sb.cmd(&["register"]).output().unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(4), "{text}");

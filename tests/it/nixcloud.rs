@@ -1,6 +1,6 @@
 //! The nixcloud backend end to end: exact wire bodies for the seed example, results, errors.
 
-use crate::util::{output_text, Reply, Sandbox, TestServer};
+use crate::util::{dead_url, output_text, Reply, Sandbox, TestServer};
 use serde_json::{json, Value};
 
 const KEY: &str = "4d3c5jdl-3kv6-6c92-43c2-bddcd6949e41";
@@ -260,16 +260,10 @@ fn a_500_keeps_the_result_queued_and_flush_delivers_it_later() {
 
 #[test]
 fn connection_refused_queues_and_exits_3() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let server = TestServer::start();
     let sb = seed(&server);
-    let cfg = std::fs::read_to_string(sb.path("config.toml"))
-        .unwrap()
-        .replace(&server.url(), &format!("http://127.0.0.1:{port}"));
-    std::fs::write(sb.path("config.toml"), cfg).unwrap();
+    let dead = dead_url();
+    sb.edit_config(&server.url(), &dead);
     let out = sb
         .cmd(&["submit", "mail.lastlog.de-sometest", "x", "", "0"])
         .output()
@@ -277,7 +271,7 @@ fn connection_refused_queues_and_exits_3() {
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(
-        text.contains("could not connect") && text.contains(&format!("127.0.0.1:{port}")),
+        text.contains("could not connect") && text.contains(&dead),
         "{text}"
     );
     assert_eq!(sb.files_in("queue").len(), 1);
@@ -288,10 +282,7 @@ fn a_server_that_never_answers_times_out_and_queues() {
     let server = TestServer::start();
     server.reply(|_| Reply::Hang);
     let sb = seed(&server);
-    let cfg = std::fs::read_to_string(sb.path("config.toml"))
-        .unwrap()
-        .replace("timeout = 30", "timeout = 1");
-    std::fs::write(sb.path("config.toml"), cfg).unwrap();
+    sb.edit_config("timeout = 30", "timeout = 1");
     let started = std::time::Instant::now();
     let out = sb
         .cmd(&["submit", "mail.lastlog.de-sometest", "x", "", "0"])
@@ -480,16 +471,10 @@ fn a_missing_key_file_keeps_results_queued_until_it_is_fixed() {
 
 #[test]
 fn register_against_a_dead_server_exits_3_and_names_the_url() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let server = TestServer::start();
     let sb = seed(&server);
-    let cfg = std::fs::read_to_string(sb.path("config.toml"))
-        .unwrap()
-        .replace(&server.url(), &format!("http://127.0.0.1:{port}"));
-    std::fs::write(sb.path("config.toml"), cfg).unwrap();
+    let dead = dead_url();
+    sb.edit_config(&server.url(), &dead);
     let out = sb.cmd(&["register"]).output().unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
@@ -499,9 +484,7 @@ fn register_against_a_dead_server_exits_3_and_names_the_url() {
         "{text}"
     );
     assert!(
-        text.contains(&format!(
-            "POST http://127.0.0.1:{port}/api/services: could not connect"
-        )),
+        text.contains(&format!("POST {dead}/api/services: could not connect")),
         "{text}"
     );
 }

@@ -220,6 +220,13 @@ impl Sandbox {
         self
     }
 
+    /// Replaces text in the config file (to point it elsewhere, change a setting).
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.path("config.toml")).unwrap();
+        assert!(text.contains(from), "{from:?} is not in the config");
+        std::fs::write(self.path("config.toml"), text.replace(from, to)).unwrap();
+    }
+
     /// Writes a file below the sandbox.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.path(rel);
@@ -265,6 +272,12 @@ impl Sandbox {
         v.sort();
         v
     }
+}
+
+/// An `http://127.0.0.1:PORT` URL where nothing listens (connection refused).
+pub fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
 }
 
 /// The built agent.
