@@ -31,7 +31,10 @@ impl Icinga {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Some(Icinga { env })
+        let icinga = Icinga { env };
+        let (code, _) = icinga.api("GET", "/v1/objects/hosts?attrs=__name", None);
+        assert_eq!(code, 200, "the Icinga2 API in {path} does not answer: (re)start it with `bash .ci/icinga2-setup.sh`");
+        Some(icinga)
     }
 
     fn var(&self, key: &str) -> &str {
