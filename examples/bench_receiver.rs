@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
 
 fn main() {
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
     println!("listening on {}", listener.local_addr().unwrap());
     let counts: Counts = Arc::default();
@@ -37,7 +40,11 @@ fn serve(stream: TcpStream, counts: &Counts) -> std::io::Result<()> {
             return Ok(());
         }
         let mut parts = line.split_whitespace();
-        let (method, path, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (method, path, version) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         let (method, path) = (method.to_string(), path.to_string());
         let mut length = 0usize;
         let mut close = version == "HTTP/1.0";
@@ -53,7 +60,9 @@ fn serve(stream: TcpStream, counts: &Counts) -> std::io::Result<()> {
             if let Some((name, value)) = header.split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap_or(0);
-                } else if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
+                } else if name.eq_ignore_ascii_case("connection")
+                    && value.trim().eq_ignore_ascii_case("close")
+                {
                     close = true;
                 }
             }
