@@ -5,7 +5,7 @@
 # Options are declared in nix/options.nix (targets in nix/targets.nix). The
 # work is done by pure helpers in nix/ (rendering the config file, naming
 # units, assertions), which CI tests without nixpkgs; this file only wires
-# their results into NixOS. docs/nixos.md describes what appears on the
+# their results into NixOS. README.md ("NixOS") describes what appears on the
 # system.
 {
   config,

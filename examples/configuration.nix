@@ -4,7 +4,7 @@
 #   imports = [ ./nixcloud-monitoring/examples/configuration.nix ];
 #
 # It sets `apiKey`, so evaluation warns that the key lands in the
-# world-readable Nix store; see docs/nixos.md for `apiKeyFile`.
+# world-readable Nix store; see README.md ("The API key") for `apiKeyFile`.
 { ... }:
 {
   imports = [ ../module.nix ];

@@ -338,7 +338,7 @@ let
           description = ''
             systemd `[Service]` settings for the unit that runs `script`; each
             key replaces the module's hardened default for that key (see
-            docs/nixos.md, "Sandbox"). In `mode = "daemon"` the settings of
+            README.md, "Sandbox"). In `mode = "daemon"` the settings of
             all passive targets apply to the daemon. Not written to the config
             file.
           '';
