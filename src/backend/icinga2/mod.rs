@@ -6,19 +6,21 @@
 //! then empty hosts) that carry this agent's owner mark but are no longer configured. Results
 //! go to `POST /v1/actions/process-check-result` with the real execution time.
 
+mod api;
 mod objects;
 mod perfdata;
+
+use api::{outcome, Conn};
 
 use super::{bounded, Api, Registered};
 use crate::config::{Config, Icinga2Settings};
 use crate::http::{self, ClientOptions};
 use crate::result::CheckResult;
-use crate::retry::{classify, Class, DeliveryError};
+use crate::retry::DeliveryError;
 use crate::secrets::{KeySource, SecretError};
 use crate::targets::Target;
 use anyhow::Context;
-use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -29,14 +31,6 @@ pub struct Icinga2 {
     password: KeySource,
     owner: String,
     concurrency: usize,
-}
-
-/// What each request needs; cheap to clone into concurrent tasks.
-#[derive(Clone)]
-struct Conn {
-    client: reqwest::Client,
-    base: String,
-    user: String,
 }
 
 impl Icinga2 {
@@ -266,156 +260,6 @@ impl Api for Icinga2 {
     }
 }
 
-impl Conn {
-    fn request(&self, password: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.base))
-            .basic_auth(&self.user, Some(password))
-            // Icinga2 answers 400 to PUT, POST and DELETE without it.
-            .header("Accept", "application/json")
-    }
-
-    /// PUT creates; an existing object ("already exists", 500) is updated with POST instead.
-    /// Says whether the object is new.
-    async fn ensure(
-        &self,
-        pw: &str,
-        kind: &str,
-        name: &str,
-        attrs: Map<String, Value>,
-        doing: &str,
-    ) -> Result<bool, DeliveryError> {
-        let path = format!("/v1/objects/{kind}/{}", encode(name));
-        let body = json!({ "attrs": attrs }).to_string();
-        let put = self
-            .request(pw, Method::PUT, &path)
-            .header("Content-Type", "application/json")
-            .body(body.clone());
-        let created = http::send_raw(put, doing).await?;
-        if created.status == 500 && created.body.contains("already exists") {
-            let post = self
-                .request(pw, Method::POST, &path)
-                .header("Content-Type", "application/json")
-                .body(body);
-            return outcome(http::send_raw(post, doing).await?, doing).map(|()| false);
-        }
-        outcome(created, doing).map(|()| true)
-    }
-
-    /// Moves a service's next check `seconds` ahead. A new passive service would otherwise run
-    /// its stale-alarm check at once (Icinga2 checks new services soon), before any push.
-    async fn postpone(
-        &self,
-        pw: &str,
-        host: &str,
-        service: &str,
-        seconds: u64,
-    ) -> Result<(), DeliveryError> {
-        let next = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs()
-            + seconds;
-        let body = json!({ "next_check": next, "force": true });
-        let path = format!(
-            "/v1/actions/reschedule-check?service={}",
-            encode(&format!("{host}!{service}"))
-        );
-        let request = self
-            .request(pw, Method::POST, &path)
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-        http::send(
-            request,
-            &format!("scheduling the stale check of {host}!{service}"),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// Names of the objects of `kind` that carry this owner's mark.
-    async fn owned(&self, pw: &str, kind: &str, owner: &str) -> Result<Vec<String>, DeliveryError> {
-        let singular = kind.trim_end_matches('s');
-        let body = json!({
-            "filter": format!("{singular}.vars.nixcloud_monitoring_owner == owner"),
-            "filter_vars": { "owner": owner },
-            "attrs": ["__name"],
-        });
-        let request = self
-            .request(pw, Method::POST, &format!("/v1/objects/{kind}"))
-            .header("X-HTTP-Method-Override", "GET")
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-        let doing = format!("listing this agent's {kind} in Icinga2");
-        let text = http::send(request, &doing).await?;
-        let doc: Value = serde_json::from_str(&text).map_err(|e| {
-            DeliveryError::Transient(anyhow::anyhow!("{doing}: unexpected answer: {e}"))
-        })?;
-        Ok(doc["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["name"].as_str().map(str::to_string))
-            .collect())
-    }
-
-    async fn delete(
-        &self,
-        pw: &str,
-        kind: &str,
-        name: &str,
-        cascade: bool,
-    ) -> Result<(), DeliveryError> {
-        let query = if cascade { "?cascade=1" } else { "" };
-        let path = format!("/v1/objects/{kind}/{}{query}", encode(name));
-        http::send(
-            self.request(pw, Method::DELETE, &path),
-            &format!("removing {name} from Icinga2"),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn process_check_result(
-        &self,
-        pw: &str,
-        r: &CheckResult,
-        source: &str,
-    ) -> Result<http::Answer, DeliveryError> {
-        let end = r.measured_at_ms as f64 / 1000.0;
-        let start = end - r.duration_ms.unwrap_or(0) as f64 / 1000.0;
-        let body = json!({
-            "exit_status": u8::from(r.state),
-            "plugin_output": r.output,
-            "performance_data": perfdata::convert(&r.perfdata),
-            "check_source": source,
-            "execution_start": start,
-            "execution_end": end,
-        });
-        let request = self
-            // With `?service=` an unknown service is a 404 (a filter matching nothing is a 500).
-            .request(
-                pw,
-                Method::POST,
-                &format!(
-                    "/v1/actions/process-check-result?service={}",
-                    encode(&format!("{}!{}", r.host, r.name))
-                ),
-            )
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-        http::send_raw(request, &format!("delivering the result for {}", r.target)).await
-    }
-}
-
-fn outcome(answer: http::Answer, doing: &str) -> Result<(), DeliveryError> {
-    match classify(answer.status) {
-        Class::Success => Ok(()),
-        Class::Transient => Err(DeliveryError::Transient(answer.error(doing))),
-        Class::Rejected => Err(DeliveryError::Rejected(answer.error(doing))),
-    }
-}
-
 /// The base URL to send to, and where to connect when the certificate's name (`serverName`)
 /// differs from the URL's host: the requests name the certificate's host, which is resolved to
 /// the URL's address, so verification checks the right name and never gets weaker.
@@ -442,20 +286,6 @@ fn endpoint(s: &Icinga2Settings) -> anyhow::Result<(String, Option<(String, Sock
         format!("{scheme}://{name}:{port}"),
         Some((name.clone(), addr)),
     ))
-}
-
-/// Percent-encodes an object name for a URL path (`host!service`, spaces, slashes, …).
-fn encode(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// This machine's name, the default owner mark.
@@ -499,11 +329,5 @@ mod tests {
             (base.as_str(), resolve),
             ("https://icinga.example.org:5665", None)
         );
-    }
-
-    #[test]
-    fn object_names_are_encoded_for_paths() {
-        assert_eq!(encode("h!HTTP (IPv4)"), "h%21HTTP%20%28IPv4%29");
-        assert_eq!(encode("https://hydra"), "https%3A%2F%2Fhydra");
     }
 }
