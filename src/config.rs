@@ -4,15 +4,15 @@
 //! they are and a hand-written file reads like the original's documentation. Every error names
 //! the file and line, and the target where there is one.
 
-use crate::checks::{self, ActiveCheck};
+use crate::checks::ActiveCheck;
 use crate::secrets::KeySource;
 use crate::targets::{self, Passive, Target, TargetKind};
 use anyhow::{bail, Context};
+use raw::{RawConfig, RawTargets};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use toml::Spanned;
 
 /// Where the config lives when neither `--config` nor the environment says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
@@ -127,84 +127,6 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Things that work but should be changed (a literal key, …), for `check`.
     pub warnings: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawConfig {
-    #[serde(default)]
-    backend: BackendKind,
-    #[serde(default = "default_api_host")]
-    api_host: String,
-    api_key: Option<String>,
-    api_key_file: Option<PathBuf>,
-    #[serde(default = "default_true")]
-    public: bool,
-    state_dir: Option<PathBuf>,
-    #[serde(default)]
-    queue: QueueSettings,
-    #[serde(default)]
-    delivery: DeliverySettings,
-    icinga2: Option<Icinga2Settings>,
-    #[serde(default)]
-    targets: RawTargets,
-}
-
-fn default_api_host() -> String {
-    "https://status.nixcloud.io".to_string()
-}
-
-fn default_true() -> bool {
-    true
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct RawTargets {
-    active: RawActive,
-    passive: Vec<Spanned<RawPassive>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct RawActive {
-    check_http: Vec<Spanned<checks::CheckHttp>>,
-    check_ssl_cert: Vec<Spanned<checks::CheckSslCert>>,
-    check_dns: Vec<Spanned<checks::CheckDns>>,
-    check_ping: Vec<Spanned<checks::CheckPing>>,
-    check_smtp: Vec<Spanned<checks::CheckSmtp>>,
-    check_ssh: Vec<Spanned<checks::CheckSsh>>,
-    check_hydra: Vec<Spanned<checks::CheckHydra>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-struct RawPassive {
-    host: String,
-    name: Option<String>,
-    tags: Vec<String>,
-    public: Option<bool>,
-    api_key: Option<String>,
-    api_key_file: Option<PathBuf>,
-    script: String,
-    timers: RawTimers,
-    script_timeout: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct RawTimers {
-    check: u64,
-    timeout: u64,
-}
-
-impl Default for RawTimers {
-    fn default() -> Self {
-        RawTimers {
-            check: 60,
-            timeout: 180,
-        }
-    }
 }
 
 /// Which file to read: `--config`, else `$NIXCLOUD_MONITORING_CONFIG`, else the default.
@@ -467,6 +389,8 @@ fn enclosing_table(text: &str, line: usize) -> Option<String> {
         header.to_string()
     })
 }
+
+mod raw;
 
 #[cfg(test)]
 mod tests;
