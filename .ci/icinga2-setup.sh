@@ -38,12 +38,13 @@ fi
 
 stop
 mkdir -p "$DIR"
-node=$(hostname)
 
 # The CA and the node certificate (issued for the node name, not for 127.0.0.1).
 if [ ! -f /var/lib/icinga2/certs/ca.crt ]; then
   icinga2 api setup >/dev/null
 fi
+# The node name is whatever Icinga2 chose (its certificate is named after it).
+node=$(basename "$(ls /var/lib/icinga2/certs/*.crt | grep -v '/ca\.crt$' | head -1)" .crt)
 
 password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 printf '%s\n' "$password" >"$DIR/password"
