@@ -488,3 +488,27 @@ fn register_against_a_dead_server_exits_3_and_names_the_url() {
         "{text}"
     );
 }
+
+#[test]
+fn an_oversized_output_is_cut_keeping_its_end_and_said_so() {
+    let server = TestServer::start();
+    let sb = seed(&server);
+    let output = format!("{}the error is here", "x".repeat(100_000));
+    let out = sb
+        .cmd(&["submit", "mail.lastlog.de-sometest", &output, "", "2"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("output is 100017 bytes; only the last 65536 are kept"),
+        "{text}"
+    );
+    let body = server.requests_to("/api/services/results")[0].json();
+    let sent = body["output"].as_str().unwrap();
+    assert!(
+        sent.len() <= 65536
+            && sent.starts_with("[cut: first ")
+            && sent.ends_with("the error is here")
+    );
+}
