@@ -15,6 +15,8 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     agent.require_owner()?;
     let backend = agent.backend()?;
     let targets = &agent.config.targets;
+    // What waited from earlier runs goes first, so results arrive in the order measured.
+    let backlog = deliver::flush(agent, &backend).await?;
     let registered = super::register::register(agent, &backend, targets, true).await?;
     let mut code = super::register::code_of(&registered);
 
@@ -48,7 +50,9 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             }
         }
     }
-    let report = deliver::flush(agent, &backend).await?;
+    let mut report = deliver::flush(agent, &backend).await?;
+    report.delivered += backlog.delivered;
+    report.rejected.extend(backlog.rejected);
     code = code.worst(report.code());
 
     println!(
