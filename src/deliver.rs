@@ -15,7 +15,8 @@ use crate::queue;
 use crate::result::CheckResult;
 use crate::retry::{DeliveryError, RetryPolicy};
 use crate::secrets::SecretError;
-use crate::targets;
+use crate::targets::{self, Target};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// What became of an accepted result.
@@ -78,24 +79,24 @@ impl FlushReport {
 /// Queues `result` durably, then delivers the queue. Where this user may not read the key,
 /// the result goes to the spool for the service instead.
 pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> anyhow::Result<Fate> {
-    let target = targets::find(&agent.config.targets, &result.target);
+    // The service records a spooled result for `status` when it adopts the file.
+    let spool = |why: &dyn std::fmt::Display| {
+        tracing::info!("{why}: handing the result to the service");
+        agent.queue.push_spool(&result).map(Fate::Spooled)
+    };
     if agent.role == Role::Guest {
-        tracing::info!("not the owner of the state directory: handing the result to the service");
-        return Ok(Fate::Spooled(agent.queue.push_spool(&result)?));
+        return spool(&"not the owner of the state directory");
     }
+    let target = targets::find(&agent.config.targets, &result.target);
     if let Err(SecretError::PermissionDenied(why)) = backend.check_access(target) {
-        // The service records it for `status` when it adopts the spooled file.
-        tracing::info!("{why:#}: handing the result to the service");
-        return Ok(Fate::Spooled(agent.queue.push_spool(&result)?));
+        return spool(&why);
     }
     if let Err(e) = agent.state.record_last(&result) {
         tracing::warn!("{e:#}");
     }
     let path = match agent.queue.push_unsynced(&result) {
         Ok(path) => path,
-        Err(e) if is_permission_denied(&e) => {
-            return Ok(Fate::Spooled(agent.queue.push_spool(&result)?))
-        }
+        Err(e) if is_permission_denied(&e) => return spool(&format!("{e:#}")),
         Err(e) => return Err(e),
     };
     let flushed = flush(agent, backend).await;
@@ -144,9 +145,17 @@ pub async fn deliver_pending(
         }
     }
     let pending = agent.queue.pending(lock)?;
+    let by_id: HashMap<&str, &Target> = agent
+        .config
+        .targets
+        .iter()
+        .map(|t| (t.id.as_str(), t))
+        .collect();
     let mut report = FlushReport::default();
     for (i, entry) in pending.iter().enumerate() {
-        let target = targets::find(&agent.config.targets, &entry.result.target);
+        // Results of targets removed from the config are still delivered (with the top-level
+        // key), so nothing accepted is dropped.
+        let target = by_id.get(entry.result.target.as_str()).copied();
         match retry.run(|| backend.deliver(&entry.result, target)).await {
             Ok(()) => {
                 agent.queue.remove(entry)?;
