@@ -3,14 +3,19 @@
 //!
 //! Every object carries `vars.nixcloud_monitoring_owner`, so `register` knows which objects it
 //! may update and remove, and services carry `vars.nixcloud_monitoring_id` (the target id).
+//! The variables always go as one whole `vars` dictionary: an update then replaces them all, so
+//! a variable dropped from the config (a `contains` that was removed) is gone from Icinga2 too.
 //!
 //! Passive targets: Icinga2's freshness only works with active checks on (observed, see
-//! shared/spec/icinga2-on-debian.md), so a passive service runs the `dummy` command every
-//! `timers.timeout` minutes with state UNKNOWN and a text naming the target. Every pushed result
-//! postpones that check by the same interval, so it only fires after `timers.timeout` minutes
-//! without a push.
+//! docs/icinga2.md), so a passive service runs the `dummy` command every `timers.timeout`
+//! minutes with state UNKNOWN and a text naming the target. Every pushed result postpones that
+//! check by the same interval, so it only fires after `timers.timeout` minutes without a push.
+//!
+//! Variables are limited to what Icinga2 2.13's ITL and Debian 12's monitoring-plugins 2.3
+//! accept: `dns_query_type` would make check_dns fail with a usage error, and the ITL `ssh`
+//! command has no remote-version argument (see [`check`]).
 
-use crate::checks::ActiveCheck;
+use crate::checks::{ActiveCheck, CheckHydra, CheckSsh};
 use crate::targets::{Family, Target, TargetKind};
 use serde_json::{json, Map, Value};
 
@@ -18,6 +23,9 @@ use serde_json::{json, Map, Value};
 const ACTIVE_INTERVAL: u64 = 300;
 /// Seconds between retries of a failing active check.
 const ACTIVE_RETRY: u64 = 60;
+/// check_ssl_cert's own thresholds (days), used when `warningDays` is not set (1000).
+const CERT_WARN_DEFAULT: i64 = 20;
+const CERT_CRIT_DEFAULT: i64 = 15;
 
 /// One service object to create: its name and attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,159 +50,268 @@ impl Service {
 }
 
 /// The host object's attributes. Hosts are always UP (`dummy`): the services say what is wrong,
-/// and no host check leaves the machine.
+/// and no host check leaves the Icinga2 server.
 pub fn host_attrs(host: &str, owner: &str) -> Map<String, Value> {
-    let attrs = json!({
-        "address": address_of(host),
+    let address = address_of(host);
+    let address_key = if address.contains(':') {
+        "address6"
+    } else {
+        "address"
+    };
+    into_map(json!({
+        address_key: address,
         "check_command": "dummy",
         "check_interval": 3600,
-        "vars.dummy_state": 0,
-        "vars.dummy_text": "host object kept by nixcloud-monitoring",
-        "vars.nixcloud_monitoring_owner": owner,
-    });
-    into_map(attrs)
+        "enable_active_checks": true,
+        "vars": {
+            "dummy_state": 0,
+            "dummy_text": "host object kept by nixcloud-monitoring",
+            "nixcloud_monitoring_owner": owner,
+        },
+    }))
 }
 
 /// The services for a target (one per family for active targets, one for passive ones).
 pub fn services(target: &Target, owner: &str) -> Vec<Service> {
     match &target.kind {
         TargetKind::Passive(p) => {
-            let mut attrs = into_map(json!({
-                "check_command": "dummy",
-                "enable_active_checks": true,
-                "enable_passive_checks": true,
-                "check_interval": p.timeout_minutes * 60,
-                "retry_interval": p.timeout_minutes * 60,
-                "max_check_attempts": 1,
-                "vars.dummy_state": 3,
-                "vars.dummy_text": format!(
+            let silence = p.timeout_minutes * 60;
+            let vars = into_map(json!({
+                "dummy_state": 3,
+                "dummy_text": format!(
                     "STALE: no result from {} for {} minutes (timers.timeout); is its script or sender still running?",
                     target.id, p.timeout_minutes
                 ),
             }));
-            mark(&mut attrs, target, owner);
+            let attrs = json!({
+                "check_command": "dummy",
+                "enable_active_checks": true,
+                "enable_passive_checks": true,
+                "check_interval": silence,
+                "retry_interval": silence,
+                "max_check_attempts": 1,
+            });
             vec![Service {
                 host: target.host.clone(),
                 name: target.name.clone(),
-                attrs,
+                attrs: with_vars(attrs, vars, target, owner),
             }]
         }
         TargetKind::Active(check) => target
             .families()
             .into_iter()
             .map(|family| {
-                let mut attrs = check_attrs(check, &target.host, family);
-                attrs.insert("check_interval".into(), json!(ACTIVE_INTERVAL));
-                attrs.insert("retry_interval".into(), json!(ACTIVE_RETRY));
-                attrs.insert("enable_active_checks".into(), json!(true));
-                mark(&mut attrs, target, owner);
-                let name = format!("{} ({})", target.name, family.label());
+                let (command, vars) = self::check(check, &target.host, family);
+                let attrs = json!({
+                    "check_command": command,
+                    "enable_active_checks": true,
+                    "enable_passive_checks": false,
+                    "check_interval": ACTIVE_INTERVAL,
+                    "retry_interval": ACTIVE_RETRY,
+                });
                 Service {
                     host: target.host.clone(),
-                    name,
-                    attrs,
+                    name: format!("{} ({})", target.name, family.label()),
+                    attrs: with_vars(attrs, vars, target, owner),
                 }
             })
             .collect(),
     }
 }
 
-fn mark(attrs: &mut Map<String, Value>, target: &Target, owner: &str) {
-    attrs.insert("vars.nixcloud_monitoring_owner".into(), json!(owner));
-    attrs.insert("vars.nixcloud_monitoring_id".into(), json!(target.id));
-    attrs.insert("vars.nixcloud_monitoring_tags".into(), json!(target.tags));
+/// `attrs` plus the whole `vars` dictionary: the check's variables and the owner mark.
+fn with_vars(
+    attrs: Value,
+    mut vars: Map<String, Value>,
+    target: &Target,
+    owner: &str,
+) -> Map<String, Value> {
+    // Unset optional variables are left out rather than sent as null.
+    vars.retain(|_, v| !v.is_null());
+    vars.insert("nixcloud_monitoring_owner".into(), json!(owner));
+    vars.insert("nixcloud_monitoring_id".into(), json!(target.id));
+    vars.insert("nixcloud_monitoring_tags".into(), json!(target.tags));
+    let mut attrs = into_map(attrs);
+    attrs.insert("vars".into(), Value::Object(vars));
+    attrs
 }
 
 /// The ITL command and its variables for an active check.
-fn check_attrs(check: &ActiveCheck, host: &str, family: Family) -> Map<String, Value> {
+pub fn check(
+    check: &ActiveCheck,
+    host: &str,
+    family: Family,
+) -> (&'static str, Map<String, Value>) {
     let (v4, v6) = (family == Family::V4, family == Family::V6);
-    let attrs = match check {
-        ActiveCheck::Http(c) => json!({
-            "check_command": "http",
-            "vars.http_address": host, "vars.http_vhost": host, "vars.http_port": c.port,
-            "vars.http_uri": if c.url.is_empty() { "/" } else { &c.url },
-            "vars.http_string": non_empty(&c.contains),
-            "vars.http_ipv4": v4, "vars.http_ipv6": v6,
-        }),
-        // The http command in certificate mode: days left, per address family.
-        ActiveCheck::SslCert(c) => json!({
-            "check_command": "http",
-            "vars.http_address": host, "vars.http_vhost": host, "vars.http_port": c.port,
-            "vars.http_ssl": true, "vars.http_sni": true,
-            "vars.http_certificate": certificate_days(c.warning_days),
-            "vars.http_timeout": c.timeout,
-            "vars.http_ipv4": v4, "vars.http_ipv6": v6,
-        }),
-        ActiveCheck::Dns(c) => json!({
-            "check_command": "dns",
-            "vars.dns_lookup": host,
-            "vars.dns_server": non_empty(&c.server),
-            "vars.dns_expected_answers": non_empty(&c.expected_address),
-            "vars.dns_authoritative": !c.expect_authority.is_empty(),
-            "vars.dns_query_type": if v4 { "A" } else { "AAAA" },
-            "vars.dns_timeout": c.timeout,
-        }),
+    let (command, vars) = match check {
+        // The original ran `check_http -H host -p port -u url -s contains -f follow`.
+        ActiveCheck::Http(c) => (
+            "http",
+            json!({
+                "http_address": host, "http_vhost": host, "http_port": c.port,
+                "http_uri": if c.url.is_empty() { "/" } else { &c.url },
+                "http_string": non_empty(&c.contains),
+                "http_onredirect": "follow",
+                "http_ipv4": v4, "http_ipv6": v6,
+            }),
+        ),
+        // check_http in certificate mode (`-C warn,crit`): days left, per address family,
+        // without check_ssl_cert's OCSP and CRL fetches.
+        ActiveCheck::SslCert(c) => (
+            "http",
+            json!({
+                "http_address": host, "http_vhost": host, "http_port": c.port,
+                "http_ssl": true, "http_sni": true,
+                "http_certificate": certificate_days(c.warning_days),
+                "http_timeout": c.timeout,
+                "http_ipv4": v4, "http_ipv6": v6,
+            }),
+        ),
+        // check_dns 2.3 asks nslookup for every record type and has no `-q`: both families'
+        // services run the same lookup; `expected-address` is compared with all answers, as
+        // the original's check_dns did.
+        ActiveCheck::Dns(c) => (
+            "dns",
+            json!({
+                "dns_lookup": host,
+                "dns_server": non_empty(&c.server),
+                "dns_expected_answers": non_empty(&c.expected_address),
+                "dns_authoritative": !c.expect_authority.is_empty(),
+                "dns_timeout": c.timeout,
+            }),
+        ),
         ActiveCheck::Ping(c) => {
             let (wrta, wpl) = split_threshold(&c.warning);
             let (crta, cpl) = split_threshold(&c.critical);
-            json!({
-                "check_command": if v4 { "ping4" } else { "ping6" },
-                "vars.ping_address": host,
-                "vars.ping_wrta": wrta, "vars.ping_wpl": wpl,
-                "vars.ping_crta": crta, "vars.ping_cpl": cpl,
-                "vars.ping_timeout": c.timeout,
-            })
+            (
+                if v4 { "ping4" } else { "ping6" },
+                json!({
+                    "ping_address": host,
+                    "ping_wrta": wrta, "ping_wpl": wpl,
+                    "ping_crta": crta, "ping_cpl": cpl,
+                    "ping_timeout": c.timeout,
+                }),
+            )
         }
-        ActiveCheck::Smtp(c) => json!({
-            "check_command": "smtp",
-            "vars.smtp_address": host, "vars.smtp_port": c.port,
-            "vars.smtp_starttls": c.starttls,
-            "vars.smtp_certificate_age": if c.certificate == 1000 { Value::Null } else { json!(c.certificate.to_string()) },
-            "vars.smtp_timeout": c.timeout,
-            "vars.smtp_ipv4": v4, "vars.smtp_ipv6": v6,
-        }),
-        ActiveCheck::Ssh(c) => json!({
-            "check_command": "ssh",
-            "vars.ssh_address": host, "vars.ssh_port": c.port,
-            "vars.ssh_remote_version": non_empty(&c.remote_version),
-            "vars.ssh_timeout": c.timeout,
-            "vars.ssh_ipv4": v4, "vars.ssh_ipv6": v6,
-        }),
-        // Hydra has no ITL command: check that the jobset's page answers over HTTP(S). That
-        // says Hydra and the jobset are there, not whether its builds succeed.
-        ActiveCheck::Hydra(c) => {
-            let (ssl, addr) = match host.split_once("://") {
-                Some((scheme, rest)) => (scheme == "https", rest.trim_end_matches('/')),
-                None => (true, host.trim_end_matches('/')),
-            };
+        ActiveCheck::Smtp(c) => (
+            "smtp",
             json!({
-                "check_command": "http",
-                "vars.http_address": addr, "vars.http_vhost": addr,
-                "vars.http_ssl": ssl, "vars.http_sni": ssl,
-                "vars.http_uri": format!("/jobset/{}/{}", c.project, c.jobset),
-                "vars.http_ipv4": v4, "vars.http_ipv6": v6,
-            })
-        }
+                "smtp_address": host, "smtp_port": c.port,
+                "smtp_starttls": c.starttls,
+                "smtp_certificate_age": if c.certificate == 1000 { Value::Null } else { json!(c.certificate.to_string()) },
+                "smtp_timeout": c.timeout,
+                "smtp_ipv4": v4, "smtp_ipv6": v6,
+            }),
+        ),
+        ActiveCheck::Ssh(c) => ssh(c, host, v4, v6),
+        ActiveCheck::Hydra(c) => hydra(c, host, v4, v6),
     };
-    let mut map = into_map(attrs);
-    // Unset optional variables are left out rather than sent as null.
-    map.retain(|_, v| !v.is_null());
-    map
+    (command, into_map(vars))
+}
+
+/// `ssh`, or `tcp` expecting the banner when `remoteVersion` is set: the ITL `ssh` command of
+/// Icinga2 2.13 has no remote-version argument. check_ssh `-r` wants the whole text after
+/// `SSH-2.0-` up to the line end (`OpenSSH_9.2p1 Debian-2`); check_tcp finds `-<version>` at
+/// the line end in the banner, and a mismatch is CRITICAL, as with check_ssh.
+fn ssh(c: &CheckSsh, host: &str, v4: bool, v6: bool) -> (&'static str, Value) {
+    if c.remote_version.is_empty() {
+        return (
+            "ssh",
+            json!({
+                "ssh_address": host, "ssh_port": c.port, "ssh_timeout": c.timeout,
+                "ssh_ipv4": v4, "ssh_ipv6": v6,
+            }),
+        );
+    }
+    let v = &c.remote_version;
+    (
+        "tcp",
+        json!({
+            "tcp_address": host, "tcp_port": c.port, "tcp_timeout": c.timeout,
+            "tcp_expect": [format!("-{v}\r"), format!("-{v}\n")],
+            "tcp_mismatch": "crit",
+            "tcp_ipv4": v4, "tcp_ipv6": v6,
+        }),
+    )
+}
+
+/// Hydra has no ITL command: check_http asks Hydra's JSON API for the jobset
+/// (`GET <url>/jobset/<project>/<jobset>`, `Accept: application/json`). CRITICAL when the
+/// jobset is missing (404) or Hydra reports an evaluation or fetch error for it (a non-empty
+/// `errormsg` / `fetcherrormsg`); whether the builds themselves succeed is not checked.
+fn hydra(c: &CheckHydra, host: &str, v4: bool, v6: bool) -> (&'static str, Value) {
+    let u = HydraUrl::parse(host);
+    (
+        "http",
+        json!({
+            "http_address": u.host, "http_vhost": u.host, "http_port": u.port,
+            "http_ssl": u.https, "http_sni": u.https,
+            "http_uri": format!("{}/jobset/{}/{}", u.prefix, c.project, c.jobset),
+            "http_header": "Accept: application/json",
+            "http_expect_body_regex": "\"(fetch)?errormsg\"[[:space:]]*:[[:space:]]*\"[^\"]",
+            "http_invertregex": true,
+            "http_onredirect": "follow",
+            "http_ipv4": v4, "http_ipv6": v6,
+        }),
+    )
+}
+
+/// A Hydra URL's parts; `https://` is assumed when the scheme is missing.
+#[derive(Debug, PartialEq)]
+struct HydraUrl {
+    https: bool,
+    host: String,
+    port: u16,
+    /// Path before `/jobset/…`, without a trailing `/` (Hydra behind a path prefix).
+    prefix: String,
+}
+
+impl HydraUrl {
+    fn parse(text: &str) -> HydraUrl {
+        let with_scheme = if text.contains("://") {
+            text.to_string()
+        } else {
+            format!("https://{text}")
+        };
+        match reqwest::Url::parse(&with_scheme) {
+            Ok(url) => HydraUrl {
+                https: url.scheme() != "http",
+                host: url
+                    .host_str()
+                    .unwrap_or(text)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                port: url.port_or_known_default().unwrap_or(443),
+                prefix: url.path().trim_end_matches('/').to_string(),
+            },
+            // Not a URL: check_http then says what is wrong with the host.
+            Err(_) => HydraUrl {
+                https: true,
+                host: text.to_string(),
+                port: 443,
+                prefix: String::new(),
+            },
+        }
+    }
 }
 
 /// A host object's address: the host itself, or a Hydra URL's host part.
-fn address_of(host: &str) -> &str {
-    host.split_once("://")
-        .map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or(rest))
-        .unwrap_or(host)
+fn address_of(host: &str) -> String {
+    if host.contains("://") {
+        HydraUrl::parse(host).host
+    } else {
+        host.to_string()
+    }
 }
 
-/// `warningDays` (1000 = not set) as check_http's `-C warn,crit`.
+/// `warningDays` (1000 = not set) as check_http's `-C warn,crit`; unset, check_ssl_cert's own
+/// defaults (20 and 15 days), which the original's server applied.
 fn certificate_days(warning_days: i64) -> String {
     if warning_days == 1000 {
-        "30,14".to_string()
+        format!("{CERT_WARN_DEFAULT},{CERT_CRIT_DEFAULT}")
     } else {
-        format!("{},{}", warning_days, warning_days.min(14))
+        format!("{},{}", warning_days, warning_days.min(CERT_CRIT_DEFAULT))
     }
 }
 

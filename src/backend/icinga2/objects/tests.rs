@@ -6,116 +6,176 @@ fn targets(toml: &str) -> Vec<Target> {
     Config::parse(Path::new("t.toml"), toml).unwrap().targets
 }
 
+/// The services of the first target in `toml`.
+fn first(toml: &str) -> Vec<Service> {
+    services(&targets(toml)[0], "me")
+}
+
 #[test]
 fn http_becomes_one_service_per_family_with_the_itl_variables() {
-    let t = &targets("[[targets.active.check_http]]\nhost = \"nixcloud.io\"\nurl = \"/main/en\"\ncontains = \"individual\"\n")[0];
-    let s = services(t, "me");
+    let s = first("[[targets.active.check_http]]\nhost = \"nixcloud.io\"\nurl = \"/main/en\"\ncontains = \"individual\"\n");
     assert_eq!(
         s.iter().map(Service::full_name).collect::<Vec<_>>(),
         ["nixcloud.io!HTTP (IPv4)", "nixcloud.io!HTTP (IPv6)"]
     );
     let a = &s[0].attrs;
     assert_eq!(a["check_command"], "http");
-    assert_eq!(a["vars.http_address"], "nixcloud.io");
-    assert_eq!(a["vars.http_uri"], "/main/en");
-    assert_eq!(a["vars.http_string"], "individual");
+    assert_eq!(a["enable_active_checks"], true);
     assert_eq!(
-        (a["vars.http_ipv4"].clone(), a["vars.http_ipv6"].clone()),
-        (json!(true), json!(false))
+        a["vars"],
+        json!({
+            "http_address": "nixcloud.io", "http_vhost": "nixcloud.io", "http_port": 80,
+            "http_uri": "/main/en", "http_string": "individual", "http_onredirect": "follow",
+            "http_ipv4": true, "http_ipv6": false,
+            "nixcloud_monitoring_owner": "me", "nixcloud_monitoring_id": "nixcloud.io-HTTP",
+            "nixcloud_monitoring_tags": [],
+        })
     );
-    assert_eq!(a["vars.nixcloud_monitoring_owner"], "me");
-    assert_eq!(a["vars.nixcloud_monitoring_id"], "nixcloud.io-HTTP");
+    assert_eq!(
+        (
+            &s[1].attrs["vars"]["http_ipv4"],
+            &s[1].attrs["vars"]["http_ipv6"]
+        ),
+        (&json!(false), &json!(true))
+    );
 }
 
 #[test]
-fn unset_optional_variables_are_left_out() {
-    let t = &targets("[[targets.active.check_http]]\nhost = \"h\"\nipv6 = false\n")[0];
-    let s = services(t, "me");
+fn unset_optional_variables_are_left_out_of_the_whole_vars_dictionary() {
+    let s = first("[[targets.active.check_http]]\nhost = \"h\"\nipv6 = false\n");
     assert_eq!(s.len(), 1);
-    assert!(!s[0].attrs.contains_key("vars.http_string"));
-    assert_eq!(s[0].attrs["vars.http_uri"], "/");
+    // No dotted `vars.x` keys: an update replaces the dictionary, so dropped variables go.
+    assert!(s[0].attrs.keys().all(|k| !k.starts_with("vars.")));
+    let vars = s[0].attrs["vars"].as_object().unwrap();
+    assert!(!vars.contains_key("http_string"));
+    assert!(vars.values().all(|v| !v.is_null()));
+    assert_eq!(vars["http_uri"], "/");
 }
 
 #[test]
 fn ssl_cert_uses_certificate_mode_with_the_warning_days() {
     let ts = targets(
-        "[[targets.active.check_ssl_cert]]\nhost = \"a\"\n[[targets.active.check_ssl_cert]]\nhost = \"b\"\nwarningDays = 10\n",
+        "[[targets.active.check_ssl_cert]]\nhost = \"a\"\n[[targets.active.check_ssl_cert]]\nhost = \"b\"\nwarningDays = 10\n[[targets.active.check_ssl_cert]]\nhost = \"c\"\nwarningDays = 40\n",
     );
+    let days = |i: usize| services(&ts[i], "me")[0].attrs["vars"]["http_certificate"].clone();
+    assert_eq!(days(0), "20,15", "check_ssl_cert's defaults when not set");
+    assert_eq!(days(1), "10,10");
+    assert_eq!(days(2), "40,15");
+    let b = &services(&ts[1], "me")[0].attrs["vars"];
     assert_eq!(
-        services(&ts[0], "me")[0].attrs["vars.http_certificate"],
-        "30,14"
+        (
+            &b["http_ssl"],
+            &b["http_sni"],
+            &b["http_port"],
+            &b["http_timeout"]
+        ),
+        (&json!(true), &json!(true), &json!(443), &json!(15))
     );
-    let b = &services(&ts[1], "me")[0].attrs;
-    assert_eq!(b["vars.http_certificate"], "10,10");
-    assert_eq!(b["vars.http_ssl"], true);
-    assert_eq!(b["vars.http_port"], 443);
 }
 
 #[test]
 fn ping_picks_the_family_command_and_splits_thresholds() {
-    let t = &targets("[[targets.active.check_ping]]\nhost = \"h\"\n")[0];
-    let s = services(t, "me");
+    let s = first("[[targets.active.check_ping]]\nhost = \"h\"\n");
     assert_eq!(
-        (
-            s[0].attrs["check_command"].clone(),
-            s[1].attrs["check_command"].clone()
-        ),
-        (json!("ping4"), json!("ping6"))
+        (&s[0].attrs["check_command"], &s[1].attrs["check_command"]),
+        (&json!("ping4"), &json!("ping6"))
     );
+    let v = &s[0].attrs["vars"];
     assert_eq!(
-        (
-            s[0].attrs["vars.ping_wrta"].clone(),
-            s[0].attrs["vars.ping_wpl"].clone()
-        ),
-        (json!(10.0), json!(2.0))
+        [
+            &v["ping_wrta"],
+            &v["ping_wpl"],
+            &v["ping_crta"],
+            &v["ping_cpl"]
+        ],
+        [&json!(10.0), &json!(2.0), &json!(20.0), &json!(5.0)]
     );
-    assert_eq!(
-        (
-            s[0].attrs["vars.ping_crta"].clone(),
-            s[0].attrs["vars.ping_cpl"].clone()
-        ),
-        (json!(20.0), json!(5.0))
-    );
+    assert_eq!(v["ping_address"], "h");
 }
 
 #[test]
-fn dns_smtp_ssh_map_to_their_commands() {
+fn dns_has_no_query_type_that_check_dns_2_3_would_refuse() {
+    let s = first("[[targets.active.check_dns]]\nhost = \"h\"\nserver = \"127.0.0.1\"\nexpected-address = \"1.2.3.4\"\nexpect-authority = \"yes\"\n");
+    assert_eq!(s.len(), 2);
+    for service in &s {
+        let v = service.attrs["vars"].as_object().unwrap();
+        assert_eq!(service.attrs["check_command"], "dns");
+        assert!(!v.contains_key("dns_query_type"));
+        assert_eq!(
+            (
+                &v["dns_lookup"],
+                &v["dns_server"],
+                &v["dns_expected_answers"]
+            ),
+            (&json!("h"), &json!("127.0.0.1"), &json!("1.2.3.4"))
+        );
+        assert_eq!(v["dns_authoritative"], true);
+    }
+}
+
+#[test]
+fn smtp_passes_starttls_and_certificate_age() {
     let ts = targets(concat!(
-        "[[targets.active.check_dns]]\nhost = \"h\"\nserver = \"127.0.0.1\"\nexpected-address = \"1.2.3.4\"\n",
         "[[targets.active.check_smtp]]\nhost = \"h\"\nstarttls = true\ncertificate = 7\n",
-        "[[targets.active.check_ssh]]\nhost = \"h\"\nport = 2222\n",
+        "[[targets.active.check_smtp]]\nhost = \"i\"\nport = 587\n",
     ));
-    let dns = &services(&ts[0], "me")[1].attrs;
+    let a = &services(&ts[0], "me")[0].attrs["vars"];
     assert_eq!(
         (
-            dns["check_command"].clone(),
-            dns["vars.dns_query_type"].clone()
+            &a["smtp_starttls"],
+            &a["smtp_certificate_age"],
+            &a["smtp_port"]
         ),
-        (json!("dns"), json!("AAAA"))
+        (&json!(true), &json!("7"), &json!(25))
     );
-    assert_eq!(dns["vars.dns_expected_answers"], "1.2.3.4");
-    let smtp = &services(&ts[1], "me")[0].attrs;
+    let b = services(&ts[1], "me")[0].attrs["vars"].clone();
+    assert!(b.get("smtp_certificate_age").is_none(), "1000 = not set");
+    assert_eq!(b["smtp_port"], 587);
+}
+
+#[test]
+fn ssh_without_remote_version_is_the_ssh_command() {
+    let s = first("[[targets.active.check_ssh]]\nhost = \"h\"\nport = 2222\n");
+    assert_eq!(s[0].attrs["check_command"], "ssh");
+    let v = &s[0].attrs["vars"];
     assert_eq!(
-        (
-            smtp["vars.smtp_starttls"].clone(),
-            smtp["vars.smtp_certificate_age"].clone()
-        ),
-        (json!(true), json!("7"))
-    );
-    let ssh = &services(&ts[2], "me")[0].attrs;
-    assert_eq!(
-        (ssh["check_command"].clone(), ssh["vars.ssh_port"].clone()),
-        (json!("ssh"), json!(2222))
+        (&v["ssh_port"], &v["ssh_address"]),
+        (&json!(2222), &json!("h"))
     );
 }
 
 #[test]
-fn hydra_checks_the_jobset_page() {
-    let t = &targets("[[targets.active.check_hydra]]\nhost = \"https://hydra.nixos.org\"\nproject = \"nixpkgs\"\njobset = \"trunk\"\n")[0];
-    let a = &services(t, "me")[0].attrs;
-    assert_eq!(a["vars.http_address"], "hydra.nixos.org");
-    assert_eq!(a["vars.http_uri"], "/jobset/nixpkgs/trunk");
-    assert_eq!(a["vars.http_ssl"], true);
+fn ssh_with_remote_version_expects_the_banner_through_tcp() {
+    let s = first("[[targets.active.check_ssh]]\nhost = \"h\"\nremoteVersion = \"OpenSSH_9.2p1 Debian-2\"\nipv6 = false\n");
+    assert_eq!(s[0].attrs["check_command"], "tcp");
+    let v = &s[0].attrs["vars"];
+    assert_eq!(
+        v["tcp_expect"],
+        json!(["-OpenSSH_9.2p1 Debian-2\r", "-OpenSSH_9.2p1 Debian-2\n"])
+    );
+    assert_eq!(
+        (&v["tcp_mismatch"], &v["tcp_port"], &v["tcp_ipv4"]),
+        (&json!("crit"), &json!(22), &json!(true))
+    );
+}
+
+#[test]
+fn hydra_asks_the_json_api_for_the_jobset() {
+    let s = first("[[targets.active.check_hydra]]\nhost = \"https://hydra.nixos.org\"\nproject = \"nixpkgs\"\njobset = \"trunk\"\n");
+    let a = &s[0].attrs["vars"];
+    assert_eq!(s[0].attrs["check_command"], "http");
+    assert_eq!(
+        (&a["http_address"], &a["http_port"], &a["http_ssl"]),
+        (&json!("hydra.nixos.org"), &json!(443), &json!(true))
+    );
+    assert_eq!(a["http_uri"], "/jobset/nixpkgs/trunk");
+    assert_eq!(a["http_header"], "Accept: application/json");
+    // POSIX ERE for check_http -r; with --invert-regex a match is CRITICAL.
+    assert_eq!(
+        a["http_expect_body_regex"],
+        r#""(fetch)?errormsg"[[:space:]]*:[[:space:]]*"[^"]"#
+    );
+    assert_eq!(a["http_invertregex"], true);
     assert_eq!(
         host_attrs("https://hydra.nixos.org", "me")["address"],
         "hydra.nixos.org"
@@ -123,15 +183,61 @@ fn hydra_checks_the_jobset_page() {
 }
 
 #[test]
+fn hydra_urls_keep_port_and_path_prefix() {
+    assert_eq!(
+        HydraUrl::parse("http://127.0.0.1:3000/hydra/"),
+        HydraUrl {
+            https: false,
+            host: "127.0.0.1".into(),
+            port: 3000,
+            prefix: "/hydra".into()
+        }
+    );
+    assert_eq!(
+        HydraUrl::parse("hydra.example.org"),
+        HydraUrl {
+            https: true,
+            host: "hydra.example.org".into(),
+            port: 443,
+            prefix: String::new()
+        }
+    );
+    assert_eq!(HydraUrl::parse("http://[::1]:3000").host, "::1");
+}
+
+#[test]
+fn ipv6_hosts_get_address6() {
+    let h = host_attrs("2001:db8::1", "me");
+    assert_eq!(h["address6"], "2001:db8::1");
+    assert!(h.get("address").is_none());
+    assert_eq!(h["vars"]["nixcloud_monitoring_owner"], "me");
+    assert_eq!(h["check_command"], "dummy");
+}
+
+#[test]
 fn passive_targets_go_stale_through_a_dummy_check_at_their_timeout() {
-    let t = &targets("[[targets.passive]]\nhost = \"b\"\nname = \"nightly\"\ntimers = { check = 60, timeout = 180 }\n")[0];
-    let s = services(t, "me");
+    let s = first("[[targets.passive]]\nhost = \"b\"\nname = \"nightly\"\ntags = [\"x\"]\ntimers = { check = 60, timeout = 180 }\n");
     assert_eq!(s.len(), 1);
     let a = &s[0].attrs;
     assert_eq!(s[0].name, "nightly");
     assert_eq!(a["check_command"], "dummy");
-    assert_eq!(a["enable_active_checks"], true);
+    assert_eq!(
+        a["enable_active_checks"], true,
+        "freshness needs active checks"
+    );
     assert_eq!(a["check_interval"], 180 * 60);
-    assert_eq!(a["vars.dummy_state"], 3);
-    assert!(a["vars.dummy_text"].as_str().unwrap().contains("b-nightly"));
+    assert_eq!(s[0].allowed_silence(), Some(180 * 60));
+    assert_eq!(a["vars"]["dummy_state"], 3);
+    assert!(a["vars"]["dummy_text"]
+        .as_str()
+        .unwrap()
+        .contains("b-nightly"));
+    assert_eq!(a["vars"]["nixcloud_monitoring_id"], "b-nightly");
+    assert_eq!(a["vars"]["nixcloud_monitoring_tags"], json!(["x"]));
+}
+
+#[test]
+fn active_services_have_no_stale_alarm() {
+    let s = first("[[targets.active.check_http]]\nhost = \"h\"\n");
+    assert_eq!(s[0].allowed_silence(), None);
 }
