@@ -13,7 +13,7 @@ mod perfdata;
 use api::{outcome, Conn};
 
 use super::{bounded, Api, Registered};
-use crate::config::{Config, Icinga2Settings};
+use crate::config::Config;
 use crate::http::{self, ClientOptions};
 use crate::result::CheckResult;
 use crate::retry::DeliveryError;
@@ -22,16 +22,28 @@ use crate::targets::Target;
 use anyhow::Context;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 /// A connection to an Icinga2 API.
 pub struct Icinga2 {
-    conn: Conn,
+    endpoint: Endpoint,
+    user: String,
+    ca_file: Option<PathBuf>,
+    timeout: Duration,
+    /// Built at first use: resolving the URL's host (with `serverName`) may fail for a while,
+    /// and that must keep results queued rather than fail the command before it queues.
+    conn: OnceCell<Conn>,
     password: KeySource,
     owner: String,
     concurrency: usize,
 }
+
+/// What [`Icinga2::ensure_all`] found: outcomes per service, the wanted service names (full
+/// `host!service`) and host names.
+type Ensured = (Vec<Registered>, BTreeSet<String>, BTreeSet<String>);
 
 impl Icinga2 {
     pub fn new(config: &Config) -> anyhow::Result<Icinga2> {
@@ -39,58 +51,79 @@ impl Icinga2 {
             .icinga2
             .as_ref()
             .context("backend = \"icinga2\" needs an [icinga2] table")?;
-        let (base, resolve) = endpoint(s)?;
-        let client = http::client(&ClientOptions {
-            base_url: &base,
-            timeout: Duration::from_secs(config.delivery.timeout),
-            ca_file: s.ca_file.as_deref(),
-            resolve: resolve.as_ref().map(|(name, addr)| (name.as_str(), *addr)),
-        })?;
+        let endpoint = Endpoint::parse(&s.url, s.server_name.as_deref())?;
+        // A bad CA file is a config error: say so now, not at the first request.
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("could not read icinga2.caFile {}", ca.display()))?;
+            reqwest::Certificate::from_pem(&pem).with_context(|| {
+                format!("icinga2.caFile {} is not a PEM certificate", ca.display())
+            })?;
+        }
         Ok(Icinga2 {
-            conn: Conn {
-                client,
-                base,
-                user: s.user.clone(),
-            },
+            endpoint,
+            user: s.user.clone(),
+            ca_file: s.ca_file.clone(),
+            timeout: Duration::from_secs(config.delivery.timeout),
+            conn: OnceCell::new(),
             password: s.password(),
             owner: s.owner.clone().unwrap_or_else(machine_name),
             concurrency: config.delivery.concurrency,
         })
     }
 
-    fn password(&self) -> Result<String, DeliveryError> {
-        // Fixed here, not by the server: keep results queued until it is readable.
-        self.password
+    /// The connection and the password, or why there is none (transient: fixed on this
+    /// machine or by time, not by the server, so results stay queued).
+    async fn session(&self) -> Result<(Conn, String), DeliveryError> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| self.connect())
+            .await
+            .map_err(|e| DeliveryError::Transient(anyhow::anyhow!("Icinga2 API: {e:#}")))?;
+        let password = self
+            .password
             .read()
-            .map_err(|e| DeliveryError::Transient(anyhow::anyhow!("Icinga2 API password: {e}")))
+            .map_err(|e| DeliveryError::Transient(anyhow::anyhow!("Icinga2 API password: {e}")))?;
+        Ok((conn.clone(), password))
+    }
+
+    async fn connect(&self) -> anyhow::Result<Conn> {
+        let resolve = match &self.endpoint.server_name {
+            None => None,
+            Some(name) => Some((name.as_str(), self.endpoint.address().await?)),
+        };
+        let client = http::client(&ClientOptions {
+            base_url: &self.endpoint.base,
+            timeout: self.timeout,
+            ca_file: self.ca_file.as_deref(),
+            resolve,
+        })?;
+        Ok(Conn {
+            client,
+            base: self.endpoint.base.clone(),
+            user: self.user.clone(),
+        })
     }
 
     /// Creates or updates hosts and services for `targets`; outcomes per service.
-    async fn ensure_all(
-        &self,
-        targets: &[Target],
-        password: &str,
-    ) -> (Vec<Registered>, BTreeSet<String>, BTreeSet<String>) {
+    async fn ensure_all(&self, conn: &Conn, targets: &[Target], password: &str) -> Ensured {
         let hosts: BTreeSet<String> = targets.iter().map(|t| t.host.clone()).collect();
         let host_jobs: Vec<(String, Map<String, Value>)> = hosts
             .iter()
             .map(|h| (h.clone(), objects::host_attrs(h, &self.owner)))
             .collect();
-        let (conn, pw) = (self.conn.clone(), password.to_string());
+        let (c, pw) = (conn.clone(), password.to_string());
         let host_outcomes = bounded(host_jobs, self.concurrency, move |(name, attrs)| {
-            let (conn, pw) = (conn.clone(), pw.clone());
+            let (conn, pw) = (c.clone(), pw.clone());
             async move {
-                let outcome = conn
-                    .ensure(
-                        &pw,
-                        "hosts",
-                        &name,
-                        attrs,
-                        &format!("registering host {name}"),
-                    )
-                    .await
-                    .map(drop);
-                (name, outcome.map_err(|e| (e.is_transient(), e.to_string())))
+                let doing = format!("registering host {name} in Icinga2");
+                let outcome = conn.ensure(&pw, "hosts", &name, attrs, &doing).await;
+                (
+                    name,
+                    outcome
+                        .map(drop)
+                        .map_err(|e| (e.is_transient(), e.to_string())),
+                )
             }
         })
         .await;
@@ -108,13 +141,9 @@ impl Icinga2 {
             })
             .collect();
         let wanted: BTreeSet<String> = services.iter().map(|(_, s)| s.full_name()).collect();
-        let (conn, pw, failed) = (
-            self.conn.clone(),
-            password.to_string(),
-            failed_hosts.clone(),
-        );
+        let (c, pw) = (conn.clone(), password.to_string());
         let outcomes = bounded(services, self.concurrency, move |(target, service)| {
-            let (conn, pw, failed) = (conn.clone(), pw.clone(), failed.clone());
+            let (conn, pw, failed) = (c.clone(), pw.clone(), failed_hosts.clone());
             async move {
                 let what = service.name.clone();
                 let outcome = match failed.get(&service.host) {
@@ -150,13 +179,14 @@ impl Icinga2 {
     /// Removes this agent's services (then hosts) that are not wanted any more.
     async fn prune(
         &self,
+        conn: &Conn,
         password: &str,
         wanted: &BTreeSet<String>,
         hosts: &BTreeSet<String>,
     ) -> Vec<Registered> {
         let mut out = Vec::new();
         for (kind, keep) in [("services", wanted), ("hosts", hosts)] {
-            let owned = match self.conn.owned(password, kind, &self.owner).await {
+            let owned = match conn.owned(password, kind, &self.owner).await {
                 Ok(names) => names,
                 Err(e) => {
                     out.push(Registered {
@@ -167,11 +197,11 @@ impl Icinga2 {
                     continue;
                 }
             };
-            for name in owned.into_iter().filter(|n| !keep.contains(n)) {
+            for name in stale(owned, keep) {
                 // Services go with everything attached (their history); a host is only removed
                 // when no service is left on it, so another agent's services survive.
                 let cascade = kind == "services";
-                match self.conn.delete(password, kind, &name, cascade).await {
+                match conn.delete(password, kind, &name, cascade).await {
                     Ok(()) => {
                         tracing::info!("removed {kind} {name} from Icinga2: no longer configured")
                     }
@@ -188,10 +218,15 @@ impl Icinga2 {
     }
 }
 
+/// The owned objects to remove: those not wanted any more.
+fn stale(owned: Vec<String>, keep: &BTreeSet<String>) -> Vec<String> {
+    owned.into_iter().filter(|n| !keep.contains(n)).collect()
+}
+
 impl Api for Icinga2 {
     async fn register(&self, targets: &[Target], complete: bool) -> Vec<Registered> {
-        let password = match self.password() {
-            Ok(p) => p,
+        let (conn, password) = match self.session().await {
+            Ok(s) => s,
             Err(e) => {
                 let text = e.to_string();
                 return targets
@@ -204,9 +239,11 @@ impl Api for Icinga2 {
                     .collect();
             }
         };
-        let (mut outcomes, wanted, hosts) = self.ensure_all(targets, &password).await;
+        let (mut outcomes, wanted, hosts) = self.ensure_all(&conn, targets, &password).await;
+        // Only with the whole config, and only when every target is in place: a partial
+        // failure must not be read as "these are gone".
         if complete && outcomes.iter().all(|o| o.outcome.is_ok()) {
-            outcomes.extend(self.prune(&password, &wanted, &hosts).await);
+            outcomes.extend(self.prune(&conn, &password, &wanted, &hosts).await);
         }
         outcomes
     }
@@ -216,27 +253,26 @@ impl Api for Icinga2 {
         result: &CheckResult,
         target: Option<&Target>,
     ) -> Result<(), DeliveryError> {
-        let password = self.password()?;
-        let answer = self
-            .conn
+        let (conn, password) = self.session().await?;
+        let doing = format!("delivering the result for {} to Icinga2", result.target);
+        let answer = conn
             .process_check_result(&password, result, &self.owner)
             .await?;
         if answer.status != 404 {
-            return outcome(
-                answer,
-                &format!("delivering the result for {} to Icinga2", result.target),
-            );
+            return outcome(answer, &doing);
         }
-        // 404: the service does not exist (yet). A configured target is registered now, and
-        // the result sent once more; a result for a target no longer configured is refused.
+        // 404: the service does not exist (yet: a result pushed before the first `register`,
+        // or the service was deleted in Icinga2). A configured target is registered now and
+        // the result sent once more, so it is not lost; a result for a target that is no
+        // longer configured is refused (moved aside), since registering it would bring back
+        // an object the config removed.
         let Some(target) = target else {
             return Err(DeliveryError::Rejected(answer.error(&format!(
-                "delivering the result for {}: no such service in Icinga2, and the target is no longer configured",
-                result.target
+                "{doing}: no such service in Icinga2, and the target is no longer configured"
             ))));
         };
         let (registered, _, _) = self
-            .ensure_all(std::slice::from_ref(target), &password)
+            .ensure_all(&conn, std::slice::from_ref(target), &password)
             .await;
         if let Some(Err(e)) = registered
             .into_iter()
@@ -245,14 +281,10 @@ impl Api for Icinga2 {
         {
             return Err(e);
         }
-        let answer = self
-            .conn
+        let answer = conn
             .process_check_result(&password, result, &self.owner)
             .await?;
-        outcome(
-            answer,
-            &format!("delivering the result for {} to Icinga2", result.target),
-        )
+        outcome(answer, &doing)
     }
 
     fn check_access(&self, _target: Option<&Target>) -> Result<(), SecretError> {
@@ -260,32 +292,69 @@ impl Api for Icinga2 {
     }
 }
 
-/// The base URL to send to, and where to connect when the certificate's name (`serverName`)
-/// differs from the URL's host: the requests name the certificate's host, which is resolved to
-/// the URL's address, so verification checks the right name and never gets weaker.
-fn endpoint(s: &Icinga2Settings) -> anyhow::Result<(String, Option<(String, SocketAddr)>)> {
-    let url = s.url.trim_end_matches('/');
-    let (scheme, rest) = url
-        .split_once("://")
-        .with_context(|| format!("icinga2.url {url:?} has no scheme"))?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(':') && p.parse::<u16>().is_ok() => (h, p.parse::<u16>()?),
-        _ => (authority, 5665),
-    };
-    let Some(name) = &s.server_name else {
-        return Ok((format!("{scheme}://{authority}"), None));
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addr = (host, port)
-        .to_socket_addrs()
-        .with_context(|| format!("could not resolve {host} from icinga2.url"))?
-        .next()
-        .with_context(|| format!("{host} from icinga2.url has no address"))?;
-    Ok((
-        format!("{scheme}://{name}:{port}"),
-        Some((name.clone(), addr)),
-    ))
+/// Where the requests go.
+#[derive(Debug, PartialEq)]
+struct Endpoint {
+    /// What the requests name: `scheme://host:port[/prefix]`, without `/v1`. With
+    /// `serverName`, its host is that name, so TLS verifies the certificate's name.
+    base: String,
+    /// `serverName`, resolved to the URL's host instead of through DNS.
+    server_name: Option<String>,
+    /// The URL's host (brackets removed) and port: where to connect.
+    host: String,
+    port: u16,
+}
+
+impl Endpoint {
+    fn parse(text: &str, server_name: Option<&str>) -> anyhow::Result<Endpoint> {
+        let mut url = reqwest::Url::parse(text)
+            .with_context(|| format!("icinga2.url {text:?} is not a URL"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "https" | "http"),
+            "icinga2.url {text:?} must start with https:// (or http:// behind a TLS proxy)"
+        );
+        anyhow::ensure!(
+            url.query().is_none() && url.fragment().is_none() && url.username().is_empty(),
+            "icinga2.url {text:?}: only scheme, host, port and a path prefix are allowed"
+        );
+        let host = url
+            .host_str()
+            .with_context(|| format!("icinga2.url {text:?} has no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = url
+            .port_or_known_default()
+            .with_context(|| format!("icinga2.url {text:?} has no port"))?;
+        // `https://icinga:5665/v1/` and `https://icinga:5665` mean the same API.
+        let prefix = url.path().trim_end_matches('/').trim_end_matches("/v1");
+        let prefix = prefix.trim_end_matches('/').to_string();
+        url.set_path(&prefix);
+        if let Some(name) = server_name {
+            url.set_host(Some(name))
+                .with_context(|| format!("icinga2.serverName {name:?} is not a host name"))?;
+            url.set_port(Some(port))
+                .map_err(|()| anyhow::anyhow!("icinga2.url {text:?} cannot take a port"))?;
+        }
+        Ok(Endpoint {
+            base: url.as_str().trim_end_matches('/').to_string(),
+            server_name: server_name.map(str::to_string),
+            host,
+            port,
+        })
+    }
+
+    /// The address to connect to when the requests name `serverName`.
+    async fn address(&self) -> anyhow::Result<SocketAddr> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .with_context(|| format!("could not resolve {} from icinga2.url", self.host))?
+            .next()
+            .with_context(|| format!("{} from icinga2.url has no address", self.host))
+    }
 }
 
 /// This machine's name, the default owner mark.
@@ -301,33 +370,69 @@ fn machine_name() -> String {
 mod tests {
     use super::*;
 
-    fn settings(url: &str, server_name: Option<&str>) -> Icinga2Settings {
-        Icinga2Settings {
-            url: url.into(),
-            user: "u".into(),
-            password_file: "/p".into(),
-            ca_file: None,
-            server_name: server_name.map(str::to_string),
-            owner: None,
-        }
+    fn parse(url: &str, name: Option<&str>) -> Endpoint {
+        Endpoint::parse(url, name).unwrap()
     }
 
     #[test]
     fn server_name_is_what_the_requests_name_and_verify() {
-        let (base, resolve) = endpoint(&settings("https://127.0.0.1:5665/", Some("vm"))).unwrap();
-        assert_eq!(base, "https://vm:5665");
-        assert_eq!(
-            resolve,
-            Some(("vm".to_string(), "127.0.0.1:5665".parse().unwrap()))
-        );
+        let e = parse("https://127.0.0.1:5665/", Some("vm"));
+        assert_eq!(e.base, "https://vm:5665");
+        assert_eq!((e.host.as_str(), e.port), ("127.0.0.1", 5665));
+        assert_eq!(e.server_name.as_deref(), Some("vm"));
     }
 
     #[test]
     fn without_server_name_the_url_is_used_as_is() {
-        let (base, resolve) = endpoint(&settings("https://icinga.example.org:5665", None)).unwrap();
+        let e = parse("https://icinga.example.org:5665", None);
+        assert_eq!(e.base, "https://icinga.example.org:5665");
+        assert_eq!(e.server_name, None);
+    }
+
+    #[test]
+    fn the_port_defaults_by_scheme_and_a_path_prefix_stays() {
+        // Behind a reverse proxy on 443 under /icinga; a trailing /v1 is the API itself.
+        let e = parse("https://proxy.example.org/icinga/v1/", Some("master"));
+        assert_eq!(e.base, "https://master/icinga");
+        assert_eq!((e.host.as_str(), e.port), ("proxy.example.org", 443));
+        assert_eq!(parse("https://i:5665/v1", None).base, "https://i:5665");
+    }
+
+    #[test]
+    fn ipv6_urls_connect_to_the_bare_address() {
+        let e = parse("https://[::1]:5665", Some("vm"));
         assert_eq!(
-            (base.as_str(), resolve),
-            ("https://icinga.example.org:5665", None)
+            (e.host.as_str(), e.base.as_str()),
+            ("::1", "https://vm:5665")
         );
+    }
+
+    #[test]
+    fn urls_that_cannot_be_an_api_base_are_refused() {
+        for bad in [
+            "127.0.0.1:5665",
+            "ftp://x",
+            "https://x:5665/?a=1",
+            "https://u:p@x:5665",
+        ] {
+            assert!(Endpoint::parse(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ip_address_needs_no_lookup() {
+        let e = parse("https://127.0.0.1:5665", Some("vm"));
+        assert_eq!(
+            e.address().await.unwrap(),
+            "127.0.0.1:5665".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn prune_removes_only_owned_objects_that_are_not_wanted() {
+        let keep: BTreeSet<String> = ["h!a".to_string(), "h!b".to_string()].into();
+        let owned = vec!["h!a".to_string(), "h!gone".to_string(), "x!c".to_string()];
+        assert_eq!(stale(owned, &keep), ["h!gone", "x!c"]);
+        assert!(stale(Vec::new(), &keep).is_empty());
     }
 }
