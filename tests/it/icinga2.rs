@@ -6,6 +6,8 @@
 use crate::util::{output_text, Reply, Sandbox, TestServer};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -128,6 +130,65 @@ impl Icinga {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
+}
+
+impl Icinga {
+    /// Asks Icinga2 to run every check of `owner`'s services now.
+    fn check_owned_now(&self, owner: &str) {
+        let body = serde_json::json!({
+            "type": "Service",
+            "filter": "service.vars.nixcloud_monitoring_owner == o",
+            "filter_vars": { "o": owner },
+            "force": true,
+        });
+        let (code, doc) = self.api(
+            "POST",
+            "/v1/actions/reschedule-check",
+            Some(&body.to_string()),
+        );
+        assert_eq!(code, 200, "{doc}");
+    }
+
+    /// Waits until Icinga2 has a check result for the service that ended after `since`.
+    fn wait_checked(&self, full_name: &str, since: f64) -> Value {
+        self.wait_for(full_name, Duration::from_secs(30), |a| {
+            a["last_check_result"]["execution_end"]
+                .as_f64()
+                .is_some_and(|end| end > since)
+        })
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A TCP server on 127.0.0.1 that greets every connection with `banner`, like sshd.
+fn banner_server(banner: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = conn.write_all(banner.as_bytes());
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = conn.read(&mut [0; 256]);
+            });
+        }
+    });
+    port
 }
 
 fn encode(name: &str) -> String {
@@ -389,4 +450,151 @@ fn a_wrong_password_is_refused_and_named() {
         "{text}"
     );
     assert!(!text.contains("not-the-password"));
+}
+
+#[test]
+fn every_kind_runs_with_arguments_its_plugin_accepts() {
+    // A variable the plugin does not know ends as UNKNOWN with a usage text (check_dns 2.3
+    // and `-q`, for one); the checks here run against 127.0.0.1 and closed ports only.
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("kinds");
+    let (closed, ssh) = (
+        closed_port(),
+        banner_server("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"),
+    );
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &o,
+        &format!(
+            "[[targets.active.check_ssl_cert]]\nhost = \"127.0.0.1\"\nname = \"{o}-ssl\"\nport = {closed}\ntimeout = 3\nwarningDays = 10\nipv6 = false\n\
+             [[targets.active.check_dns]]\nhost = \"127.0.0.1\"\nname = \"{o}-dns\"\nserver = \"127.0.0.1\"\ntimeout = 3\nexpected-address = \"127.0.0.1\"\nexpect-authority = \"yes\"\n\
+             [[targets.active.check_ping]]\nhost = \"127.0.0.1\"\nname = \"{o}-ping\"\ntimeout = 5\nipv6 = false\n\
+             [[targets.active.check_ping]]\nhost = \"::1\"\nname = \"{o}-ping\"\ntimeout = 5\nipv4 = false\n\
+             [[targets.active.check_smtp]]\nhost = \"127.0.0.1\"\nname = \"{o}-smtp\"\nport = {closed}\nstarttls = true\ncertificate = 10\ntimeout = 3\nipv6 = false\n\
+             [[targets.active.check_ssh]]\nhost = \"127.0.0.1\"\nname = \"{o}-ssh\"\nport = {ssh}\ntimeout = 3\nipv6 = false\n"
+        ),
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let since = now();
+    icinga.check_owned_now(&o);
+    // Service and the state it must reach; None: any state but UNKNOWN.
+    let expected = [
+        (format!("127.0.0.1!{o}-ssl (IPv4)"), Some(2)),
+        (format!("127.0.0.1!{o}-dns (IPv4)"), None),
+        (format!("127.0.0.1!{o}-dns (IPv6)"), None),
+        (format!("127.0.0.1!{o}-ping (IPv4)"), Some(0)),
+        (format!("::1!{o}-ping (IPv6)"), None),
+        (format!("127.0.0.1!{o}-smtp (IPv4)"), Some(2)),
+        (format!("127.0.0.1!{o}-ssh (IPv4)"), Some(0)),
+    ];
+    for (service, state_wanted) in expected {
+        let attrs = icinga.wait_checked(&service, since);
+        let r = &attrs["last_check_result"];
+        let text = format!("{service}: {} (ran {})", output(&attrs), r["command"]);
+        assert!(
+            !output(&attrs).contains("Usage") && !output(&attrs).contains("invalid option"),
+            "{text}"
+        );
+        match state_wanted {
+            Some(s) => assert_eq!(state(&attrs), Some(s), "{text}"),
+            None => assert_ne!(state(&attrs), Some(3), "{text}"),
+        }
+    }
+}
+
+#[test]
+fn ssh_remote_version_is_checked_against_the_banner() {
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("sshver");
+    let port = banner_server("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    let sb = Sandbox::new();
+    let target = |name: &str, version: &str| {
+        format!("[[targets.active.check_ssh]]\nhost = \"127.0.0.1\"\nname = \"{o}-{name}\"\nport = {port}\ntimeout = 3\nremoteVersion = \"{version}\"\nipv6 = false\n")
+    };
+    icinga.config(
+        &sb,
+        &o,
+        &format!(
+            "{}{}",
+            target("same", "OpenSSH_9.2p1 Debian-2"),
+            target("other", "OpenSSH_9.2p1")
+        ),
+    );
+    sb.cmd(&["register"]).assert().success();
+    let since = now();
+    icinga.check_owned_now(&o);
+    let same = icinga.wait_checked(&format!("127.0.0.1!{o}-same (IPv4)"), since);
+    assert_eq!(state(&same), Some(0), "{same:#}");
+    // check_ssh -r compares the whole version text: a prefix is a mismatch, CRITICAL.
+    let other = icinga.wait_checked(&format!("127.0.0.1!{o}-other (IPv4)"), since);
+    assert_eq!(state(&other), Some(2), "{other:#}");
+}
+
+#[test]
+fn a_hydra_jobset_with_an_evaluation_error_is_critical() {
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("hydra");
+    let hydra = TestServer::start();
+    hydra.reply(|_| {
+        Reply::Status(
+            200,
+            r#"{"name":"trunk","errormsg":"","fetcherrormsg":""}"#.into(),
+        )
+    });
+    let sb = Sandbox::new();
+    let host = format!("http://127.0.0.1:{}/hydra", hydra.addr.port());
+    icinga.config(
+        &sb,
+        &o,
+        &format!("[[targets.active.check_hydra]]\nhost = \"{host}\"\nname = \"{o}\"\nproject = \"nixpkgs\"\njobset = \"trunk\"\nipv6 = false\n"),
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let service = format!("{host}!{o} (IPv4)");
+    let since = now();
+    icinga.check_owned_now(&o);
+    let ok = icinga.wait_checked(&service, since);
+    assert_eq!(state(&ok), Some(0), "{ok:#}");
+    let asked = hydra.requests_to("/hydra/jobset/nixpkgs/trunk");
+    assert!(!asked.is_empty(), "{:?}", hydra.requests());
+    assert_eq!(asked[0].header("Accept"), Some("application/json"));
+
+    hydra.reply(|_| {
+        Reply::Status(
+            200,
+            r#"{"name":"trunk","errormsg":"error: attribute 'x' missing","fetcherrormsg":""}"#
+                .into(),
+        )
+    });
+    icinga.check_owned_now(&o);
+    let critical = icinga.wait_for(&service, Duration::from_secs(30), |a| state(a) == Some(2));
+    assert!(output(&critical).contains("HTTP CRITICAL"), "{critical:#}");
+}
+
+#[test]
+fn a_changed_target_is_updated_and_its_dropped_variables_go() {
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("update");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &o,
+        &format!("[[targets.active.check_http]]\nhost = \"127.0.0.1\"\nname = \"{o}\"\nport = 8081\ncontains = \"hello\"\nipv6 = false\n"),
+    );
+    sb.cmd(&["register"]).assert().success();
+    let service = format!("127.0.0.1!{o} (IPv4)");
+    assert_eq!(
+        icinga.service(&service).unwrap()["vars"]["http_string"],
+        "hello"
+    );
+
+    sb.edit_config("port = 8081\ncontains = \"hello\"\n", "port = 8082\n");
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let vars = icinga.service(&service).unwrap()["vars"].clone();
+    assert_eq!(vars["http_port"], 8082);
+    assert!(vars.get("http_string").is_none(), "{vars:#}");
+    assert_eq!(vars["nixcloud_monitoring_owner"], o.as_str());
 }
