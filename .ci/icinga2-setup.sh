@@ -5,12 +5,14 @@
 #   bash .ci/icinga2-setup.sh          install (if needed), configure, start; writes $ENV_FILE
 #   bash .ci/icinga2-setup.sh stop     stop the daemon (its whole process group)
 #
-# The tests read $ENV_FILE (default /tmp/nixcloud-icinga2/env; tests/it/icinga2.rs looks at
-# $NIXCLOUD_ICINGA2_ENV or that default). Run as root.
+# The tests read $ENV_FILE: $NIXCLOUD_ICINGA2_ENV, default /tmp/nixcloud-icinga2/env (the same
+# default as tests/it/icinga2.rs). $NIXCLOUD_ICINGA2_DIR (default /tmp/nixcloud-icinga2) holds
+# the password file and the validation log. Run as root; safe to run again (restarts Icinga2
+# with a new password and without the objects of earlier runs).
 set -euo pipefail
 
 DIR=${NIXCLOUD_ICINGA2_DIR:-/tmp/nixcloud-icinga2}
-ENV_FILE=$DIR/env
+ENV_FILE=${NIXCLOUD_ICINGA2_ENV:-$DIR/env}
 PIDFILE=/run/icinga2/icinga2.pid
 
 stop() {
@@ -29,15 +31,17 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-if ! command -v icinga2 >/dev/null || [ ! -x /usr/lib/nagios/plugins/check_http ]; then
+# curl: the readiness probe below and the tests' own view of the API.
+if ! command -v icinga2 >/dev/null || [ ! -x /usr/lib/nagios/plugins/check_http ] \
+  || [ ! -x /usr/lib/nagios/plugins/check_dns ] || ! command -v curl >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends icinga2 monitoring-plugins-basic \
-    monitoring-plugins-standard monitoring-plugins-contrib bind9-dnsutils >/dev/null
+    monitoring-plugins-standard monitoring-plugins-contrib bind9-dnsutils curl ca-certificates >/dev/null
 fi
 
 stop
-mkdir -p "$DIR"
+mkdir -p "$DIR" "$(dirname "$ENV_FILE")"
 
 # The CA and the node certificate (issued for the node name, not for 127.0.0.1).
 if [ ! -f /var/lib/icinga2/certs/ca.crt ]; then
