@@ -1,34 +1,36 @@
 //! A script's `perfdata` as Icinga2 wants it: a list of `label=value[;warn;crit;min;max]`.
 //!
-//! Accepted input: Nagios perfdata (`load1=0.5;1;2 'disk /'=40%`, labels with spaces quoted)
-//! or a JSON object (`{"x":5,"y":"6ms"}`, as the original's documentation suggested), whose
-//! numbers and strings become `x=5`, `y=6ms`. Anything else (a word without `=`, a nested JSON
-//! value) is left out: Icinga2 would only log a parse warning for it, and the output text
-//! still carries what the script said.
+//! Accepted input: Nagios perfdata (`load1=0.5;1;2 'disk /'=40%`, labels with spaces quoted),
+//! a JSON object (`{"x":5,"y":"6ms"}`, as the original's documentation suggested), whose
+//! numbers, strings and booleans become `x=5`, `y=6ms`, or a JSON array of Nagios items
+//! (`["x=5;1;2"]`, Icinga2's own form). Anything else (a word without `=`, a value that is not
+//! a number, a nested JSON value) is left out: Icinga2 would only log a parse warning for it,
+//! and the output text still carries what the script said.
 
 /// Converts perfdata text into Icinga2's array form.
 pub fn convert(text: &str) -> Vec<String> {
     let text = text.trim();
-    if text.starts_with('{') {
-        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
-            return map
-                .into_iter()
-                .filter_map(|(label, value)| {
-                    let value = match value {
-                        serde_json::Value::Number(n) => n.to_string(),
-                        serde_json::Value::String(s) if !s.is_empty() => s,
-                        serde_json::Value::Bool(b) => u8::from(b).to_string(),
-                        _ => return None,
-                    };
-                    Some(format!("{}={value}", quote_label(&label)))
-                })
-                .collect();
-        }
-    }
-    split_nagios(text)
-        .into_iter()
-        .filter(|item| valid_item(item))
-        .collect()
+    let items = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(label, value)| {
+                let value = match value {
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Bool(b) => u8::from(b).to_string(),
+                    _ => return None,
+                };
+                Some(format!("{}={value}", quote_label(&label)))
+            })
+            .collect(),
+        Ok(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|item| item.as_str().map(str::to_string))
+            .collect(),
+        // Not JSON, or a bare JSON number or string: Nagios text.
+        _ => split_nagios(text),
+    };
+    items.into_iter().filter(|item| valid_item(item)).collect()
 }
 
 /// Splits on spaces outside single-quoted labels.
@@ -94,6 +96,15 @@ mod tests {
             ["ok=1", "x=5", "y=6ms"]
         );
         assert_eq!(convert(r#"{"free space":3}"#), ["'free space'=3"]);
+        assert_eq!(convert(r#"{"x":"abc","y":""}"#), Vec::<String>::new());
+    }
+
+    #[test]
+    fn json_arrays_are_icinga_s_own_form() {
+        assert_eq!(
+            convert(r#"["x=5;1;2", "'a b'=3s", "junk", 7]"#),
+            ["x=5;1;2", "'a b'=3s"]
+        );
     }
 
     #[test]
@@ -101,6 +112,7 @@ mod tests {
         assert_eq!(convert("all good"), Vec::<String>::new());
         assert_eq!(convert("x=5 oops y=U"), ["x=5", "y=U"]);
         assert_eq!(convert("{not json"), Vec::<String>::new());
+        assert_eq!(convert("42"), Vec::<String>::new());
         assert!(convert("").is_empty());
     }
 }
