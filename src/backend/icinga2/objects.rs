@@ -51,15 +51,17 @@ impl Service {
 
 /// The host object's attributes. Hosts are always UP (`dummy`): the services say what is wrong,
 /// and no host check leaves the Icinga2 server.
+///
+/// No `address`: every service carries its own address in its variables, and Icinga2's stock
+/// `conf.d/services.conf` applies `ping4` to every host with an `address` (`ping6` with
+/// `address6`, `ssh` on Linux hosts). Those extra services would ping from the Icinga2 server
+/// and keep an unconfigured host from being removed. Empty strings clear addresses an earlier
+/// version set.
 pub fn host_attrs(host: &str, owner: &str) -> Map<String, Value> {
-    let address = address_of(host);
-    let address_key = if address.contains(':') {
-        "address6"
-    } else {
-        "address"
-    };
     into_map(json!({
-        address_key: address,
+        "address": "",
+        "address6": "",
+        "display_name": display_name(host),
         "check_command": "dummy",
         "check_interval": 3600,
         "enable_active_checks": true,
@@ -296,8 +298,8 @@ impl HydraUrl {
     }
 }
 
-/// A host object's address: the host itself, or a Hydra URL's host part.
-fn address_of(host: &str) -> String {
+/// A host object's display name: the host itself, or a Hydra URL's host part.
+fn display_name(host: &str) -> String {
     if host.contains("://") {
         HydraUrl::parse(host).host
     } else {
