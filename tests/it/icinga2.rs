@@ -614,3 +614,64 @@ fn a_changed_target_is_updated_and_its_dropped_variables_go() {
     assert!(vars.get("http_string").is_none(), "{vars:#}");
     assert_eq!(vars["nixcloud_monitoring_owner"], o.as_str());
 }
+
+#[test]
+fn objects_made_by_the_icinga_admin_are_never_changed_or_removed() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("admin");
+    // The admin's own host and service, without the agent's owner mark.
+    let (code, doc) = icinga.api(
+        "PUT",
+        &format!("/v1/objects/hosts/{}", encode(&host)),
+        Some(
+            r#"{"attrs":{"check_command":"dummy","display_name":"admin's","vars":{"os":"Linux"}}}"#,
+        ),
+    );
+    assert_eq!(code, 200, "{doc}");
+    let (code, doc) = icinga.api(
+        "PUT",
+        &format!("/v1/objects/services/{}", encode(&format!("{host}!clash"))),
+        Some(r#"{"attrs":{"check_command":"dummy","vars":{"dummy_text":"admin's"}}}"#),
+    );
+    assert_eq!(code, 200, "{doc}");
+
+    let sb = Sandbox::new();
+    let mine = format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"mine\"\n");
+    let clash = format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"clash\"\n");
+    icinga.config(&sb, &host, &format!("{mine}{clash}"));
+    let out = sb.cmd(&["register"]).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(4), "a refusal: {text}");
+    assert!(
+        text.contains(&format!("{host}!clash"))
+            && text.contains("without vars.nixcloud_monitoring_owner"),
+        "{text}"
+    );
+    // The service went onto the admin's host; host and service stay as the admin made them.
+    let attrs = icinga
+        .service(&format!("{host}!mine"))
+        .expect("mine is registered");
+    assert_eq!(attrs["vars"]["nixcloud_monitoring_owner"], host.as_str());
+    let clash_attrs = icinga.service(&format!("{host}!clash")).unwrap();
+    assert_eq!(
+        clash_attrs["vars"],
+        serde_json::json!({"dummy_text": "admin's"})
+    );
+    let (_, doc) = icinga.api("GET", &format!("/v1/objects/hosts/{}", encode(&host)), None);
+    let h = &doc["results"][0]["attrs"];
+    assert_eq!(
+        (&h["display_name"], &h["vars"]),
+        (
+            &serde_json::json!("admin's"),
+            &serde_json::json!({"os": "Linux"})
+        )
+    );
+
+    // Without the clash, a complete register prunes; the admin's objects are not its to prune.
+    icinga.config(&sb, &host, &mine);
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(icinga.service(&format!("{host}!clash")).is_some());
+    let (code, _) = icinga.api("GET", &format!("/v1/objects/hosts/{}", encode(&host)), None);
+    assert_eq!(code, 200);
+}

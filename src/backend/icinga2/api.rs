@@ -9,6 +9,15 @@ use crate::retry::{classify, Class, DeliveryError};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+/// What [`Conn::ensure`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ensured {
+    Created,
+    Updated,
+    /// It exists without an owner mark: made by the Icinga2 admin, left as it is.
+    Foreign,
+}
+
 /// What each request needs; cheap to clone into concurrent tasks.
 #[derive(Clone)]
 pub(super) struct Conn {
@@ -26,8 +35,10 @@ impl Conn {
             .header("Accept", "application/json")
     }
 
-    /// PUT creates; an existing object ("already exists", 500) is updated with POST instead.
-    /// Says whether the object is new.
+    /// PUT creates; an existing object ("already exists", 500) is updated with POST instead,
+    /// but only when it carries an owner mark (this agent's or another's): the POST filters on
+    /// it, so an object the Icinga2 admin made (their own host `web1` with its address and
+    /// vars) is never changed, and Icinga2 answers such a POST with no results.
     pub async fn ensure(
         &self,
         pw: &str,
@@ -35,22 +46,41 @@ impl Conn {
         name: &str,
         attrs: Map<String, Value>,
         doing: &str,
-    ) -> Result<bool, DeliveryError> {
-        let path = format!("/v1/objects/{kind}/{}", encode(name));
-        let body = json!({ "attrs": attrs }).to_string();
+    ) -> Result<Ensured, DeliveryError> {
         let put = self
-            .request(pw, Method::PUT, &path)
+            .request(
+                pw,
+                Method::PUT,
+                &format!("/v1/objects/{kind}/{}", encode(name)),
+            )
             .header("Content-Type", "application/json")
-            .body(body.clone());
+            .body(json!({ "attrs": attrs }).to_string());
         let created = http::send_raw(put, doing).await?;
-        if created.status == 500 && created.body.contains("already exists") {
-            let post = self
-                .request(pw, Method::POST, &path)
-                .header("Content-Type", "application/json")
-                .body(body);
-            return outcome(http::send_raw(post, doing).await?, doing).map(|()| false);
+        if !(created.status == 500 && created.body.contains("already exists")) {
+            return outcome(created, doing).map(|()| Ensured::Created);
         }
-        outcome(created, doing).map(|()| true)
+        let singular = kind.trim_end_matches('s');
+        let body = json!({
+            "filter": format!(
+                "{singular}.__name == name && typeof({singular}.vars.nixcloud_monitoring_owner) == String"
+            ),
+            "filter_vars": { "name": name },
+            "attrs": attrs,
+        });
+        let post = self
+            .request(pw, Method::POST, &format!("/v1/objects/{kind}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        let text = http::send(post, doing).await?;
+        let updated = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|doc| doc["results"].as_array().map(|r| !r.is_empty()))
+            .unwrap_or(false);
+        Ok(if updated {
+            Ensured::Updated
+        } else {
+            Ensured::Foreign
+        })
     }
 
     /// Moves a service's next check `seconds` ahead. A new passive service would otherwise run

@@ -10,7 +10,7 @@ mod api;
 mod objects;
 mod perfdata;
 
-use api::{outcome, Conn};
+use api::{outcome, Conn, Ensured};
 
 use super::{bounded, Api, Registered};
 use crate::config::Config;
@@ -41,9 +41,9 @@ pub struct Icinga2 {
     concurrency: usize,
 }
 
-/// What [`Icinga2::ensure_all`] found: outcomes per service, the wanted service names (full
+/// What [`Icinga2::ensure_all`] did: outcomes per service, the wanted service names (full
 /// `host!service`) and host names.
-type Ensured = (Vec<Registered>, BTreeSet<String>, BTreeSet<String>);
+type Registration = (Vec<Registered>, BTreeSet<String>, BTreeSet<String>);
 
 impl Icinga2 {
     pub fn new(config: &Config) -> anyhow::Result<Icinga2> {
@@ -106,7 +106,7 @@ impl Icinga2 {
     }
 
     /// Creates or updates hosts and services for `targets`; outcomes per service.
-    async fn ensure_all(&self, conn: &Conn, targets: &[Target], password: &str) -> Ensured {
+    async fn ensure_all(&self, conn: &Conn, targets: &[Target], password: &str) -> Registration {
         let hosts: BTreeSet<String> = targets.iter().map(|t| t.host.clone()).collect();
         let host_jobs: Vec<(String, Map<String, Value>)> = hosts
             .iter()
@@ -117,6 +117,8 @@ impl Icinga2 {
             let (conn, pw) = (c.clone(), pw.clone());
             async move {
                 let doing = format!("registering host {name} in Icinga2");
+                // A host without an owner mark (the admin's own) is used as it is: the
+                // services go onto it, the host stays theirs (never changed nor pruned).
                 let outcome = conn.ensure(&pw, "hosts", &name, attrs, &doing).await;
                 (
                     name,
@@ -153,13 +155,17 @@ impl Icinga2 {
                     None => {
                         let doing = format!("registering {target} ({what}) in Icinga2");
                         let silence = service.allowed_silence();
+                        let full_name = service.full_name();
                         let created = conn
-                            .ensure(&pw, "services", &service.full_name(), service.attrs, &doing)
+                            .ensure(&pw, "services", &full_name, service.attrs, &doing)
                             .await;
                         match (created, silence) {
-                            (Ok(true), Some(seconds)) => {
+                            (Ok(Ensured::Created), Some(seconds)) => {
                                 conn.postpone(&pw, &service.host, &service.name, seconds)
                                     .await
+                            }
+                            (Ok(Ensured::Foreign), _) => {
+                                Err(DeliveryError::Rejected(foreign(&full_name)))
                             }
                             (created, _) => created.map(drop),
                         }
@@ -216,6 +222,16 @@ impl Icinga2 {
         }
         out
     }
+}
+
+/// Why a target's service cannot be registered: its name is taken by an object this agent
+/// must not change.
+fn foreign(full_name: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "registering {full_name} in Icinga2: a service of that name exists without \
+         vars.nixcloud_monitoring_owner (made by hand or by Icinga2's own config) and is left \
+         alone; rename the target or remove that service"
+    )
 }
 
 /// The owned objects to remove: those not wanted any more.
