@@ -169,9 +169,8 @@ pub fn check(
                 "http_ipv4": v4, "http_ipv6": v6,
             }),
         ),
-        // check_dns 2.3 asks nslookup for every record type and has no `-q`: both families'
-        // services run the same lookup; `expected-address` is compared with all answers, as
-        // the original's check_dns did.
+        // check_dns 2.3 has no `-q` (record type): both families' services run the same
+        // lookup; `expected-address` goes to `-a` as given, as the original's check_dns got it.
         ActiveCheck::Dns(c) => (
             "dns",
             json!({
