@@ -28,5 +28,6 @@ for i in range(count):
         "measured_at_ms": (start + i) // 1_000_000,
         "duration_ms": None,
     }
-    with open(os.path.join(queue, rid + ".json"), "w") as f:
-        json.dump(result, f)
+    with open(os.path.join(queue, rid + ".json"), "w", encoding="utf-8") as f:
+        # Compact, like serde_json::to_vec.
+        json.dump(result, f, ensure_ascii=False, separators=(",", ":"))

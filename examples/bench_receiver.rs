@@ -1,24 +1,36 @@
 //! A minimal HTTP/1.1 receiver on 127.0.0.1 for the benchmarks (benches/run.sh): it reads each
-//! request, answers `200 {}`, and counts requests per path. Both the agent and the curl-based
-//! baselines talk to it, so both sides get the same server doing the same work.
+//! request, answers `200 {}`, and counts requests and body bytes per path. The agent and the
+//! curl-based baselines all talk to it, so both sides get the same server doing the same work.
 //!
-//!   cargo run --release --example bench_receiver -- [PORT]
+//!   cargo build --release --example bench_receiver
+//!   target/release/examples/bench_receiver [PORT]      (0 or nothing: a free port)
 //!
-//! Prints `listening on 127.0.0.1:PORT`; `GET /count` answers `{"<path>": n, ...}` and
-//! `DELETE /count` resets the counters. std only, a thread per connection.
+//! Prints `listening on 127.0.0.1:PORT`. `GET /count` answers
+//! `{"<path>":{"requests":n,"bytes":b},...}` (not counted itself), `DELETE /count` resets.
+//! std only; keep-alive (HTTP/1.1 unless `Connection: close` or HTTP/1.0), a thread per
+//! connection, like the test server in tests/it/util.rs. Each answer is one write.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
+#[derive(Default)]
+struct Count {
+    requests: u64,
+    bytes: u64,
+}
+
+type Counts = Arc<Mutex<BTreeMap<String, Count>>>;
 
 fn main() {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let port: u16 = match std::env::args().nth(1) {
+        None => 0,
+        Some(p) => p.parse().unwrap_or_else(|_| {
+            eprintln!("usage: bench_receiver [PORT]");
+            std::process::exit(2)
+        }),
+    };
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
     println!("listening on {}", listener.local_addr().unwrap());
     let counts: Counts = Arc::default();
@@ -30,59 +42,95 @@ fn main() {
     }
 }
 
+/// Answers requests on one connection until the client closes it.
 fn serve(stream: TcpStream, counts: &Counts) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    let mut header = String::new();
+    let mut body = Vec::new();
     loop {
-        let mut line = String::new();
+        line.clear();
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
         }
         let mut parts = line.split_whitespace();
-        let (method, path, version) = (
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        );
-        let (method, path) = (method.to_string(), path.to_string());
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let mut close = parts.next() == Some("HTTP/1.0");
         let mut length = 0usize;
-        let mut close = version == "HTTP/1.0";
         loop {
-            let mut header = String::new();
+            header.clear();
             if reader.read_line(&mut header)? == 0 {
                 return Ok(());
             }
-            let header = header.trim_end();
-            if header.is_empty() {
+            let h = header.trim_end();
+            if h.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':') {
+            if let Some((name, value)) = h.split_once(':') {
+                let value = value.trim();
                 if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                } else if name.eq_ignore_ascii_case("connection")
-                    && value.trim().eq_ignore_ascii_case("close")
-                {
-                    close = true;
+                    length = value.parse().unwrap_or(0);
+                } else if name.eq_ignore_ascii_case("connection") {
+                    close = value.eq_ignore_ascii_case("close");
                 }
             }
         }
-        let mut body = vec![0; length];
+        body.resize(length, 0);
         reader.read_exact(&mut body)?;
         let answer = match (method.as_str(), path.as_str()) {
-            ("GET", "/count") => format!("{:?}", counts.lock().unwrap()),
+            ("GET", "/count") => to_json(&counts.lock().unwrap()),
             ("DELETE", "/count") => {
                 counts.lock().unwrap().clear();
                 "{}".to_string()
             }
             _ => {
-                *counts.lock().unwrap().entry(path).or_default() += 1;
+                let mut counts = counts.lock().unwrap();
+                let count = counts.entry(path).or_default();
+                count.requests += 1;
+                count.bytes += length as u64;
                 "{}".to_string()
             }
         };
-        write!(writer, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}", answer.len())?;
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{answer}",
+            answer.len(),
+            if close { "Connection: close\r\n" } else { "" }
+        );
+        writer.write_all(response.as_bytes())?;
         if close {
             return Ok(());
         }
     }
+}
+
+fn to_json(counts: &BTreeMap<String, Count>) -> String {
+    let fields: Vec<String> = counts
+        .iter()
+        .map(|(path, c)| {
+            format!(
+                "{}:{{\"requests\":{},\"bytes\":{}}}",
+                json_string(path),
+                c.requests,
+                c.bytes
+            )
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
