@@ -23,7 +23,7 @@ let
   units = helpers.units {
     inherit cfg configFile;
     exe = "${cfg.package}/bin/nixcloud-monitoring";
-    basePath = [ pkgs.bash ];
+    basePath = map (name: pkgs.${name}) names.scriptTools;
   };
 
   # All passive-target commands in one package (see nix/units.nix).
@@ -52,13 +52,7 @@ in
       cfg.package
     ] ++ lib.optional (units.commands != [ ]) commandsPackage;
 
-    # The state directory also exists for wrapper commands run before any
-    # unit has started; the spool is where group members who cannot read the
-    # API key leave results (setgid, so the agent's group owns them).
-    systemd.tmpfiles.rules = [
-      "d ${names.stateDir} 0750 ${names.user} ${names.group} - -"
-      "d ${names.spoolDir} 2770 ${names.user} ${names.group} - -"
-    ];
+    systemd.tmpfiles.rules = units.tmpfilesRules;
 
     systemd.services = units.services;
     systemd.timers = units.timers;

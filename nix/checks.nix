@@ -7,6 +7,7 @@
 let
   names = import ./names.nix;
   inventory = import ./inventory.nix;
+  escape = import ./escape.nix;
   inherit (builtins)
     attrNames
     concatStringsSep
@@ -66,6 +67,7 @@ rec {
       noFamily = filter (e: !e.target.ipv4 && !e.target.ipv6) active;
       badTimers = filter (e: e.target.timers.check >= e.target.timers.timeout) passive;
       emptyParts = filter (e: e.target.host == "" || e.target.name == "") all;
+      controlParts = filter (e: escape.hasControlChar e.target.host || escape.hasControlChar e.target.name) all;
       tooLong = filter (e: stringLength e.escaped > names.maxEscapedIdLength) all;
       twoKeys = filter (e: e.target.apiKey != null && e.target.apiKeyFile != null) all;
 
@@ -116,6 +118,13 @@ rec {
         message = ''
           nixcloud.monitoring: every target needs a non-empty `host` and `name`:
           ${bullet (map (e: ''${e.kind} target host = "${e.target.host}", name = "${e.target.name}"'') emptyParts)}'';
+      }
+      {
+        assertion = controlParts == [ ];
+        message = ''
+          nixcloud.monitoring: a target's `host` and `name` must not contain control characters
+          (a newline, a tab, ...; shown here as "_"):
+          ${bullet (map (e: ''${e.kind} target host = "${escape.printable e.target.host}", name = "${escape.printable e.target.name}"'') controlParts)}'';
       }
       {
         assertion = tooLong == [ ];

@@ -58,6 +58,16 @@ let
 
   underscores = n: concatStringsSep "" (genList (_: "_") n);
 
+  # The control characters U+0001..U+001F and U+007F (Nix strings cannot hold
+  # NUL; TOML's "\u0000" cannot reach a Nix string either). fromJSON builds
+  # them, as Nix has no escapes for most of them.
+  controlChars =
+    let
+      hex = [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f" ];
+      codes = builtins.tail (builtins.concatMap (hi: map (lo: "00${hi}${lo}") hex) [ "0" "1" ]) ++ [ "007f" ];
+    in
+    map (cp: fromJSON ''"\u${cp}"'') codes;
+
   replaceDisallowed =
     s:
     if match allowed s != null then
@@ -83,4 +93,14 @@ rec {
 
   # True when an id needs no escaping (shown in docs/error messages).
   isPlainId = id: escapeId id == id;
+
+  # True when a string holds a control character (a newline, a tab, ...).
+  # Such a host or name cannot be part of a unit's one-line description, a
+  # server-side name or a log line, so checks.nix refuses it.
+  hasControlChar = s: builtins.replaceStrings controlChars (map (_: "") controlChars) s != s;
+
+  # The string with each control character shown as "_": what unit
+  # descriptions use, so that a bad id reaches the assertion that names it
+  # instead of failing NixOS's one-line type check first.
+  printable = s: builtins.replaceStrings controlChars (map (_: "_") controlChars) s;
 }

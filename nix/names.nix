@@ -22,6 +22,7 @@ rec {
 
   # Units (without the .service/.timer/.path suffix).
   registerUnit = "${prefix}-register";
+  registerOnSwitchUnit = "${prefix}-register-on-switch";
   flushUnit = "${prefix}-flush";
   daemonUnit = prefix;
   passiveResultUnit = escapedId: "${prefix}-passive-result-${escapedId}";
@@ -35,6 +36,20 @@ rec {
   apiKeyCredential = "api-key";
   targetApiKeyCredential = escapedId: "api-key-${escapedId}";
   icinga2PasswordCredential = "icinga2-password";
+
+  # Packages (nixpkgs attribute names) on every passive script's PATH, besides
+  # what NixOS gives every unit (coreutils, findutils, gnugrep, gnused,
+  # systemd) and the target's own `path`: bash runs the script; gawk, procps
+  # (ps, free, pgrep, uptime), util-linux (findmnt, lsblk, mountpoint, flock)
+  # and iproute2 (ss, ip) are what checks of disks, processes, mounts and
+  # sockets commonly use. README ("Passive scripts") lists them.
+  scriptTools = [
+    "bash"
+    "gawk"
+    "procps"
+    "util-linux"
+    "iproute2"
+  ];
 
   # The active check kinds, in the order they are rendered and listed.
   activeKinds = [

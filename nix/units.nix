@@ -9,14 +9,15 @@
 #   configFile the generated config.toml (store path); changes to it restart
 #              the register timer / the daemon on `nixos-rebuild switch`
 #   basePath   packages every unit that may run a passive script gets on PATH
-#              (module.nix passes [ pkgs.bash ]; NixOS adds coreutils,
-#              findutils, grep, sed and systemd itself)
+#              (module.nix passes the packages named in names.scriptTools;
+#              NixOS adds coreutils, findutils, grep, sed and systemd itself)
 let
   names = import ./names.nix;
   inventory = import ./inventory.nix;
   hardening = import ./hardening.nix;
   util = import ./util.nix;
   inherit (util) concatMap optional mergeAll;
+  inherit (import ./escape.nix) printable;
   inherit (builtins) concatStringsSep listToAttrs;
 in
 {
@@ -62,6 +63,15 @@ let
     wants = [ "network-online.target" ];
   };
 
+  # Exit 3 means "the server could not take it now; it is queued (or the
+  # registration is retried)": nothing was lost, so the unit has not failed.
+  # Without this, one server outage marks the oneshots `failed` on every
+  # monitored machine at once and `is-system-running` says `degraded`. The
+  # agent logs a warning for it; `nixcloud-monitoring status` shows the backlog.
+  queuedIsSuccess = {
+    SuccessExitStatus = 3;
+  };
+
   passive = inventory.scriptedTargets cfg;
 
   # Scripts run by `run <id>` (timers mode) or by the daemon.
@@ -79,11 +89,12 @@ let
     documentation = [ "https://github.com/nixcloud/nixcloud-monitoring" ];
     # Only matters when a switch happens while a registration is running:
     # it is then restarted with the new config. Starting it after a config
-    # change is the timer's job (see registerTimer).
+    # change is registerOnSwitchTimer's job.
     restartTriggers = [ configFile ];
     serviceConfig =
       baseServiceConfig
       // withCredentials allCredentials
+      // queuedIsSuccess
       // {
         Type = "oneshot";
         ExecStart = command "register";
@@ -91,38 +102,40 @@ let
       };
   };
 
-  # Re-registration keeps the server from garbage-collecting the targets, so
-  # it repeats every 24 h. Persistent= is kept from the original; systemd
-  # applies it to OnCalendar= only, so catching up after downtime is done by
-  # OnBootSec.
+  # Two timers start the register service:
   #
-  # Why the register service runs again when a switch changes the config:
+  # registerTimer repeats it every 24 h, which keeps the server from
+  # garbage-collecting the targets. Its randomized delay spreads a fleet's
+  # daily registrations so they do not hit the server at once.
+  #
+  # registerOnSwitchTimer fires 10 s after it is (re)started, without any
+  # random delay: at boot (timers.target starts it), on the switch that first
+  # adds the module, and on every switch that changes the config, since
   # `restartTriggers = [ configFile ]` puts the config's store path into the
-  # TIMER's unit file (X-Restart-Triggers). switch-to-configuration restarts
-  # active units whose unit file changed, and a timer is active, so a new
-  # config restarts the timer; `OnActiveSec` counts from the timer's (re)start
-  # and fires the service 2 min later. An unchanged config leaves the timer
-  # alone, so a switch that does not touch monitoring does not re-register.
-  # (A restartTrigger on the oneshot service itself would do nothing: the
-  # switch only looks at units that are active, and a finished oneshot is
-  # not. `wantedBy = multi-user.target` would re-run it on every switch and
-  # make the switch wait for the network.)
-  #
-  # At boot, OnBootSec and OnActiveSec both point at about 2 min after boot
-  # (the timer starts within seconds of boot); the service usually runs once
-  # for both, at worst twice (also on the switch that first adds the module,
-  # when systemd fires the already-elapsed OnBootSec at once), which is
-  # harmless since registering is idempotent.
+  # timer's unit file (X-Restart-Triggers=) and switch-to-configuration
+  # restarts active units whose file changed (an elapsed timer is active). A
+  # switch that does not touch monitoring leaves it alone. The server thus
+  # knows about added and removed targets within about 15 s of a switch
+  # (proven by tests/system). Starting the oneshot service from the switch
+  # itself (wantedBy multi-user.target) would make every switch wait for the
+  # network and the server.
   registerTimer = {
-    description = "nixcloud.monitoring: re-register all targets daily and after config changes";
+    description = "nixcloud.monitoring: re-register all targets every 24 h";
+    wantedBy = [ "timers.target" ];
+    timerConfig = {
+      OnUnitActiveSec = "24h";
+      RandomizedDelaySec = "5min";
+    };
+  };
+
+  registerOnSwitchTimer = {
+    description = "nixcloud.monitoring: register all targets at boot and after a config change";
     wantedBy = [ "timers.target" ];
     restartTriggers = [ configFile ];
     timerConfig = {
-      OnBootSec = "2min";
-      OnActiveSec = "2min";
-      OnUnitActiveSec = "24h";
-      Persistent = true;
-      RandomizedDelaySec = "5min";
+      OnActiveSec = "10s";
+      AccuracySec = "1s";
+      Unit = "${names.registerUnit}.service";
     };
   };
 
@@ -130,11 +143,12 @@ let
     entry:
     networkService
     // {
-      description = "nixcloud.monitoring: run the passive check ${entry.id} and send its result";
+      description = "nixcloud.monitoring: run the passive check ${printable entry.id} and send its result";
       path = scriptPath [ entry ];
       serviceConfig =
         baseServiceConfig
         // withCredentials (globalCredentials ++ targetCredentials entry)
+        // queuedIsSuccess
         // {
           Type = "oneshot";
           ExecStart = command "run ${entry.escaped}";
@@ -152,7 +166,7 @@ let
       jitter = if minutes * 6 < 60 then minutes * 6 else 60;
     in
     {
-      description = "nixcloud.monitoring: passive check ${entry.id} every ${toString minutes} min";
+      description = "nixcloud.monitoring: passive check ${printable entry.id} every ${toString minutes} min";
       wantedBy = [ "timers.target" ];
       timerConfig = {
         OnBootSec = "2min";
@@ -164,9 +178,16 @@ let
 
   flushService = networkService // {
     description = "nixcloud.monitoring: deliver queued and spooled results";
+    # The path unit starts this whenever the spool is not empty; a burst of
+    # results from group members would otherwise hit systemd's default start
+    # limit (5 starts in 10 s), fail the unit and stop the path unit for
+    # good. A start is cheap and each run takes everything waiting, so starts
+    # are not counted.
+    unitConfig.StartLimitIntervalSec = 0;
     serviceConfig =
       baseServiceConfig
       // withCredentials allCredentials
+      // queuedIsSuccess
       // {
         Type = "oneshot";
         ExecStart = command "flush";
@@ -190,6 +211,8 @@ let
   flushPath = {
     description = "nixcloud.monitoring: deliver results dropped into the spool";
     wantedBy = [ "paths.target" ];
+    # The path unit has a trigger limit of its own (systemd >= 250: 200 in
+    # 2 s); a flush run lasts milliseconds, so a burst stays far below it.
     pathConfig = {
       DirectoryNotEmpty = names.spoolDir;
       Unit = "${names.flushUnit}.service";
@@ -209,6 +232,7 @@ let
     );
     timers = {
       ${names.registerUnit} = registerTimer;
+      ${names.registerOnSwitchUnit} = registerOnSwitchTimer;
       ${names.flushUnit} = flushTimer;
     }
     // listToAttrs (
@@ -277,9 +301,16 @@ let
         chmod 0555 "$out/bin/${c.name}"'') commands
     )
     + "\n";
+  # The state directory also exists for wrapper commands run before any unit
+  # has started; the spool is where group members who cannot read the API key
+  # leave results (setgid, so the agent's group owns them).
+  tmpfilesRules = [
+    "d ${names.stateDir} 0750 ${names.user} ${names.group} - -"
+    "d ${names.spoolDir} 2770 ${names.user} ${names.group} - -"
+  ];
 in
 (if cfg.mode == "daemon" then daemonMode else timersMode)
 // {
-  inherit commands commandsBuildScript;
+  inherit commands commandsBuildScript tmpfilesRules;
   credentials = allCredentials;
 }

@@ -70,6 +70,10 @@ let
           fakeDrv name { inherit value; };
       };
     bash = fakeDrv "bash-5.2" { };
+    gawk = fakeDrv "gawk-5.3" { };
+    procps = fakeDrv "procps-4.0" { };
+    util-linux = fakeDrv "util-linux-2.40" { };
+    iproute2 = fakeDrv "iproute2-6.9" { };
     runtimeShell = "/nix/store/00000000000000000000000000000000-bash-5.2/bin/bash";
     runCommandLocal = name: _env: buildCommand: fakeDrv name { inherit buildCommand; };
     # Stands for the agent package; nix/package.nix is checked separately.

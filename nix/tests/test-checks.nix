@@ -183,8 +183,38 @@ in
     expected = true;
   }
   {
-    name = "empty host is refused";
-    expr = failCount (withActive "check_http" [ (f.http { }) ]);
+    name = "empty host is refused, naming the target";
+    expr = failedAssertions (withActive "check_http" [ (f.http { }) ]);
+    expected = [
+      ''
+        nixcloud.monitoring: every target needs a non-empty `host` and `name`:
+          - check_http target host = "", name = "HTTP"''
+    ];
+  }
+  {
+    name = "a newline or tab in host or name is refused, naming the target";
+    expr = failedAssertions (
+      withPassive [
+        (f.passive { host = "db\nexample"; name = "backup"; })
+        (f.passive { host = "db"; name = "x\ty"; })
+      ]
+    );
+    expected = [
+      ''
+        nixcloud.monitoring: a target's `host` and `name` must not contain control characters
+        (a newline, a tab, ...; shown here as "_"):
+          - passive target host = "db_example", name = "backup"
+          - passive target host = "db", name = "x_y"''
+    ];
+  }
+  {
+    name = "DEL and other C0 characters count as control characters";
+    expr = failCount (
+      withPassive [
+        (f.passive { host = "a${builtins.fromJSON ''"\u007f"''}"; name = "n"; })
+        (f.passive { host = "b${builtins.fromJSON ''"\u001b"''}"; name = "n"; })
+      ]
+    );
     expected = 1;
   }
   {

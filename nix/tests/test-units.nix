@@ -51,7 +51,7 @@ in
     ];
     expected = [
       [ "nixcloud.monitoring-flush" "nixcloud.monitoring-register" ]
-      [ "nixcloud.monitoring-flush" "nixcloud.monitoring-register" ]
+      [ "nixcloud.monitoring-flush" "nixcloud.monitoring-register" "nixcloud.monitoring-register-on-switch" ]
       [ "nixcloud.monitoring-flush" ]
     ];
   }
@@ -102,6 +102,7 @@ chmod 0555 "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING"'' sc
         "nixcloud.monitoring-passive-result-2001_db8__1-PING"
         "nixcloud.monitoring-passive-result-db.example.org-backup"
         "nixcloud.monitoring-register"
+        "nixcloud.monitoring-register-on-switch"
       ]
     ];
   }
@@ -205,20 +206,65 @@ chmod 0555 "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING"'' sc
     expected = [ "600s" "330s" ];
   }
   {
-    name = "register timer: boot + 2 min, daily, persistent, randomized, restarted by config changes";
+    name = "register timer: daily, randomized, not restarted by config changes";
     expr = scripted.timers."nixcloud.monitoring-register";
     expected = {
-      description = "nixcloud.monitoring: re-register all targets daily and after config changes";
+      description = "nixcloud.monitoring: re-register all targets every 24 h";
       wantedBy = [ "timers.target" ];
-      restartTriggers = [ "/nix/store/cfg-nixcloud-monitoring.toml" ];
       timerConfig = {
-        OnBootSec = "2min";
-        OnActiveSec = "2min";
         OnUnitActiveSec = "24h";
-        Persistent = true;
         RandomizedDelaySec = "5min";
       };
     };
+  }
+  {
+    name = "register-on-switch timer: 10 s after boot or a config change, no random delay";
+    expr = scripted.timers."nixcloud.monitoring-register-on-switch";
+    expected = {
+      description = "nixcloud.monitoring: register all targets at boot and after a config change";
+      wantedBy = [ "timers.target" ];
+      restartTriggers = [ "/nix/store/cfg-nixcloud-monitoring.toml" ];
+      timerConfig = {
+        OnActiveSec = "10s";
+        AccuracySec = "1s";
+        Unit = "nixcloud.monitoring-register.service";
+      };
+    };
+  }
+  {
+    name = "an outage (exit 3) does not fail the oneshots; the flush service has no start limit";
+    expr = [
+      register.serviceConfig.SuccessExitStatus
+      backup.serviceConfig.SuccessExitStatus
+      scripted.services."nixcloud.monitoring-flush".serviceConfig.SuccessExitStatus
+      scripted.services."nixcloud.monitoring-flush".unitConfig.StartLimitIntervalSec
+      (daemon.services."nixcloud.monitoring".serviceConfig ? SuccessExitStatus)
+    ];
+    expected = [ 3 3 3 0 false ];
+  }
+  {
+    name = "a control character in an id reaches no unit description";
+    expr =
+      let
+        bad = mk (
+          f.base
+          // {
+            apiKeyFile = "/k";
+            targets.active = f.noTargets;
+            targets.passive = [ (f.passive { host = "a\nb"; name = "x\ty"; script = "exit=0"; }) ];
+          }
+        );
+      in
+      map (u: u.description) (builtins.attrValues bad.services ++ builtins.attrValues bad.timers);
+    expected = [
+      "nixcloud.monitoring: deliver queued and spooled results"
+      "nixcloud.monitoring: run the passive check a_b-x_y and send its result"
+      "nixcloud.monitoring: register all monitoring targets"
+      "nixcloud.monitoring: retry undelivered results every 5 min"
+      "nixcloud.monitoring: passive check a_b-x_y every 60 min"
+      "nixcloud.monitoring: re-register all targets every 24 h"
+      "nixcloud.monitoring: register all targets at boot and after a config change"
+    ];
   }
   {
     name = "result timer every timers.check minutes, jitter a tenth up to 1 min";
