@@ -250,6 +250,15 @@ fn build_targets(
         let c = check.common();
         let name = check.name();
         let id = format!("{}-{}", c.host, name);
+        for (what, value) in [("host", c.host), ("name", name.as_str())] {
+            if let Some(why) = bad_text(what, value) {
+                bail!(
+                    "{file}:{line}: target {} ({}): {why}",
+                    shown(&id),
+                    check.kind()
+                );
+            }
+        }
         if !c.ipv4 && !c.ipv6 {
             bail!("{file}:{line}: target {id} ({}): ipv4 and ipv6 are both false; enable at least one", check.kind());
         }
@@ -280,7 +289,19 @@ fn build_targets(
                 p.host
             );
         };
+        if name.is_empty() {
+            bail!(
+                "{file}:{line}: passive target for host {:?} has an empty name (name is required)",
+                p.host
+            );
+        }
         let id = format!("{}-{name}", p.host);
+        // An empty host is allowed here: the id is then `-<name>`.
+        for (what, value) in [("host", p.host.as_str()), ("name", name.as_str())] {
+            if let Some(why) = bad_text(what, value).filter(|_| !value.is_empty()) {
+                bail!("{file}:{line}: target {} (passive): {why}", shown(&id));
+            }
+        }
         if p.timers.check >= p.timers.timeout {
             bail!(
                 "{file}:{line}: target {id}: timers.check ({}) must be less than timers.timeout ({}), \
@@ -318,6 +339,32 @@ fn build_targets(
         });
     }
     Ok(out)
+}
+
+/// Why a `host` or `name` cannot go into an id: ids name units, files and journal lines, so
+/// they must not be empty nor hold control characters (newline, tab, NUL, DEL, U+0080..U+009F).
+fn bad_text(what: &str, value: &str) -> Option<String> {
+    if value.is_empty() {
+        return Some(format!("{what} is empty"));
+    }
+    let c = value.chars().find(|c| c.is_control())?;
+    Some(format!(
+        "{what} contains a control character (U+{:04X})",
+        c as u32
+    ))
+}
+
+/// An id for a message: control characters escaped (`\n`, `\u{7f}`), so it stays one line.
+fn shown(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Ids must be unique, and so must their escaped forms (they name units and files).

@@ -125,3 +125,76 @@ fn passive_without_name_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn active_target_with_empty_host_is_an_error() {
+    let e = err(
+        "[[targets.active.check_http]]\nhost = \"a\"\n[[targets.active.check_ssh]]\nhost = \"\"\n",
+    );
+    assert!(
+        e.contains("/etc/test.toml:3: target -SSH (check_ssh): host is empty"),
+        "{e}"
+    );
+}
+
+#[test]
+fn active_target_with_empty_name_is_an_error() {
+    let e = err("[[targets.active.check_http]]\nhost = \"a\"\nname = \"\"\n");
+    assert!(
+        e.contains("/etc/test.toml:1: target a- (check_http): name is empty"),
+        "{e}"
+    );
+}
+
+#[test]
+fn passive_with_empty_name_is_an_error() {
+    let e = err("[[targets.passive]]\nhost = \"h\"\nname = \"x\"\n[[targets.passive]]\nhost = \"h\"\nname = \"\"\n");
+    assert!(
+        e.contains("/etc/test.toml:4: passive target for host \"h\" has an empty name"),
+        "{e}"
+    );
+}
+
+#[test]
+fn passive_with_empty_host_is_still_accepted() {
+    let cfg = parse("[[targets.passive]]\nhost = \"\"\nname = \"n\"\n").unwrap();
+    assert_eq!(cfg.targets[0].id, "-n");
+}
+
+#[test]
+fn control_characters_in_host_or_name_are_errors() {
+    let cases = [
+        (
+            "[[targets.active.check_http]]\nhost = \"a\\nb\"\n",
+            "/etc/test.toml:1: target a\\nb-HTTP (check_http): host contains a control character (U+000A)",
+        ),
+        (
+            "[[targets.active.check_ping]]\nhost = \"a\"\nname = \"P\\tING\"\n",
+            "/etc/test.toml:1: target a-P\\tING (check_ping): name contains a control character (U+0009)",
+        ),
+        (
+            "[[targets.passive]]\nhost = \"h\\u0000\"\nname = \"n\"\n",
+            "/etc/test.toml:1: target h\\u{0}-n (passive): host contains a control character (U+0000)",
+        ),
+        (
+            "\n[[targets.passive]]\nhost = \"h\"\nname = \"n\\u007f\"\n",
+            "/etc/test.toml:2: target h-n\\u{7f} (passive): name contains a control character (U+007F)",
+        ),
+        (
+            "[[targets.passive]]\nhost = \"h\"\nname = \"\\u001bx\"\n",
+            "name contains a control character (U+001B)",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = err(text);
+        assert!(e.contains(want), "want {want:?} in {e}");
+        assert!(!e.contains('\n'), "the message stays on one line: {e:?}");
+    }
+}
+
+#[test]
+fn non_ascii_host_and_name_are_fine() {
+    let cfg =
+        parse("[[targets.passive]]\nhost = \"bücher.example\"\nname = \"快乐 check\"\n").unwrap();
+    assert_eq!(cfg.targets[0].id, "bücher.example-快乐 check");
+}
