@@ -98,28 +98,73 @@ fn credential_path(name: &str) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
+/// Reads a secret file's first line, trimmed. Only a regular file (symlinks followed) is read:
+/// a FIFO, socket or device could block forever or never end. The type is checked before
+/// opening, the file is opened with `O_NONBLOCK` (so a FIFO swapped in meanwhile cannot block
+/// the open either) and the opened file is checked again.
 fn read_secret_file(path: &Path) -> Result<String, SecretError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let key = text.lines().next().unwrap_or("").trim().to_string();
-            if key.is_empty() {
-                Err(SecretError::Other(anyhow::anyhow!(
-                    "secret file {} is empty",
-                    path.display()
-                )))
-            } else {
-                Ok(key)
-            }
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let failed = |e: std::io::Error| {
+        let denied = e.kind() == std::io::ErrorKind::PermissionDenied;
+        let e =
+            anyhow::Error::new(e).context(format!("could not read secret file {}", path.display()));
+        if denied {
+            SecretError::PermissionDenied(e)
+        } else {
+            SecretError::Other(e)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            Err(SecretError::PermissionDenied(
-                anyhow::Error::new(e)
-                    .context(format!("could not read secret file {}", path.display())),
-            ))
-        }
-        Err(e) => Err(SecretError::Other(
-            anyhow::Error::new(e).context(format!("could not read secret file {}", path.display())),
-        )),
+    };
+    let not_regular = |meta: &std::fs::Metadata| {
+        SecretError::Other(anyhow::anyhow!(
+            "secret file {} is not a regular file (it is {}); refusing to read it",
+            path.display(),
+            file_type_name(meta)
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(failed)?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(failed)?;
+    let meta = file.metadata().map_err(failed)?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(failed)?;
+    let key = text.lines().next().unwrap_or("").trim().to_string();
+    if key.is_empty() {
+        Err(SecretError::Other(anyhow::anyhow!(
+            "secret file {} is empty",
+            path.display()
+        )))
+    } else {
+        Ok(key)
+    }
+}
+
+/// What a file that is not a regular file is, for messages.
+fn file_type_name(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
     }
 }
 
@@ -155,5 +200,97 @@ mod tests {
             credential: "no-such-credential-here".into(),
         };
         assert!(src.read().unwrap_err().to_string().contains("is empty"));
+    }
+
+    fn mkfifo(path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    /// Reads on a helper thread, so a regression fails the test instead of hanging it.
+    fn read_within_5s(src: KeySource) -> Result<String, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(src.read().map_err(|e| e.to_string()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading the secret blocked")
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        mkfifo(&path);
+        let e = read_within_5s(KeySource::File {
+            path: path.clone(),
+            credential: "no-such-credential-here".into(),
+        })
+        .unwrap_err();
+        let want = format!(
+            "secret file {} is not a regular file (it is a FIFO)",
+            path.display()
+        );
+        assert!(e.contains(&want), "{e}");
+    }
+
+    #[test]
+    fn a_symlink_to_a_fifo_is_refused_and_to_a_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        let e = read_within_5s(KeySource::File {
+            path: link.clone(),
+            credential: "no-such-credential-here".into(),
+        })
+        .unwrap_err();
+        assert!(e.contains("is not a regular file (it is a FIFO)"), "{e}");
+
+        let file = dir.path().join("file");
+        std::fs::write(&file, "k\n").unwrap();
+        let good = dir.path().join("good");
+        std::os::unix::fs::symlink(&file, &good).unwrap();
+        let src = KeySource::File {
+            path: good,
+            credential: "no-such-credential-here".into(),
+        };
+        assert_eq!(read_within_5s(src).unwrap(), "k");
+    }
+
+    #[test]
+    fn a_directory_or_device_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, what) in [
+            (dir.path().to_path_buf(), "a directory"),
+            (PathBuf::from("/dev/null"), "a character device"),
+        ] {
+            let e = read_within_5s(KeySource::File {
+                path: path.clone(),
+                credential: "no-such-credential-here".into(),
+            })
+            .unwrap_err();
+            let want = format!(
+                "secret file {} is not a regular file (it is {what})",
+                path.display()
+            );
+            assert!(e.contains(&want), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_names_the_path() {
+        let e = read_within_5s(KeySource::File {
+            path: "/nonexistent/key".into(),
+            credential: "no-such-credential-here".into(),
+        })
+        .unwrap_err();
+        assert!(
+            e.contains("could not read secret file /nonexistent/key"),
+            "{e}"
+        );
     }
 }

@@ -4,6 +4,7 @@ use crate::agent::Agent;
 use crate::backend::nixcloud_bodies;
 use crate::config::BackendKind;
 use crate::exit::Code;
+use crate::secrets::{KeySource, SecretError};
 
 pub fn run(agent: &Agent) -> anyhow::Result<Code> {
     let cfg = &agent.config;
@@ -20,8 +21,14 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
         cfg.backend.name(),
         cfg.state_dir.display()
     );
-    if cfg.backend == BackendKind::Nixcloud {
-        warn_about_keys(agent);
+    match cfg.backend {
+        BackendKind::Nixcloud => warn_about_keys(agent),
+        BackendKind::Icinga2 => {
+            if let Some(password) = cfg.icinga2.as_ref().map(|s| s.password()) {
+                warn_if_unreadable("icinga2.passwordFile", &password);
+            }
+        }
+        BackendKind::Local => {}
     }
     for t in &cfg.targets {
         for (what, body) in nixcloud_bodies(t) {
@@ -57,11 +64,22 @@ fn warn_about_keys(agent: &Agent) {
         .iter()
         .chain(cfg.targets.iter().filter_map(|t| t.key.as_ref()));
     for source in sources {
-        if let Err(e) = source.read() {
-            eprintln!(
-                "warning: the key in {} cannot be read by this user: {e}",
-                source.describe()
-            );
-        }
+        warn_if_unreadable("the key", source);
+    }
+}
+
+/// Warns when a secret cannot be read, saying whether it is this user's rights (the service
+/// user may still read it) or the file itself (missing, empty, not a regular file).
+fn warn_if_unreadable(what: &str, source: &KeySource) {
+    match source.read() {
+        Ok(_) => {}
+        Err(e @ SecretError::PermissionDenied(_)) => eprintln!(
+            "warning: {what} in {} cannot be read by this user: {e}",
+            source.describe()
+        ),
+        Err(e) => eprintln!(
+            "warning: {what} in {} cannot be read: {e}",
+            source.describe()
+        ),
     }
 }

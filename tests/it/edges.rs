@@ -2,7 +2,7 @@
 //! that cannot be an API base, and states outside 0..3. Each must be refused with a message that
 //! says what is wrong, and nothing may be sent.
 
-use crate::util::{output_text, Sandbox};
+use crate::util::{output_text, Sandbox, TestServer};
 
 /// Runs `check` on a config (below a first `stateDir` line, so its line 1 is line 2) and expects a config error (exit 2) whose stderr holds `want`.
 fn check_refuses(config: &str, want: &str) {
@@ -55,4 +55,137 @@ fn check_refuses_control_characters_in_host_and_name() {
         "backend = \"local\"\n[[targets.active.check_ping]]\nhost = \"h\"\nname = \"\\u0000\"\n",
         "name contains a control character (U+0000)",
     );
+}
+
+/// Makes a FIFO (nothing ever writes to it: opening it for reading the usual way blocks).
+fn mkfifo(path: &std::path::Path) -> &std::path::Path {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    path
+}
+
+/// A passive target `h-n` on the nixcloud backend at `server`, key settings as given.
+fn nixcloud_config(sb: &Sandbox, server: &TestServer, keys: &str, target_keys: &str) {
+    sb.config(&format!(
+        "stateDir = \"{{state}}\"\napiHost = \"{}\"\ndelivery = {{ attempts = 1 }}\n{keys}\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"n\"\n{target_keys}\n",
+        server.url()
+    ));
+}
+
+/// Runs the agent with a short timeout: a blocked read shows as a killed process.
+fn run_quickly(mut cmd: assert_cmd::Command) -> (std::process::Output, String) {
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(15))
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.code().is_some(), "killed (blocked?): {text}");
+    (out, text)
+}
+
+#[test]
+fn check_reports_a_fifo_key_file_without_blocking() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let fifo = mkfifo(&sb.path("key")).display().to_string();
+    nixcloud_config(&sb, &server, &format!("apiKeyFile = \"{fifo}\""), "");
+    let (out, text) = run_quickly(sb.cmd(&["check"]));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "warning: the key in file {fifo} cannot be read: secret file {fifo} is not a regular \
+             file (it is a FIFO)"
+        )),
+        "{text}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn submit_and_register_with_a_fifo_key_file_do_not_block_and_send_nothing() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let fifo = mkfifo(&sb.path("key")).display().to_string();
+    nixcloud_config(&sb, &server, &format!("apiKeyFile = \"{fifo}\""), "");
+    let want = format!("secret file {fifo} is not a regular file (it is a FIFO)");
+    let (out, text) = run_quickly(sb.cmd(&["submit", "h-n", "out", "", "0"]));
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains(&want), "{text}");
+    let (out, text) = run_quickly(sb.cmd(&["register"]));
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&want), "{text}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+#[test]
+fn a_targets_own_fifo_key_file_is_refused() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let good = sb.write("key", "k\n").display().to_string();
+    let fifo = mkfifo(&sb.path("target-key")).display().to_string();
+    nixcloud_config(
+        &sb,
+        &server,
+        &format!("apiKeyFile = \"{good}\""),
+        &format!("apiKeyFile = \"{fifo}\""),
+    );
+    let (out, text) = run_quickly(sb.cmd(&["submit", "h-n", "out", "", "0"]));
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&format!(
+            "secret file {fifo} is not a regular file (it is a FIFO)"
+        )),
+        "{text}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn a_fifo_in_the_credentials_directory_is_refused() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let good = sb.write("key", "k\n").display().to_string();
+    std::fs::create_dir(sb.path("creds")).unwrap();
+    let fifo = mkfifo(&sb.path("creds/api-key")).display().to_string();
+    nixcloud_config(&sb, &server, &format!("apiKeyFile = \"{good}\""), "");
+    let mut cmd = sb.cmd(&["submit", "h-n", "out", "", "0"]);
+    cmd.env("CREDENTIALS_DIRECTORY", sb.path("creds"));
+    let (out, text) = run_quickly(cmd);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&format!(
+            "secret file {fifo} is not a regular file (it is a FIFO)"
+        )),
+        "{text}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn a_fifo_icinga2_password_file_is_refused() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let fifo = mkfifo(&sb.path("password")).display().to_string();
+    sb.config(&format!(
+        "stateDir = \"{{state}}\"\nbackend = \"icinga2\"\ndelivery = {{ attempts = 1 }}\n\
+         [icinga2]\nurl = \"{}\"\nuser = \"u\"\npasswordFile = \"{fifo}\"\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"n\"\n",
+        server.url()
+    ));
+    let want = format!("secret file {fifo} is not a regular file (it is a FIFO)");
+    let (out, text) = run_quickly(sb.cmd(&["check"]));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "warning: icinga2.passwordFile in file {fifo} cannot be read: {want}"
+        )),
+        "{text}"
+    );
+    let (out, text) = run_quickly(sb.cmd(&["submit", "h-n", "out", "", "0"]));
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&want), "{text}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
 }
