@@ -82,9 +82,8 @@ impl Default for DeliverySettings {
     }
 }
 
-/// The Icinga2 API connection.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// The Icinga2 API connection (read as `raw::RawIcinga2`).
+#[derive(Debug, Clone)]
 pub struct Icinga2Settings {
     /// API base, e.g. `https://icinga.example.org:5665`.
     pub url: String,
@@ -178,9 +177,18 @@ impl Config {
             &mut warnings,
             "the top level",
         );
+        let api_host = checked_url(&file, text, "apiHost", &raw.api_host, "apiKeyFile")?;
+        let icinga2 = match raw.icinga2 {
+            Some(s) => {
+                let credentials = "icinga2.user and icinga2.passwordFile";
+                checked_url(&file, text, "icinga2.url", &s.url, credentials)?;
+                Some(s.settings())
+            }
+            None => None,
+        };
         let targets = build_targets(&file, text, &raw.targets, raw.public, &mut warnings)?;
         check_unique(&file, &targets)?;
-        if raw.backend == BackendKind::Icinga2 && raw.icinga2.is_none() {
+        if raw.backend == BackendKind::Icinga2 && icinga2.is_none() {
             bail!(
                 "{file}: backend = \"icinga2\" needs an [icinga2] table (url, user, passwordFile)"
             );
@@ -188,12 +196,12 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             backend: raw.backend,
-            api_host: raw.api_host.trim_end_matches('/').to_string(),
+            api_host: api_host.trim_end_matches('/').to_string(),
             key,
             state_dir: resolve_state_dir(raw.state_dir),
             queue: raw.queue,
             delivery: raw.delivery,
-            icinga2: raw.icinga2,
+            icinga2,
             targets,
             warnings,
         })
@@ -339,6 +347,78 @@ fn build_targets(
         });
     }
     Ok(out)
+}
+
+/// A URL the agent sends requests to, with its place in the file when it is refused.
+fn checked_url<'a>(
+    file: &str,
+    text: &str,
+    key: &str,
+    value: &'a toml::Spanned<String>,
+    credentials: &str,
+) -> anyhow::Result<&'a str> {
+    let url = value.get_ref();
+    match url_problem(url, credentials) {
+        None => Ok(url),
+        Some(why) => {
+            let line = line_of(text, value.span().start);
+            bail!("{file}:{line}: {key} {:?}: {why}", without_userinfo(url))
+        }
+    }
+}
+
+/// The URL with any `user:password@` replaced, so a message never repeats a password.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// What keeps `url` from being an API base: it must be `http(s)://host[:port][/path]`, with no
+/// user or password (they would end up in logs; `credentials` says where they go instead), no
+/// query or fragment (paths are appended to it) and no white space or control characters (the
+/// URL parser would silently drop some of them).
+fn url_problem(url: &str, credentials: &str) -> Option<String> {
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Some(format!(
+            "contains white space or a control character (U+{:04X})",
+            c as u32
+        ));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some("is not a URL: it must start with https:// (or http://)".into());
+    };
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return Some(format!("the scheme must be https or http, not {scheme:?}"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Some(format!(
+            "has a user or password part (user@ or user:password@); credentials go in {credentials}"
+        ));
+    }
+    if authority.is_empty() {
+        return Some("has no host".into());
+    }
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(e) => return Some(format!("is not a URL: {e}")),
+    };
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Some("has no host".into());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Some(
+            "has a query or fragment (?… or #…); only scheme, host, port and a path are allowed"
+                .into(),
+        );
+    }
+    None
 }
 
 /// Why a `host` or `name` cannot go into an id: ids name units, files and journal lines, so

@@ -13,7 +13,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) backend: BackendKind,
     #[serde(default = "default_api_host")]
-    pub(super) api_host: String,
+    pub(super) api_host: Spanned<String>,
     pub(super) api_key: Option<String>,
     pub(super) api_key_file: Option<PathBuf>,
     #[serde(default = "default_true")]
@@ -23,13 +23,38 @@ pub(super) struct RawConfig {
     pub(super) queue: QueueSettings,
     #[serde(default)]
     pub(super) delivery: DeliverySettings,
-    pub(super) icinga2: Option<Icinga2Settings>,
+    pub(super) icinga2: Option<RawIcinga2>,
     #[serde(default)]
     pub(super) targets: RawTargets,
 }
 
-fn default_api_host() -> String {
-    "https://status.nixcloud.io".to_string()
+fn default_api_host() -> Spanned<String> {
+    Spanned::new(0..0, "https://status.nixcloud.io".to_string())
+}
+
+/// `[icinga2]`: as [`Icinga2Settings`], with the URL's place in the file for messages.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawIcinga2 {
+    pub(super) url: Spanned<String>,
+    user: String,
+    password_file: PathBuf,
+    ca_file: Option<PathBuf>,
+    server_name: Option<String>,
+    owner: Option<String>,
+}
+
+impl RawIcinga2 {
+    pub(super) fn settings(self) -> Icinga2Settings {
+        Icinga2Settings {
+            url: self.url.into_inner(),
+            user: self.user,
+            password_file: self.password_file,
+            ca_file: self.ca_file,
+            server_name: self.server_name,
+            owner: self.owner,
+        }
+    }
 }
 
 fn default_true() -> bool {

@@ -198,3 +198,96 @@ fn non_ascii_host_and_name_are_fine() {
         parse("[[targets.passive]]\nhost = \"bücher.example\"\nname = \"快乐 check\"\n").unwrap();
     assert_eq!(cfg.targets[0].id, "bücher.example-快乐 check");
 }
+
+#[test]
+fn api_host_urls_that_work_are_kept() {
+    for (url, kept) in [
+        ("https://status.nixcloud.io", "https://status.nixcloud.io"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("https://[::1]:8443/prefix/", "https://[::1]:8443/prefix"),
+        ("HTTPS://Example.org", "HTTPS://Example.org"),
+    ] {
+        let cfg = parse(&format!("apiHost = \"{url}\"\n")).unwrap();
+        assert_eq!(cfg.api_host, kept);
+    }
+}
+
+#[test]
+fn api_host_that_cannot_be_an_api_base_is_an_error() {
+    for (url, want) in [
+        (
+            "ftp://example.org",
+            "the scheme must be https or http, not \"ftp\"",
+        ),
+        ("example.org", "is not a URL: it must start with https://"),
+        ("https://", "has no host"),
+        ("https:///path", "has no host"),
+        ("http://:80", "is not a URL: empty host"),
+        ("https://user:pw@example.org", "has a user or password part"),
+        ("https://user@example.org", "credentials go in apiKeyFile"),
+        ("https://@example.org", "has a user or password part"),
+        ("https://example.org/?a=1", "has a query or fragment"),
+        ("https://example.org/?", "has a query or fragment"),
+        ("https://example.org/#top", "has a query or fragment"),
+        (
+            "https://exa mple.org",
+            "white space or a control character (U+0020)",
+        ),
+        (
+            "https://exa\\tmple.org",
+            "white space or a control character (U+0009)",
+        ),
+        (
+            "https://example.org:99999",
+            "is not a URL: invalid port number",
+        ),
+    ] {
+        let e = err(&format!("public = true\napiHost = \"{url}\"\n"));
+        assert!(e.starts_with("/etc/test.toml:2: apiHost "), "{url}: {e}");
+        assert!(e.contains(want), "{url}: want {want:?} in {e}");
+    }
+}
+
+#[test]
+fn icinga2_url_is_checked_with_its_line() {
+    let icinga = |url: &str| {
+        format!(
+            "backend = \"icinga2\"\n[icinga2]\nuser = \"u\"\npasswordFile = \"/p\"\nurl = \"{url}\"\n"
+        )
+    };
+    let cfg = parse(&icinga("https://icinga.example.org:5665/v1/")).unwrap();
+    assert_eq!(
+        cfg.icinga2.unwrap().url,
+        "https://icinga.example.org:5665/v1/",
+        "kept as written; the backend drops /v1"
+    );
+    let e = err(&icinga("https://root:secret@icinga:5665/x@y"));
+    assert!(
+        e.contains(
+            "/etc/test.toml:5: icinga2.url \"https://<redacted>@icinga:5665/x@y\": has a user or \
+             password part (user@ or user:password@); credentials go in icinga2.user and \
+             icinga2.passwordFile"
+        ),
+        "{e}"
+    );
+    assert!(!e.contains("secret"), "the password is not repeated: {e}");
+    let e = err(&icinga("127.0.0.1:5665"));
+    assert!(e.contains("/etc/test.toml:5: icinga2.url"), "{e}");
+    assert!(e.contains("is not a URL"), "{e}");
+    let e = err(&icinga("https://icinga:5665/?x"));
+    assert!(
+        e.contains(":5: icinga2.url") && e.contains("query or fragment"),
+        "{e}"
+    );
+}
+
+#[test]
+fn icinga2_table_still_refuses_unknown_keys() {
+    let e = err(
+        "[icinga2]\nurl = \"https://i\"\nuser = \"u\"\npasswordFile = \"/p\"\npasword = \"x\"\n",
+    );
+    assert!(
+        e.contains("/etc/test.toml:5") && e.contains("pasword"),
+        "{e}"
+    );
+}

@@ -189,3 +189,73 @@ fn a_fifo_icinga2_password_file_is_refused() {
     assert!(text.contains(&want), "{text}");
     assert!(server.requests().is_empty(), "{:?}", server.requests());
 }
+
+#[test]
+fn check_refuses_an_api_host_that_cannot_be_an_api_base() {
+    for (url, want) in [
+        (
+            "ftp://status.example.org",
+            "the scheme must be https or http, not \"ftp\"",
+        ),
+        (
+            "https://status.example.org/api?x=1",
+            "has a query or fragment",
+        ),
+        ("https://status.example.org/#x", "has a query or fragment"),
+        ("https:///api", "has no host"),
+        ("status.example.org", "is not a URL"),
+    ] {
+        check_refuses(
+            &format!("backend = \"local\"\napiHost = \"{url}\"\n"),
+            &format!("config.toml:3: apiHost {url:?}: {want}"),
+        );
+    }
+}
+
+#[test]
+fn check_refuses_credentials_in_the_api_host_without_repeating_them() {
+    check_refuses(
+        "backend = \"local\"\napiHost = \"https://user:hunter2@status.example.org\"\n",
+        "config.toml:3: apiHost \"https://<redacted>@status.example.org\": has a user or password \
+         part (user@ or user:password@); credentials go in apiKeyFile",
+    );
+    let sb = Sandbox::new();
+    sb.config("backend = \"local\"\napiHost = \"https://user:hunter2@status.example.org\"\n");
+    let out = sb.cmd(&["check"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn check_refuses_a_bad_icinga2_url_with_its_line() {
+    check_refuses(
+        "backend = \"icinga2\"\n[icinga2]\nuser = \"u\"\npasswordFile = \"/p\"\n\
+         url = \"https://root:pw@icinga:5665\"\n",
+        "config.toml:6: icinga2.url \"https://<redacted>@icinga:5665\": has a user or password part \
+         (user@ or user:password@); credentials go in icinga2.user and icinga2.passwordFile",
+    );
+    check_refuses(
+        "backend = \"icinga2\"\n[icinga2]\nurl = \"icinga:5665\"\nuser = \"u\"\npasswordFile = \"/p\"\n",
+        "config.toml:4: icinga2.url \"icinga:5665\": is not a URL",
+    );
+}
+
+#[test]
+fn submit_with_a_bad_api_host_sends_nothing() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k\n").display().to_string();
+    let url = format!("{}/?token=x", server.url());
+    nixcloud_config(&sb, &server, &format!("apiKeyFile = \"{key}\""), "");
+    sb.edit_config(&format!("\"{}\"", server.url()), &format!("\"{url}\""));
+    let (out, text) = run_quickly(sb.cmd(&["submit", "h-n", "out", "", "0"]));
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "config.toml:2: apiHost {url:?}: has a query or fragment"
+        )),
+        "{text}"
+    );
+    assert!(server.requests().is_empty());
+    assert!(sb.files_in("queue").is_empty(), "nothing is queued either");
+}
