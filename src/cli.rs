@@ -55,7 +55,8 @@ pub enum Command {
         /// Performance data ("" for none).
         #[arg(allow_hyphen_values = true)]
         perfdata: String,
-        /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+        /// 0 or OK, 1 or WARNING, 2 or CRITICAL, 3 or UNKNOWN.
+        #[arg(value_parser = parse_state, allow_hyphen_values = true)]
         state: State,
     },
     /// Deliver every queued result, oldest first.
@@ -72,4 +73,94 @@ pub enum Command {
     Check,
     /// Run continuously: registration, passive scripts and delivery on their schedules.
     Daemon,
+}
+
+/// `submit`'s STATE: exactly `0`, `1`, `2`, `3` or `OK`, `WARNING`, `CRITICAL`, `UNKNOWN`.
+/// Nothing else (`00`, ` 1`, `ok`, `4`, `-1`) is taken for a state: a caller that sends one
+/// has a bug, and guessing would report a wrong state.
+fn parse_state(text: &str) -> Result<State, String> {
+    match text {
+        "0" | "OK" => Ok(State::Ok),
+        "1" | "WARNING" => Ok(State::Warning),
+        "2" | "CRITICAL" => Ok(State::Critical),
+        "3" | "UNKNOWN" => Ok(State::Unknown),
+        // The wording of the old message (`state 7 is not one of …`), which callers may match.
+        _ => Err(format!(
+            "state {text} is not one of 0 (OK), 1 (WARNING), 2 (CRITICAL), 3 (UNKNOWN): give \
+             exactly the digit or the upper-case name"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(arg: &str) -> Result<State, String> {
+        let cli = Cli::try_parse_from(["nixcloud-monitoring", "submit", "h-n", "out", "", arg])
+            .map_err(|e| {
+                assert_eq!(e.exit_code(), 2, "a usage error");
+                e.to_string()
+            })?;
+        match cli.command {
+            Command::Submit { state, .. } => Ok(state),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn states_are_digits_or_upper_case_names() {
+        for (arg, want) in [
+            ("0", State::Ok),
+            ("1", State::Warning),
+            ("2", State::Critical),
+            ("3", State::Unknown),
+            ("OK", State::Ok),
+            ("WARNING", State::Warning),
+            ("CRITICAL", State::Critical),
+            ("UNKNOWN", State::Unknown),
+        ] {
+            assert_eq!(state(arg), Ok(want), "{arg:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_a_usage_error() {
+        for arg in [
+            "00", " 1", "1 ", "+1", "4", "7", "-1", "-0", "ok", "Ok", "warning", "", "0x1", "1.0",
+            "３",
+        ] {
+            let e = state(arg).expect_err(arg);
+            assert!(
+                e.contains(&format!("invalid value '{arg}' for '<STATE>'")),
+                "{arg:?}: {e}"
+            );
+            assert!(
+                e.contains(&format!(
+                    "state {arg} is not one of 0 (OK), 1 (WARNING), 2 (CRITICAL), 3 (UNKNOWN): \
+                     give exactly the digit or the upper-case name"
+                )),
+                "{arg:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_and_perfdata_may_still_start_with_a_hyphen() {
+        let cli =
+            Cli::try_parse_from(["nixcloud-monitoring", "submit", "h-n", "-x", "-y", "2"]).unwrap();
+        let Command::Submit {
+            output,
+            perfdata,
+            state,
+            ..
+        } = cli.command
+        else {
+            panic!("not submit")
+        };
+        assert_eq!(
+            (output.as_str(), perfdata.as_str(), state),
+            ("-x", "-y", State::Critical)
+        );
+    }
 }

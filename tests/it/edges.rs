@@ -259,3 +259,56 @@ fn submit_with_a_bad_api_host_sends_nothing() {
     assert!(server.requests().is_empty());
     assert!(sb.files_in("queue").is_empty(), "nothing is queued either");
 }
+
+#[test]
+fn submit_refuses_states_other_than_0_to_3_and_sends_nothing() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k\n").display().to_string();
+    nixcloud_config(&sb, &server, &format!("apiKeyFile = \"{key}\""), "");
+    for state in ["00", " 1", "4", "7", "-1", "ok", "Warning", ""] {
+        let (out, text) = run_quickly(sb.cmd(&["submit", "h-n", "out", "", state]));
+        assert_eq!(out.status.code(), Some(2), "{state:?}: {text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("invalid value '{state}' for '<STATE>'")),
+            "{state:?}: {text}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "state {state} is not one of 0 (OK), 1 (WARNING), 2 (CRITICAL), 3 (UNKNOWN): give \
+                 exactly the digit or the upper-case name"
+            )),
+            "{state:?}: {text}"
+        );
+    }
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(sb.files_in("queue").is_empty());
+}
+
+#[test]
+fn submit_takes_state_names_and_digits() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k\n").display().to_string();
+    nixcloud_config(&sb, &server, &format!("apiKeyFile = \"{key}\""), "");
+    let states = [
+        ("OK", 0),
+        ("WARNING", 1),
+        ("CRITICAL", 2),
+        ("UNKNOWN", 3),
+        ("0", 0),
+        ("3", 3),
+    ];
+    for (state, _) in states {
+        let (out, text) = run_quickly(sb.cmd(&["submit", "h-n", "out", "", state]));
+        assert_eq!(out.status.code(), Some(0), "{state:?}: {text}");
+    }
+    let sent: Vec<serde_json::Value> = server
+        .requests_to("/api/services/results")
+        .iter()
+        .map(|r| r.json()["state"].clone())
+        .collect();
+    let want: Vec<serde_json::Value> = states.iter().map(|(_, n)| (*n).into()).collect();
+    assert_eq!(sent, want);
+}
