@@ -422,23 +422,29 @@ fn url_problem(url: &str, credentials: &str) -> Option<String> {
 }
 
 /// Why a `host` or `name` cannot go into an id: ids name units, files and journal lines, so
-/// they must not be empty nor hold control characters (newline, tab, NUL, DEL, U+0080..U+009F).
+/// they must not be empty nor hold control characters.
 fn bad_text(what: &str, value: &str) -> Option<String> {
     if value.is_empty() {
         return Some(format!("{what} is empty"));
     }
-    let c = value.chars().find(|c| c.is_control())?;
+    let c = value.chars().find(|&c| is_control(c))?;
     Some(format!(
         "{what} contains a control character (U+{:04X})",
         c as u32
     ))
 }
 
+/// U+0000..U+001F (newline, tab, NUL, ESC, …) and U+007F (DEL): the same set the NixOS
+/// module's assertion refuses (`nix/escape.nix`), so a config it writes is never refused here.
+fn is_control(c: char) -> bool {
+    c < ' ' || c == '\x7f'
+}
+
 /// An id for a message: control characters escaped (`\n`, `\u{7f}`), so it stays one line.
 fn shown(id: &str) -> String {
     id.chars()
         .map(|c| {
-            if c.is_control() {
+            if is_control(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()

@@ -197,6 +197,9 @@ fn non_ascii_host_and_name_are_fine() {
     let cfg =
         parse("[[targets.passive]]\nhost = \"bücher.example\"\nname = \"快乐 check\"\n").unwrap();
     assert_eq!(cfg.targets[0].id, "bücher.example-快乐 check");
+    // Only U+0000..U+001F and U+007F are refused, as by the NixOS module; not U+0080..U+009F.
+    let cfg = parse("[[targets.passive]]\nhost = \"h\"\nname = \"a\\u0085b\"\n").unwrap();
+    assert_eq!(cfg.targets[0].name, "a\u{85}b");
 }
 
 #[test]
