@@ -88,3 +88,71 @@ async fn huge_output_is_cut_keeping_the_tail() {
     assert!(r.output.len() <= crate::result::MAX_TEXT);
     assert!(r.output.starts_with("[cut: ") && r.output.ends_with("aEND"));
 }
+
+#[tokio::test]
+async fn a_command_not_found_makes_the_result_unknown_naming_it() {
+    // The README's disk example on a PATH without awk: it would say OK with an empty number.
+    let r = run_script(
+        "used=$(echo 42 | no-such-awk '{print $1}')\necho 'about to decide' >&2\nexit=0; status=\"used: $used\"; perfdata=\"u=${used}\"",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(r.state, State::Unknown);
+    assert!(
+        r.output.starts_with(
+            "script of h-n ran a command that is not on its PATH: no-such-awk (add its package to the target's `path`); its status was: used: ; end of its stderr: "
+        ),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output
+            .contains("no-such-awk: command not found\nabout to decide"),
+        "{}",
+        r.output
+    );
+    assert_eq!(r.perfdata, "");
+}
+
+#[tokio::test]
+async fn each_missing_command_is_named_once() {
+    let r = run_script(
+        "missing-a; missing-b; missing-a; exit=0",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(r.state, State::Unknown);
+    assert!(
+        r.output.contains("PATH: missing-a, missing-b ("),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn a_command_that_exits_127_by_itself_is_not_a_missing_command() {
+    let r = run_script(
+        "bash -c 'exit 127'; exit=0; status=fine",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!((r.state, r.output.as_str()), (State::Ok, "fine"));
+}
+
+#[tokio::test]
+async fn the_stderr_tail_keeps_the_end_of_long_output() {
+    let r = run_script(
+        "for i in $(seq 2000); do echo \"line $i\" >&2; done; gone-tool; exit=0",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(r.state, State::Unknown);
+    assert!(
+        r.output
+            .ends_with("line 2000\ngone-tool: command not found"),
+        "{}",
+        r.output
+    );
+    assert!(!r.output.contains("line 1\n"), "{}", r.output);
+    assert!(r.output.len() < 1400, "{}", r.output.len());
+}

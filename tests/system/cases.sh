@@ -1,0 +1,144 @@
+# The system test's cases (sourced by run.sh after the container booted with config v1).
+
+prefix=nixcloud.monitoring
+agent_cmd=(nixcloud-monitoring)
+agent_in_store=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent"])' "$work/v1.json")
+agent_cmd=("$agent_in_store/bin/nixcloud-monitoring" --config /etc/nixcloud-monitoring/config.toml)
+result_unit() { echo "$prefix-passive-result-sys-$1.service"; }
+results_for() { api_count /api/services/results body.host=sys "body.name=$1" "${@:2}"; }
+
+# ---- boot, registration ----------------------------------------------------------------------
+expect_eq "the container booted with nothing failed" running "$(c systemctl is-system-running || true)"
+
+if wait_for 40 'test "$(api_count /api/services body.payload.name=manual)" -ge 1' ; then
+	ok "registration arrives by itself after boot (register-on-switch timer)"
+else
+	bad "registration arrives by itself after boot (register-on-switch timer)" \
+		"$(c systemctl status $prefix-register.service $prefix-register-on-switch.timer 2>&1 | tail -20)"
+fi
+expect_eq "registration used the key from LoadCredential=" \
+	"$(api_count /api/services)" "$(api_count /api/services 'auth=ApiKey system-test-key')"
+expect_eq "check_http registers once per address family" 2 \
+	"$(api_count /api/services body.command.name=check_http)"
+check "register.service run by hand succeeds" c systemctl start $prefix-register.service
+expect_eq "the state directory belongs to the service user, mode 750" \
+	"nixcloud-monitoring nixcloud-monitoring 750" "$(c stat -c '%U %G %a' /var/lib/nixcloud-monitoring)"
+expect_match "the daily register timer has a next run" "$prefix-register.timer" \
+	"$(c systemctl list-timers --no-pager "$prefix-register.timer")"
+
+# ---- every script of README, docs/ and examples/, under NixOS's PATH ---------------------------
+n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/doc-scripts.json")
+for i in $(seq "$n"); do
+	src=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[int(sys.argv[2])-1]["source"])' \
+		"$work/doc-scripts.json" "$i")
+	if ! c systemctl start "$(result_unit "doc$i")"; then
+		bad "script from $src: its unit succeeds" "$(c journalctl --no-pager -o cat -u "$(result_unit "doc$i")" | tail -20)"
+		continue
+	fi
+	known=$(results_for "doc$i")
+	unknown=$(results_for "doc$i" body.state=3)
+	if [ "$known" -ge 1 ] && [ "$unknown" -eq 0 ]; then
+		ok "script from $src runs unchanged under the NixOS PATH"
+	else
+		bad "script from $src runs unchanged under the NixOS PATH" \
+			"results: $known, UNKNOWN: $unknown" "$(c journalctl --no-pager -o cat -u "$(result_unit "doc$i")" | tail -20)"
+	fi
+done
+
+# ---- a command that is not on the PATH ------------------------------------------------------
+check "a script with a missing command: the unit still succeeds" c systemctl start "$(result_unit missing)"
+expect_eq "a script with a missing command is reported UNKNOWN, not OK" "1 0" \
+	"$(results_for missing body.state=3) $(results_for missing body.state=0)"
+missing_output=$(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["body"].get("name") == "missing": print(e["body"]["output"])' "$work/api/requests.jsonl")
+expect_match "the UNKNOWN output names the missing command" "no-such-tool" "$missing_output"
+
+# ---- the per-target commands: root, a group member, an outsider --------------------------------
+cmd=/usr/local/bin/$prefix-passive-result-sys-manual
+check "root's command succeeds" c "$cmd" "from root" "" 0
+expect_eq "root's result was delivered" 1 "$(results_for manual body.output=from\ root)"
+check "a group member's command succeeds (spool)" c su alice -s /bin/bash -c "$cmd 'from alice' '' 1"
+if wait_for 15 'test "$(results_for manual "body.output=from alice" body.state=1)" -eq 1' ; then
+	ok "the path unit delivers the group member's result"
+else
+	bad "the path unit delivers the group member's result" "$(c systemctl status $prefix-flush.path $prefix-flush.service 2>&1 | tail -20)"
+fi
+bob_out=$(c su bob -s /bin/bash -c "$cmd 'from bob' '' 0" 2>&1) && bob_rc=0 || bob_rc=$?
+expect_eq "an outsider's command fails" 1 "$bob_rc"
+expect_match "the outsider is told who may submit" "nixcloud-monitoring" "$bob_out"
+expect_eq "nothing from the outsider arrived" 0 "$(results_for manual 'body.output=from bob')"
+
+# ---- an outage, then recovery -----------------------------------------------------------------
+api_mode 503
+mark_now
+check "during an outage a script's unit succeeds (result queued)" c systemctl start "$(result_unit doc1)"
+check "a command during an outage exits 3 (queued), as documented" bash -c \
+	"nsenter -t $leader -a $cmd 'during outage' '' 2; [ \$? -eq 3 ]"
+expect_match "the journal warns that the result is queued" "queue" "$(journal "$(result_unit doc1)")"
+expect_eq "no unit failed during the outage" "0" "$(c systemctl list-units --failed --no-legend | wc -l)"
+expect_eq "the system stays 'running' during the outage" running "$(c systemctl is-system-running || true)"
+status_out=$(c "${agent_cmd[@]}" status 2>&1 || true)
+expect_match "status shows the backlog" "2 waiting" "$status_out"
+api_mode 200
+before=$(results_for manual 'body.output=during outage')
+check "flush after the outage succeeds" c systemctl start $prefix-flush.service
+expect_eq "the queued result arrived after the outage" "0 1" "$before $(results_for manual 'body.output=during outage')"
+expect_eq "nothing is left in the queue" "0" "$(c find /var/lib/nixcloud-monitoring/queue -maxdepth 1 -type f -name '[0-9]*' | wc -l)"
+
+# ---- the sandbox: systemd-analyze security, real -----------------------------------------------
+for unit in $prefix-register.service $prefix-flush.service "$(result_unit doc1)"; do
+	score=$(c systemd-analyze security --no-pager "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+	if [ -n "$score" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) <= 2.0)" "$score"; then
+		ok "systemd-analyze security $unit: $score (at most 2.0)"
+	else
+		bad "systemd-analyze security $unit: ${score:-no score} (at most 2.0)"
+	fi
+done
+
+# ---- a switch that adds one target and removes another ----------------------------------------
+regs_before=$(api_count /api/services body.payload.name=added)
+t0=$SECONDS
+switch_to v2
+if wait_for 60 'test "$(api_count /api/services body.payload.name=added)" -gt "$regs_before"' ; then
+	ok "after a switch the server knows the added target within 60 s ($((SECONDS - t0)) s)"
+	echo "     figure: switch to registration of the added target: $((SECONDS - t0)) s (timers mode)"
+else
+	bad "after a switch the server knows the added target within 60 s"
+fi
+last_round=$(python3 -c '
+import json, sys
+regs = [json.loads(l) for l in open(sys.argv[1]) if "\"/api/services\"" in l]
+last = max(r["at"] for r in regs if r["body"]["payload"]["name"] == "added")
+names = {r["body"]["payload"]["name"] for r in regs if abs(r["at"] - last) < 5}
+print("added" in names, "removed" in names)' "$work/api/requests.jsonl")
+expect_eq "the registration after the switch no longer names the removed target" "True False" "$last_round"
+check "the removed target's command is gone" test ! -e "$machine/usr/local/bin/$prefix-passive-result-sys-removed"
+expect_eq "no unit failed after the switch" "0" "$(c systemctl list-units --failed --no-legend | wc -l)"
+
+# ---- daemon mode --------------------------------------------------------------------------------
+regs_before=$(api_count /api/services body.payload.name=added)
+switch_to daemon
+if wait_for 30 'test "$(c systemctl show -p ActiveState --value $prefix.service)" == active' ; then
+	ok "the daemon is active (READY=1 received)"
+else
+	bad "the daemon is active (READY=1 received)" "$(c journalctl --no-pager -o cat -u $prefix.service | tail -20)"
+fi
+wait_for 10 'test -n "$(c systemctl show -p StatusText --value $prefix.service)"'
+expect_match "the daemon reports a STATUS" "." "$(c systemctl show -p StatusText --value $prefix.service)"
+wait_for 30 'test "$(api_count /api/services body.payload.name=added)" -gt "$regs_before"' &&
+	ok "the daemon registers at start" || bad "the daemon registers at start"
+# Two watchdog periods, shortened by a drop-in so the test stays short.
+mkdir -p "$machine/etc/systemd/system/$prefix.service.d"
+printf '[Service]\nWatchdogSec=2s\n' >"$machine/etc/systemd/system/$prefix.service.d/watchdog.conf"
+c systemctl daemon-reload
+c systemctl restart $prefix.service
+pid=$(c systemctl show -p MainPID --value $prefix.service)
+sleep 5
+expect_eq "no watchdog restart over two periods" "0 $pid active" \
+	"$(c systemctl show -p NRestarts --value $prefix.service) $(c systemctl show -p MainPID --value $prefix.service) $(c systemctl show -p ActiveState --value $prefix.service)"
+c systemctl stop $prefix.service
+expect_eq "the daemon stops cleanly" "inactive success" \
+	"$(c systemctl show -p ActiveState --value $prefix.service) $(c systemctl show -p Result --value $prefix.service)"

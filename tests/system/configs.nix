@@ -1,0 +1,79 @@
+# The configs the system test deploys, as NixOS would evaluate them (the
+# defaults spelled out by nix/tests/fixtures.nix). `pkg` names a fake store
+# path (render.nix); `docScripts` is what doc_scripts.py found in README,
+# docs/ and examples/.
+#
+#   v1      timers mode: an active target, a target pushed by hand, a script
+#           whose command is missing, one to be removed, every doc script
+#   v2      v1 after a switch: `sys-removed` gone, `sys-added` new
+#   daemon  v2 in daemon mode
+{
+  apiHost,
+  docScripts,
+  pkg,
+}:
+let
+  f = import ../../nix/tests/fixtures.nix;
+  docs = builtins.fromJSON (builtins.readFile docScripts);
+
+  passive =
+    name: attrs:
+    f.passive (
+      {
+        host = "sys";
+        inherit name;
+        timers = {
+          check = 60;
+          timeout = 180;
+        };
+      }
+      // attrs
+    );
+
+  docTargets = builtins.genList (
+    i:
+    let
+      d = builtins.elemAt docs i;
+    in
+    passive "doc${toString (i + 1)}" {
+      inherit (d) script serviceConfig;
+      path = map pkg d.path;
+    }
+  ) (builtins.length docs);
+
+  common = f.base // {
+    inherit apiHost;
+    apiKeyFile = "/run/keys/nixcloud-monitoring";
+  };
+
+  v1 = common // {
+    targets = {
+      active = f.noTargets // {
+        check_http = [ (f.http { host = "example.org"; contains = "Example"; }) ];
+      };
+      passive = [
+        (passive "manual" { })
+        (passive "missing" {
+          script = ''
+            used=$(no-such-tool --percent /)
+            exit=0; status="used: $used"
+          '';
+        })
+        (passive "removed" { })
+      ]
+      ++ docTargets;
+    };
+  };
+
+  v2 = v1 // {
+    targets = v1.targets // {
+      passive = builtins.filter (t: t.name != "removed") v1.targets.passive ++ [ (passive "added" { }) ];
+    };
+  };
+in
+{
+  inherit v1 v2;
+  daemon = v2 // {
+    mode = "daemon";
+  };
+}
