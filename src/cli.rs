@@ -13,6 +13,8 @@ Exit codes:
   3  server unreachable or 5xx: results are queued, not lost, and go out with the next delivery
   4  refused by the server (4xx, e.g. a wrong key): results kept in rejected/, see `status`
   5  queue full: the result was NOT accepted
+`status --check` exits as a monitoring plugin: 0 OK (no queued result older than its
+target's timers.timeout), 2 CRITICAL (some are; they are named), 1 other failure.
 
 Config: --config PATH, else $NIXCLOUD_MONITORING_CONFIG, else /etc/nixcloud-monitoring/config.toml";
 
@@ -68,6 +70,10 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Report only the backlog, as a monitoring plugin does: exit 0 (OK) while every queued
+        /// result is younger than its target's timers.timeout, 2 (CRITICAL) otherwise.
+        #[arg(long, conflicts_with = "json")]
+        check: bool,
     },
     /// Check the config and print what would be registered, sending nothing.
     Check,

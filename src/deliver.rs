@@ -61,6 +61,8 @@ pub struct FlushReport {
     pub remaining: usize,
     /// Why delivery stopped early (the server is unreachable, …).
     pub error: Option<String>,
+    /// The result (id, target id) the server could not take, where delivery stopped.
+    pub stopped_at: Option<(String, String)>,
 }
 
 impl FlushReport {
@@ -100,13 +102,29 @@ pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> an
         Err(e) => return Err(e),
     };
     let flushed = flush(agent, backend).await;
-    let error = flushed.as_ref().ok().and_then(|r| r.error.clone());
+    let error = flushed
+        .as_ref()
+        .ok()
+        .and_then(|r| why_waiting(r, &result.id));
     let fate = fate_of(agent, &result.id, error);
     if let Fate::Queued(_) = fate {
         queue::sync_file_and_dir(&path)?;
     }
     flushed?;
     Ok(fate)
+}
+
+/// Why the result `id` is still queued after `report`'s pass. When delivery stopped at an
+/// older result (of this or another target), that is said first, so the message does not read
+/// as if this result had gone to another target.
+fn why_waiting(report: &FlushReport, id: &str) -> Option<String> {
+    let error = report.error.as_deref()?;
+    Some(match &report.stopped_at {
+        Some((stopped, target)) if stopped != id => {
+            format!("it waits behind an older queued result of {target}, which the server did not take: {error}")
+        }
+        _ => error.to_string(),
+    })
 }
 
 /// Where a queued result stands after a delivery pass: gone from the queue means delivered.
@@ -170,6 +188,7 @@ pub async fn deliver_pending(
             Err(DeliveryError::Transient(e)) => {
                 report.remaining = pending.len() - i;
                 report.error = Some(format!("{e:#}"));
+                report.stopped_at = Some((entry.result.id.clone(), entry.result.target.clone()));
                 break;
             }
         }

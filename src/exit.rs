@@ -19,9 +19,19 @@ pub enum Code {
     Rejected = 4,
     /// The queue is full: the result was NOT accepted.
     QueueFull = 5,
+    /// `status --check` only: a monitoring plugin's CRITICAL (the process exits 2).
+    Critical = 102,
 }
 
 impl Code {
+    /// The process's exit status.
+    pub fn value(self) -> u8 {
+        match self {
+            Code::Critical => 2,
+            other => other as u8,
+        }
+    }
+
     /// The worse of two outcomes, for commands that do many things.
     pub fn worst(self, other: Code) -> Code {
         let rank = |c: Code| match c {
@@ -31,6 +41,7 @@ impl Code {
             Code::Failure => 3,
             Code::QueueFull => 4,
             Code::Usage => 5,
+            Code::Critical => 6,
         };
         if rank(other) > rank(self) {
             other

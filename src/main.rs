@@ -53,5 +53,5 @@ fn main() -> std::process::ExitCode {
             exit::code_of(&e)
         }
     };
-    std::process::ExitCode::from(code as u8)
+    std::process::ExitCode::from(code.value())
 }

@@ -191,6 +191,17 @@ impl Queue {
         Ok(out)
     }
 
+    /// Every readable queued result, oldest first, without taking the delivery lock (for
+    /// reports: a result may be delivered meanwhile). Unreadable files are left for delivery
+    /// to set aside.
+    pub fn peek(&self) -> Vec<CheckResult> {
+        list_json(&self.queue)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| read_entry(p).ok())
+            .collect()
+    }
+
     /// Forgets a delivered result. Not fsynced: should the removal be lost in a crash, the
     /// result is sent again with the same id, which the server can drop.
     pub fn remove(&self, entry: &Entry) -> anyhow::Result<()> {

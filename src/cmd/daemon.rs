@@ -216,9 +216,18 @@ async fn flush_once(agent: &Agent, backend: &Backend) -> Option<FlushReport> {
     }
 }
 
-/// "12 targets, 0 queued, last delivery 14:02:05Z".
+/// "12 targets, 0 queued, last delivery 14:02:05Z", with the oldest queued result's time
+/// when there is a backlog.
 fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> String {
-    let queued = agent.queue.stats().count;
+    let stats = agent.queue.stats();
+    let queued = match stats.oldest_ms {
+        Some(ms) if stats.count > 0 => format!(
+            "{} queued (oldest from {})",
+            stats.count,
+            crate::queue::format_ms(ms)
+        ),
+        _ => format!("{} queued", stats.count),
+    };
     let last = last_delivery
         .map(|t| {
             humantime::format_rfc3339_seconds(t)

@@ -19,7 +19,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
     let agent = Agent::load(&config::resolve_path(cli.config.as_deref()))?;
     match cli.command {
         Command::Check => check::run(&agent),
-        Command::Status { json } => status::run(&agent, json),
+        Command::Status { check: true, .. } => status::check_backlog(&agent),
+        Command::Status { json, .. } => status::run(&agent, json),
         Command::Register { ids } => register::run(&agent, &ids).await,
         Command::Run { id } => run::run(&agent, &id).await,
         Command::Submit {
@@ -43,7 +44,9 @@ fn report_fate(id: &str, fate: &crate::deliver::Fate) {
             "{id}: handed to the nixcloud-monitoring service ({})",
             path.display()
         ),
-        Fate::Queued(why) => eprintln!("{id}: not delivered yet, kept in the queue: {why}"),
+        Fate::Queued(why) => eprintln!(
+            "warning: {id}: not delivered yet, kept in the queue (nothing is lost; it goes out with the next delivery): {why}"
+        ),
         Fate::Rejected(why) => eprintln!("{id}: refused by the server, kept in rejected/: {why}"),
     }
 }

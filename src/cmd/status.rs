@@ -1,4 +1,5 @@
 //! `status [--json]`: every target, its schedule, last result and registration; the queue.
+//! `status --check`: the backlog as a monitoring-plugin check.
 
 use crate::agent::Agent;
 use crate::exit::Code;
@@ -83,4 +84,55 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     }
     println!("state directory: {}", agent.state.root().display());
     Ok(Code::Ok)
+}
+
+/// Timeout for results of targets no longer in the config: the default `timers.timeout`.
+const DEFAULT_TIMEOUT_MINUTES: u64 = 180;
+
+/// `status --check`: CRITICAL (exit 2) when a queued result has waited longer than its
+/// target's `timers.timeout`, the time after which the server raises the alarm anyway. A
+/// shorter outage is no alarm: nothing is lost, and the queue goes out when it ends.
+pub fn check_backlog(agent: &Agent) -> anyhow::Result<Code> {
+    let now_ms = crate::state::now_ms();
+    let queued = agent.queue.peek();
+    let overdue: Vec<String> = queued
+        .iter()
+        .filter_map(|r| {
+            let timeout = crate::targets::find(&agent.config.targets, &r.target)
+                .and_then(|t| t.passive())
+                .map_or(DEFAULT_TIMEOUT_MINUTES, |p| p.timeout_minutes);
+            let age_min = now_ms.saturating_sub(r.measured_at_ms) / 60_000;
+            (age_min >= timeout).then(|| {
+                format!(
+                    "{} from {} ({age_min} min, timeout {timeout} min)",
+                    r.target,
+                    format_ms(r.measured_at_ms)
+                )
+            })
+        })
+        .collect();
+    let last_error = agent
+        .queue
+        .stats()
+        .last_error
+        .map(|e| format!("; last delivery error: {e}"))
+        .unwrap_or_default();
+    if overdue.is_empty() {
+        let oldest = queued
+            .first()
+            .map(|r| format!(", the oldest from {}", format_ms(r.measured_at_ms)))
+            .unwrap_or_default();
+        println!(
+            "OK: {} results queued{oldest}, none older than its target's timeout",
+            queued.len()
+        );
+        return Ok(Code::Ok);
+    }
+    println!(
+        "CRITICAL: {} of {} queued results are older than their target's timeout: {}{last_error}",
+        overdue.len(),
+        queued.len(),
+        overdue.join(", ")
+    );
+    Ok(Code::Critical)
 }

@@ -391,3 +391,79 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_result_queued_behind_another_targets_result_says_so_first() {
+    let flaky = Flaky::new(Reply::Status(503, "maintenance".into()));
+    let sb = sandbox(&flaky.server.url(), "");
+    sb.edit_config(
+        "name = \"nightly\"\n",
+        "name = \"nightly\"\n[[targets.passive]]\nhost = \"box\"\nname = \"manual\"\n",
+    );
+    sb.cmd(&["submit", "backup-nightly", "first", "", "0"])
+        .assert()
+        .code(3);
+    let out = sb
+        .cmd(&["submit", "box-manual", "second", "", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "warning: box-manual: not delivered yet, kept in the queue (nothing is lost; it goes out with the next delivery): it waits behind an older queued result of backup-nightly, which the server did not take: delivering the result for backup-nightly:"
+        ),
+        "{err}"
+    );
+    // The first one's own failure is told as it is.
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "third", "", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("(nothing is lost; it goes out with the next delivery): it waits behind an older queued result of backup-nightly"),
+        "{err}"
+    );
+}
+
+#[test]
+fn status_check_turns_critical_only_when_a_queued_result_outlives_its_timeout() {
+    let flaky = Flaky::new(Reply::Status(503, "maintenance".into()));
+    let sb = sandbox(&flaky.server.url(), "");
+    sb.edit_config(
+        "name = \"nightly\"\n",
+        "name = \"nightly\"\ntimers = { check = 10, timeout = 30 }\n",
+    );
+    let out = sb.cmd(&["status", "--check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "OK: 0 results queued, none older than its target's timeout\n"
+    );
+
+    sb.cmd(&["submit", "backup-nightly", "a", "", "0"])
+        .assert()
+        .code(3);
+    let out = sb.cmd(&["status", "--check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .starts_with("OK: 1 results queued, the oldest from 20"));
+
+    // The same result, measured 31 minutes ago: past the target's 30-minute timeout.
+    let file = sb.files_in("queue").into_iter().next().unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let at = doc["measured_at_ms"].as_u64().unwrap() - 31 * 60_000;
+    doc["measured_at_ms"] = at.into();
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = sb.cmd(&["status", "--check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("CRITICAL: 1 of 1 queued results are older than their target's timeout: backup-nightly from 20")
+            && text.contains("(31 min, timeout 30 min); last delivery error: ")
+            && text.contains("maintenance"),
+        "{text}"
+    );
+}
