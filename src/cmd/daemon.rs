@@ -238,7 +238,7 @@ fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> S
         })
         .unwrap_or_else(|| "none yet".to_string());
     format!(
-        "{} targets, {queued} queued, last delivery {last}",
+        "{} targets, {queued}, last delivery {last}",
         agent.config.targets.len()
     )
 }

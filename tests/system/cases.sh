@@ -71,6 +71,32 @@ expect_eq "an outsider's command fails" 1 "$bob_rc"
 expect_match "the outsider is told who may submit" "nixcloud-monitoring" "$bob_out"
 expect_eq "nothing from the outsider arrived" 0 "$(results_for manual 'body.output=from bob')"
 
+# ---- a burst through the spool: three group members, 100 results within 10 s -----------------
+burst_start=$SECONDS
+for member in alice carol dave; do
+	c su "$member" -s /bin/bash -c "for i in \$(seq 34); do $cmd \"burst $member \$i\" '' 0 >/dev/null || echo FAILED; sleep 0.1; done" \
+		>"$work/burst-$member.log" 2>&1 &
+done
+wait
+burst_sent=$SECONDS
+expect_eq "the burst was submitted within 10 s, every command succeeded" "yes " \
+	"$([ $((burst_sent - burst_start)) -le 10 ] && echo yes) $(cat "$work"/burst-*.log)"
+burst_count() { python3 -c '
+import json, sys
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["body"].get("output", "").startswith("burst ")))' "$work/api/requests.jsonl"; }
+if wait_for 15 'test "$(burst_count)" -eq 102'; then
+	ok "all 102 burst results were delivered within 15 s of the last ($((SECONDS - burst_sent)) s)"
+	echo "     figure: burst of 102 results through the spool, delivered $((SECONDS - burst_sent)) s after the last submit"
+else
+	bad "all 102 burst results were delivered within 15 s of the last" "delivered: $(burst_count)" \
+		"$(c systemctl status $prefix-flush.path 2>&1 | tail -5)"
+fi
+expect_eq "after the burst no unit failed and the system is running" "0 running" \
+	"$(c systemctl list-units --failed --no-legend | wc -l) $(c systemctl is-system-running || true)"
+c su alice -s /bin/bash -c "$cmd 'after the burst' '' 0" >/dev/null
+wait_for 15 'test "$(results_for manual "body.output=after the burst")" -eq 1' &&
+	ok "the path unit still delivers after the burst" || bad "the path unit still delivers after the burst"
+
 # ---- an outage, then recovery -----------------------------------------------------------------
 api_mode 503
 mark_now
@@ -82,6 +108,9 @@ expect_eq "no unit failed during the outage" "0" "$(c systemctl list-units --fai
 expect_eq "the system stays 'running' during the outage" running "$(c systemctl is-system-running || true)"
 status_out=$(c "${agent_cmd[@]}" status 2>&1 || true)
 expect_match "status shows the backlog" "2 waiting" "$status_out"
+check_out=$(c "${agent_cmd[@]}" status --check 2>&1) && check_rc=0 || check_rc=$?
+expect_match "the backlog check stays OK while the queue is younger than the timeout" \
+	"^0 OK: 2 results queued" "$check_rc $check_out"
 api_mode 200
 before=$(results_for manual 'body.output=during outage')
 check "flush after the outage succeeds" c systemctl start $prefix-flush.service

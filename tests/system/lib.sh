@@ -65,7 +65,10 @@ users_and_keys() {
 	chroot "$machine" groupadd --system nixcloud-monitoring
 	chroot "$machine" useradd --system --gid nixcloud-monitoring --home-dir /var/lib/nixcloud-monitoring \
 		--no-create-home --shell /usr/sbin/nologin nixcloud-monitoring
-	chroot "$machine" useradd --create-home --shell /bin/bash --groups nixcloud-monitoring alice
+	local member
+	for member in alice carol dave; do
+		chroot "$machine" useradd --create-home --shell /bin/bash --groups nixcloud-monitoring "$member"
+	done
 	chroot "$machine" useradd --create-home --shell /bin/bash bob
 	# /run is a fresh tmpfs at boot: the key is made there, as /run/keys is on NixOS.
 	echo "f+ /run/keys/nixcloud-monitoring 0600 root root - system-test-key" \

@@ -72,5 +72,5 @@ boot
 # shellcheck source=tests/system/cases.sh
 . tests/system/cases.sh
 
-echo "system tests: $passed passed, $failed failed"
+echo "system: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
