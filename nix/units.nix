@@ -84,21 +84,26 @@ let
 
   # ---- timers mode -------------------------------------------------------
 
+  # `register --retry`: a round the server could not take (5xx, unreachable,
+  # timeout) is tried again after a minute, then at most every 5 minutes,
+  # inside this run, which re-reads the config each time. The unit is then
+  # "activating" for the length of an outage (no start timeout): a timer that
+  # fires meanwhile finds it running and adds nothing. A refusal (4xx, a wrong
+  # key) ends the run at once and fails the unit, as it should. The unit has
+  # no restartTriggers: switch-to-configuration would restart an activating
+  # unit and wait for it, so a switch during an outage would hang; the retry
+  # loop picks up the new config by itself.
   registerService = networkService // {
     description = "nixcloud.monitoring: register all monitoring targets";
     documentation = [ "https://github.com/nixcloud/nixcloud-monitoring" ];
-    # Only matters when a switch happens while a registration is running:
-    # it is then restarted with the new config. Starting it after a config
-    # change is registerOnSwitchTimer's job.
-    restartTriggers = [ configFile ];
     serviceConfig =
       baseServiceConfig
       // withCredentials allCredentials
       // queuedIsSuccess
       // {
         Type = "oneshot";
-        ExecStart = command "register";
-        TimeoutStartSec = "30min";
+        ExecStart = command "register --retry";
+        TimeoutStartSec = "infinity";
       };
   };
 

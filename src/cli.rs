@@ -39,6 +39,10 @@ pub struct Cli {
 pub enum Command {
     /// Register the given targets, or all, with the server.
     Register {
+        /// After a transient failure (5xx, unreachable, timeout) try again after a minute,
+        /// then at most every 5 minutes, until the server takes the registration.
+        #[arg(long)]
+        retry: bool,
         /// Target ids; all targets when none are given.
         ids: Vec<String>,
     },

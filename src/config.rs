@@ -110,6 +110,17 @@ impl Icinga2Settings {
     }
 }
 
+impl Config {
+    /// The server the backend talks to, for messages; none for `local`.
+    pub fn server_url(&self) -> Option<&str> {
+        match self.backend {
+            BackendKind::Nixcloud => Some(&self.api_host),
+            BackendKind::Icinga2 => self.icinga2.as_ref().map(|i| i.url.as_str()),
+            BackendKind::Local => None,
+        }
+    }
+}
+
 /// The checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {

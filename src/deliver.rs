@@ -170,6 +170,12 @@ pub async fn deliver_pending(
         .map(|t| (t.id.as_str(), t))
         .collect();
     let mut report = FlushReport::default();
+    let _waiting = (!pending.is_empty()).then(|| {
+        agent.state.begin_activity(
+            format!("delivering {} queued results", pending.len()),
+            agent.config.server_url().map(str::to_string),
+        )
+    });
     for (i, entry) in pending.iter().enumerate() {
         // Results of targets removed from the config are still delivered (with the top-level
         // key), so nothing accepted is dropped.

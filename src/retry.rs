@@ -75,6 +75,17 @@ impl RetryPolicy {
         }
     }
 
+    /// The pauses between registration rounds that failed for a transient reason: about a
+    /// minute, then doubling, at most 5 minutes while the server stays away. Used by the
+    /// daemon and by `register --retry` (the timers mode's register unit) alike.
+    pub fn registration() -> RetryPolicy {
+        RetryPolicy {
+            attempts: u32::MAX,
+            first_delay: Duration::from_secs(60),
+            max_delay: Duration::from_secs(5 * 60),
+        }
+    }
+
     /// The wait before attempt `n + 1` (after `n` failures, `n` ≥ 1).
     pub fn delay(&self, failures: u32) -> Duration {
         let factor = 1u32
@@ -128,6 +139,13 @@ mod tests {
         assert_eq!(p.delay(1), Duration::from_millis(250));
         assert_eq!(p.delay(3), Duration::from_secs(1));
         assert_eq!(p.delay(40), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn registration_retries_after_a_minute_then_at_most_every_five() {
+        let p = RetryPolicy::registration();
+        let delays: Vec<u64> = (1..=5).map(|n| p.delay(n).as_secs()).collect();
+        assert_eq!(delays, [60, 120, 240, 300, 300]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -24,7 +24,96 @@ pub struct Registration {
     pub error: Option<String>,
 }
 
+/// The last registration round as a whole: when it last succeeded, the last failure, and
+/// when the next try is due after a transient failure (`registration.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RegistrationRound {
+    pub last_success_ms: Option<u64>,
+    pub last_failure_ms: Option<u64>,
+    pub last_error: Option<String>,
+    /// Transient failures since the last success; decides the next pause.
+    pub failures_in_a_row: u32,
+    /// When the next try is due; none while nothing needs retrying.
+    pub next_try_ms: Option<u64>,
+}
+
+/// What a process is waiting for right now (`activity.json`), so that `status` can say so
+/// while a server does not answer. Removed when the step ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Activity {
+    pub pid: u32,
+    /// "registering 12 targets", "delivering 3 queued results".
+    pub what: String,
+    pub server: Option<String>,
+    pub since_ms: u64,
+}
+
+impl Activity {
+    /// "registering 12 targets: no answer from http://… for 14 s".
+    pub fn describe(&self, now_ms: u64) -> String {
+        let secs = now_ms.saturating_sub(self.since_ms) / 1000;
+        match &self.server {
+            Some(server) => format!("{}: no answer from {server} for {secs} s", self.what),
+            None => format!("{} for {secs} s", self.what),
+        }
+    }
+}
+
+/// Removes `activity.json` when the step it describes ends.
+pub struct ActivityGuard<'a> {
+    state: &'a StateDir,
+}
+
+impl Drop for ActivityGuard<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.state.root.join("activity.json"));
+    }
+}
+
 impl StateDir {
+    /// Records the round's outcome in `registration.json`.
+    pub fn record_registration_round(&self, round: &RegistrationRound) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("could not create state directory {}", self.root.display()))?;
+        let json = serde_json::to_vec_pretty(round).context("could not encode registration")?;
+        write_atomic(&self.root.join("registration.json"), &json, false)
+    }
+
+    /// The last registration round, or a default when none was recorded.
+    pub fn registration_round(&self) -> RegistrationRound {
+        std::fs::read(self.root.join("registration.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Says what this process waits for until the guard is dropped. Best effort: `status`
+    /// only reads it.
+    pub fn begin_activity(&self, what: String, server: Option<String>) -> ActivityGuard<'_> {
+        let activity = Activity {
+            pid: std::process::id(),
+            what,
+            server,
+            since_ms: now_ms(),
+        };
+        let written = std::fs::create_dir_all(&self.root)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(serde_json::to_vec(&activity)?))
+            .and_then(|json| write_atomic(&self.root.join("activity.json"), &json, false));
+        if let Err(e) = written {
+            tracing::debug!("could not record what this process waits for: {e:#}");
+        }
+        ActivityGuard { state: self }
+    }
+
+    /// The step a live process is waiting on, if any.
+    pub fn activity(&self) -> Option<Activity> {
+        let bytes = std::fs::read(self.root.join("activity.json")).ok()?;
+        let a: Activity = serde_json::from_slice(&bytes).ok()?;
+        // A process that died in mid-step leaves the file behind.
+        Path::new(&format!("/proc/{}", a.pid)).exists().then_some(a)
+    }
+
     /// The state directory at `root` (created on first write).
     pub fn new(root: PathBuf) -> StateDir {
         StateDir { root }

@@ -115,7 +115,7 @@ chmod 0555 "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING"'' sc
       scripted.services."nixcloud.monitoring-flush".serviceConfig.ExecStart
     ];
     expected = [
-      "/agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml register"
+      "/agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml register --retry"
       "/agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml run db.example.org-backup"
       "/agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml run 2001_db8__1-PING"
       "/agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml flush"
@@ -230,6 +230,14 @@ chmod 0555 "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING"'' sc
         Unit = "nixcloud.monitoring-register.service";
       };
     };
+  }
+  {
+    name = "register retries by itself during an outage, without a start timeout or restart trigger";
+    expr = [
+      register.serviceConfig.TimeoutStartSec
+      (register ? restartTriggers)
+    ];
+    expected = [ "infinity" false ];
   }
   {
     name = "an outage (exit 3) does not fail the oneshots; the flush service has no start limit";

@@ -22,8 +22,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 const REGISTER_EVERY: Duration = Duration::from_secs(24 * 3600);
-const REGISTER_RETRY: Duration = Duration::from_secs(5 * 60);
 const SPOOL_EVERY: Duration = Duration::from_secs(2);
+const ACTIVITY_EVERY: Duration = Duration::from_secs(2);
 const FLUSH_BACKOFF_FIRST: Duration = Duration::from_secs(5);
 const FLUSH_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -40,8 +40,7 @@ struct Job {
 pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     agent.require_owner()?;
     let backend = agent.backend()?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut stop = Stop::new()?;
     let _watchdog = spawn_watchdog();
 
     let start = Instant::now();
@@ -76,8 +75,7 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             .unwrap_or(start + IDLE);
         let wake = next_register.min(next_flush).min(next_spool).min(next_job);
         tokio::select! {
-            _ = sigterm.recv() => break,
-            _ = sigint.recv() => break,
+            _ = stop.requested() => break,
             Some(done) = running.join_next(), if !running.is_empty() => {
                 if let Some(i) = finished(agent, done) {
                     jobs[i].running = false;
@@ -89,8 +87,15 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
         let now = Instant::now();
 
         if now >= next_register {
-            let outcomes =
-                super::register::register(agent, &backend, &agent.config.targets, true).await;
+            let Some(outcomes) = watched(
+                agent,
+                &mut stop,
+                super::register::register(agent, &backend, &agent.config.targets, true),
+            )
+            .await
+            else {
+                break;
+            };
             let ok = match &outcomes {
                 Ok(o) => o.iter().all(|r| r.outcome.is_ok()),
                 Err(e) => {
@@ -105,7 +110,14 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             {
                 tracing::error!("{e}");
             }
-            next_register = now + if ok { REGISTER_EVERY } else { REGISTER_RETRY };
+            next_register = match agent.state.registration_round().next_try_ms {
+                // A transient failure: again after a minute, then at most every 5 minutes.
+                Some(next_ms) if !ok => {
+                    let due = Duration::from_millis(next_ms.saturating_sub(crate::state::now_ms()));
+                    now + due.max(RetryPolicy::registration().first_delay)
+                }
+                _ => now + REGISTER_EVERY,
+            };
         }
         for (i, job) in jobs.iter_mut().enumerate() {
             if job.running || now < job.next {
@@ -130,7 +142,10 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             next_spool = now + SPOOL_EVERY;
         }
         if now >= next_flush {
-            match flush_once(agent, &backend).await {
+            let Some(flushed) = watched(agent, &mut stop, flush_once(agent, &backend)).await else {
+                break;
+            };
+            match flushed {
                 Some(report) if report.remaining > 0 => {
                     tracing::warn!(
                         "{} result(s) still queued: {}",
@@ -241,6 +256,53 @@ fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> S
         "{} targets, {queued}, last delivery {last}",
         agent.config.targets.len()
     )
+}
+
+/// SIGTERM or SIGINT.
+struct Stop {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn new() -> anyhow::Result<Stop> {
+        Ok(Stop {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn requested(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+/// Awaits a step that talks to the server, telling systemd every 2 s what it waits for
+/// (`STATUS=registering 12 targets: no answer from https://… for 14 s`), from the same
+/// `activity.json` that `status` reads; the loop's next STATUS replaces it. `None` when a stop
+/// was requested meanwhile: the step is dropped, which is safe since a result leaves the queue
+/// only once delivered and registering again is harmless.
+async fn watched<T>(
+    agent: &Agent,
+    stop: &mut Stop,
+    step: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(step);
+    let mut tick = tokio::time::interval_at(Instant::now() + ACTIVITY_EVERY, ACTIVITY_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut step => return Some(out),
+            _ = stop.requested() => return None,
+            _ = tick.tick() => {
+                if let Some(activity) = agent.state.activity() {
+                    notify(&[NotifyState::Status(&activity.describe(crate::state::now_ms()))]);
+                }
+            }
+        }
+    }
 }
 
 /// Pings the watchdog at half its interval, if systemd asked for it.

@@ -16,12 +16,15 @@ use crate::exit::Code;
 
 /// Runs the parsed command line and says how it ended.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
-    let agent = Agent::load(&config::resolve_path(cli.config.as_deref()))?;
+    let config_path = config::resolve_path(cli.config.as_deref());
+    let agent = Agent::load(&config_path)?;
     match cli.command {
         Command::Check => check::run(&agent),
         Command::Status { check: true, .. } => status::check_backlog(&agent),
         Command::Status { json, .. } => status::run(&agent, json),
-        Command::Register { ids } => register::run(&agent, &ids).await,
+        Command::Register { ids, retry } => {
+            register::run(&agent, &ids, retry.then_some(config_path.as_path())).await
+        }
         Command::Run { id } => run::run(&agent, &id).await,
         Command::Submit {
             id,

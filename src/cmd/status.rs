@@ -9,6 +9,9 @@ use serde_json::json;
 pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     let regs = agent.state.registrations();
     let queue = agent.queue.stats();
+    let round = agent.state.registration_round();
+    let now_ms = crate::state::now_ms();
+    let activity = agent.state.activity().map(|a| a.describe(now_ms));
     let mut rows = Vec::new();
     for t in &agent.config.targets {
         let last = agent.state.last(&t.id);
@@ -32,8 +35,18 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
         }));
     }
     if as_json {
-        let doc =
-            json!({ "backend": agent.config.backend.name(), "targets": rows, "queue": queue });
+        let doc = json!({
+            "backend": agent.config.backend.name(),
+            "targets": rows,
+            "queue": queue,
+            "registration": {
+                "last_success": round.last_success_ms.map(format_ms),
+                "last_failure": round.last_failure_ms.map(format_ms),
+                "last_error": round.last_error,
+                "next_try": round.next_try_ms.map(format_ms),
+            },
+            "waiting_for": activity,
+        });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Code::Ok);
     }
@@ -81,6 +94,23 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     );
     if let Some(e) = &queue.last_error {
         println!("last delivery error: {e}");
+    }
+    let when = |ms: Option<u64>| ms.map(format_ms).unwrap_or_else(|| "never".into());
+    print!(
+        "registration: last succeeded {}",
+        when(round.last_success_ms)
+    );
+    if let (Some(at), Some(error)) = (round.last_failure_ms, &round.last_error) {
+        if Some(at) > round.last_success_ms {
+            print!("; failed {}: {error}", format_ms(at));
+        }
+    }
+    match round.next_try_ms {
+        Some(next) => println!("; next try {}", format_ms(next)),
+        None => println!(),
+    }
+    if let Some(a) = &activity {
+        println!("now: {a}");
     }
     println!("state directory: {}", agent.state.root().display());
     Ok(Code::Ok)

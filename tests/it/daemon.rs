@@ -23,6 +23,16 @@ fn collect(sock: &UnixDatagram, within: Duration, done: impl Fn(&[String]) -> bo
     seen
 }
 
+/// A daemon that must not outlive its test, even when an assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -154,4 +164,62 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
     let status = terminate(&mut child);
     let out = child.wait_with_output().unwrap();
     assert!(status.success(), "{}", output_text(&out));
+}
+
+#[test]
+fn with_a_server_that_never_answers_status_and_the_daemon_say_what_they_wait_for() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Hang);
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k");
+    sb.config(&format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n\
+         [delivery]\nattempts = 1\ntimeout = 60\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"a\"\n[[targets.passive]]\nhost = \"h\"\nname = \"b\"\n",
+        server.url(),
+        key.display()
+    ));
+    let sock_path = sb.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let mut child = KillOnDrop(
+        sb.std_cmd(&["daemon"])
+            .env("NOTIFY_SOCKET", &sock_path)
+            .spawn()
+            .unwrap(),
+    );
+    let waiting = format!(
+        "STATUS=registering 2 targets: no answer from {} for ",
+        server.url()
+    );
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter().any(|l| l.starts_with(&waiting))
+    });
+    let line = seen.iter().find(|l| l.starts_with(&waiting));
+    assert!(line.is_some(), "{seen:?}");
+    assert!(line.unwrap().ends_with(" s"), "{seen:?}");
+
+    let out = sb.cmd(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let now_line = format!(
+        "now: registering 2 targets: no answer from {} for ",
+        server.url()
+    );
+    assert!(text.contains(&now_line), "{text}");
+    let out = sb.cmd(&["status", "--json"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["waiting_for"]
+            .as_str()
+            .unwrap()
+            .starts_with("registering 2 targets: no answer from http://127.0.0.1:"),
+        "{doc}"
+    );
+    terminate(&mut child.0);
+    // Nobody waits any more: status says nothing of it.
+    let out = sb.cmd(&["status"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("now: "),
+        "{}",
+        output_text(&out)
+    );
 }

@@ -2,6 +2,7 @@
 
 use crate::util::{dead_url, output_text, Reply, Sandbox, TestServer};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const KEY: &str = "4d3c5jdl-3kv6-6c92-43c2-bddcd6949e41";
 const HTTP_HASH: &str = "9eb5d01c8fad76772a157338dcdce6ed1337c1f7dea90bbe2128ed14f4c02adc";
@@ -511,4 +512,63 @@ fn an_oversized_output_is_cut_keeping_its_end_and_said_so() {
             && sent.starts_with("[cut: first ")
             && sent.ends_with("the error is here")
     );
+}
+
+/// `status --json`'s registration summary.
+fn registration(sb: &Sandbox) -> Value {
+    let out = sb.cmd(&["status", "--json"]).output().unwrap();
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["registration"].clone()
+}
+
+fn epoch_ms(rfc3339: &Value) -> u64 {
+    let t = humantime::parse_rfc3339(rfc3339.as_str().unwrap()).unwrap();
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[test]
+fn a_refused_registration_is_due_again_after_a_minute_then_two_and_status_says_when() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(503, "maintenance".into()));
+    let sb = seed(&server);
+    sb.cmd(&["register"]).assert().code(3);
+    let first = registration(&sb);
+    assert_eq!(first["last_success"], Value::Null, "{first}");
+    assert!(
+        first["last_error"].as_str().unwrap().contains("503"),
+        "{first}"
+    );
+    let gap = |r: &Value| {
+        (epoch_ms(&r["next_try"]) / 1000) as i64 - (epoch_ms(&r["last_failure"]) / 1000) as i64
+    };
+    assert!((59..=61).contains(&gap(&first)), "{first}");
+    let text = String::from_utf8_lossy(&sb.cmd(&["status"]).output().unwrap().stdout).to_string();
+    assert!(
+        text.contains("registration: last succeeded never; failed 20")
+            && text.contains("; next try 20"),
+        "{text}"
+    );
+
+    sb.cmd(&["register"]).assert().code(3);
+    assert!((119..=121).contains(&gap(&registration(&sb))));
+
+    server.reply(|_| Reply::Status(200, "{}".into()));
+    sb.cmd(&["register"]).assert().success();
+    let ok = registration(&sb);
+    assert_eq!(ok["next_try"], Value::Null, "{ok}");
+    assert!(ok["last_success"].is_string(), "{ok}");
+}
+
+#[test]
+fn a_registration_refused_for_good_is_not_retried() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(401, "bad key".into()));
+    let sb = seed(&server);
+    // --retry would wait forever if it retried a 401; it must end at once with exit 4.
+    sb.cmd(&["register", "--retry"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(4);
+    let r = registration(&sb);
+    assert_eq!(r["next_try"], Value::Null, "{r}");
+    assert!(r["last_error"].as_str().unwrap().contains("401"), "{r}");
 }

@@ -73,11 +73,13 @@ expect_eq "nothing from the outsider arrived" 0 "$(results_for manual 'body.outp
 
 # ---- a burst through the spool: three group members, 100 results within 10 s -----------------
 burst_start=$SECONDS
+burst_pids=()
 for member in alice carol dave; do
 	c su "$member" -s /bin/bash -c "for i in \$(seq 34); do $cmd \"burst $member \$i\" '' 0 >/dev/null || echo FAILED; sleep 0.1; done" \
 		>"$work/burst-$member.log" 2>&1 &
+	burst_pids+=($!)
 done
-wait
+wait "${burst_pids[@]}"
 burst_sent=$SECONDS
 expect_eq "the burst was submitted within 10 s, every command succeeded" "yes " \
 	"$([ $((burst_sent - burst_start)) -le 10 ] && echo yes) $(cat "$work"/burst-*.log)"
@@ -116,6 +118,29 @@ before=$(results_for manual 'body.output=during outage')
 check "flush after the outage succeeds" c systemctl start $prefix-flush.service
 expect_eq "the queued result arrived after the outage" "0 1" "$before $(results_for manual 'body.output=during outage')"
 expect_eq "nothing is left in the queue" "0" "$(c find /var/lib/nixcloud-monitoring/queue -maxdepth 1 -type f -name '[0-9]*' | wc -l)"
+
+# ---- a registration the server refused is tried again by itself --------------------------------
+api_mode 503
+reg_before=$(api_count /api/services body.payload.name=manual)
+c systemctl start --no-block $prefix-register.service
+if wait_for 30 'c "${agent_cmd[@]}" status | grep -q "; next try "'; then
+	ok "status says when the next registration try is due" 
+else
+	bad "status says when the next registration try is due" "$(c "${agent_cmd[@]}" status 2>&1 | tail -5)"
+fi
+expect_eq "meanwhile the register unit waits (activating), nothing failed" "activating 0" \
+	"$(c systemctl show -p ActiveState --value $prefix-register.service) $(c systemctl list-units --failed --no-legend | wc -l)"
+api_mode 200
+t0=$SECONDS
+if wait_for 300 'test "$(api_count /api/services body.payload.name=manual)" -gt "$reg_before"'; then
+	ok "after a 503 the registration arrives within 5 min, nobody touching the machine ($((SECONDS - t0)) s)"
+	echo "     figure: registration retried $((SECONDS - t0)) s after the server came back (timers mode)"
+else
+	bad "after a 503 the registration arrives within 5 min, nobody touching the machine"
+fi
+wait_for 10 'test "$(c systemctl show -p ActiveState --value $prefix-register.service)" == inactive'
+expect_eq "the register unit then ends successfully" "inactive success" \
+	"$(c systemctl show -p ActiveState --value $prefix-register.service) $(c systemctl show -p Result --value $prefix-register.service)"
 
 # ---- the sandbox: systemd-analyze security, real -----------------------------------------------
 for unit in $prefix-register.service $prefix-flush.service "$(result_unit doc1)"; do
@@ -159,6 +184,40 @@ wait_for 10 'test -n "$(c systemctl show -p StatusText --value $prefix.service)"
 expect_match "the daemon reports a STATUS" "." "$(c systemctl show -p StatusText --value $prefix.service)"
 wait_for 30 'test "$(api_count /api/services body.payload.name=added)" -gt "$regs_before"' &&
 	ok "the daemon registers at start" || bad "the daemon registers at start"
+# A server that accepts connections and never answers: the daemon says what it waits for.
+api_mode hang
+c systemctl restart $prefix.service
+if wait_for 20 'c systemctl show -p StatusText --value $prefix.service | grep -q "no answer from"'; then
+	expect_match "the daemon's STATUS says what it waits for, and for how long" \
+		"^registering [0-9]+ targets: no answer from http://127\.0\.0\.1:[0-9]+ for [0-9]+ s$" \
+		"$(c systemctl show -p StatusText --value $prefix.service)"
+	expect_match "status says the same" "now: registering [0-9]+ targets: no answer from" \
+		"$(c "${agent_cmd[@]}" status)"
+else
+	bad "the daemon's STATUS says what it waits for" "$(c systemctl show -p StatusText --value $prefix.service)"
+fi
+# The same server answering 503: the daemon tries again by itself within 5 minutes.
+api_mode 503
+c systemctl restart $prefix.service
+regs_before=$(api_count /api/services body.payload.name=added)
+sleep 3
+api_mode 200
+t0=$SECONDS
+if wait_for 300 'test "$(api_count /api/services body.payload.name=added)" -gt "$regs_before"'; then
+	ok "the daemon retries a refused registration within 5 min ($((SECONDS - t0)) s)"
+	echo "     figure: registration retried $((SECONDS - t0)) s after the server came back (daemon mode)"
+else
+	bad "the daemon retries a refused registration within 5 min"
+fi
+# A switch that adds a target: the daemon restarts (X-Restart-Triggers) and registers it.
+t0=$SECONDS
+switch_to daemon2
+if wait_for 60 'test "$(api_count /api/services body.payload.name=added2)" -ge 1'; then
+	ok "after a switch the server knows the added target within 60 s in daemon mode ($((SECONDS - t0)) s)"
+	echo "     figure: switch to registration of the added target: $((SECONDS - t0)) s (daemon mode)"
+else
+	bad "after a switch the server knows the added target within 60 s in daemon mode"
+fi
 # Two watchdog periods, shortened by a drop-in so the test stays short.
 mkdir -p "$machine/etc/systemd/system/$prefix.service.d"
 printf '[Service]\nWatchdogSec=2s\n' >"$machine/etc/systemd/system/$prefix.service.d/watchdog.conf"

@@ -7,6 +7,7 @@
 #           whose command is missing, one to be removed, every doc script
 #   v2      v1 after a switch: `sys-removed` gone, `sys-added` new
 #   daemon  v2 in daemon mode
+#   daemon2 daemon after a switch that adds `sys-added2`
 {
   apiHost,
   docScripts,
@@ -70,10 +71,16 @@ let
       passive = builtins.filter (t: t.name != "removed") v1.targets.passive ++ [ (passive "added" { }) ];
     };
   };
-in
-{
-  inherit v1 v2;
   daemon = v2 // {
     mode = "daemon";
+  };
+in
+{
+  inherit v1 v2 daemon;
+  # daemon after a switch that adds a target
+  daemon2 = daemon // {
+    targets = daemon.targets // {
+      passive = daemon.targets.passive ++ [ (passive "added2" { }) ];
+    };
   };
 }
