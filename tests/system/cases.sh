@@ -144,7 +144,7 @@ expect_eq "the register unit then ends successfully" "inactive success" \
 	"$(c systemctl show -p ActiveState --value $prefix-register.service) $(c systemctl show -p Result --value $prefix-register.service)"
 
 # ---- the sandbox: systemd-analyze security, real -----------------------------------------------
-for unit in $prefix-register.service $prefix-flush.service "$(result_unit doc1)"; do
+for unit in $(cd "$machine/etc/systemd/system" && ls $prefix-*.service); do
 	score=$(c systemd-analyze security --no-pager "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
 	if [ -n "$score" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) <= 2.0)" "$score"; then
 		ok "systemd-analyze security $unit: $score (at most 2.0)"
@@ -218,6 +218,12 @@ if wait_for 60 'test "$(api_count /api/services body.payload.name=added2)" -ge 1
 	echo "     figure: switch to registration of the added target: $((SECONDS - t0)) s (daemon mode)"
 else
 	bad "after a switch the server knows the added target within 60 s in daemon mode"
+fi
+score=$(c systemd-analyze security --no-pager $prefix.service 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+if [ -n "$score" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) <= 2.0)" "$score"; then
+	ok "systemd-analyze security $prefix.service (daemon, with the doc scripts' loosening): $score (at most 2.0)"
+else
+	bad "systemd-analyze security $prefix.service (daemon, with the doc scripts' loosening): ${score:-no score} (at most 2.0)"
 fi
 # Two watchdog periods, shortened by a drop-in so the test stays short.
 mkdir -p "$machine/etc/systemd/system/$prefix.service.d"
