@@ -78,7 +78,7 @@ users_and_keys() {
 }
 
 boot() {
-	systemd-nspawn -b -D "$machine" --register=no -M nixcloud-test --keep-unit \
+	systemd-nspawn -b -D "$machine" --register=no -M "nixcloud-test-$$" --keep-unit \
 		>"$work/nspawn.log" 2>&1 &
 	nspawn_pid=$!
 	wait_for 20 'pgrep -P "$nspawn_pid"'  || { cat "$work/nspawn.log"; return 1; }

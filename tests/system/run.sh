@@ -24,7 +24,8 @@ for tool in systemd-nspawn debootstrap nix-instantiate python3 nsenter; do
 done
 
 base=/var/lib/machines/nixcloud-base
-machine=/var/lib/machines/nixcloud-test
+# One tree per run, so that two runs (two checkouts) do not meet.
+machine=/var/lib/machines/nixcloud-test-$$
 work=$(mktemp -d /tmp/nixcloud-system.XXXXXX)
 nspawn_pid=""
 server_pid=""
@@ -34,7 +35,7 @@ server_pid=""
 cleanup() {
 	[ -n "$nspawn_pid" ] && kill "$nspawn_pid" 2>/dev/null && wait "$nspawn_pid" 2>/dev/null
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-	if [ -n "${NIXCLOUD_SYSTEM_KEEP:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
+	if [ -n "${NIXCLOUD_SYSTEM_KEEP:-}" ]; then echo "kept: $work $machine"; else rm -rf "$work" "$machine"; fi
 }
 trap cleanup EXIT
 
@@ -51,7 +52,7 @@ fi
 
 # ---- the agent, the API server ---------------------------------------------------------------
 cargo build --locked --quiet
-agent_bin=$repo/target/debug/nixcloud-monitoring
+agent_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/nixcloud-monitoring
 
 mkdir -p "$work/api"
 python3 tests/system/api_server.py serve "$work/api" &
