@@ -132,12 +132,20 @@ pub fn fate_of(agent: &Agent, id: &str, error: Option<String>) -> Fate {
     match agent.queue.whereabouts(id) {
         None => Fate::Delivered,
         Some("rejected") => Fate::Rejected(agent.queue.rejection_reason(id)),
+        // Its file was found unreadable (it cannot be sent any more): kept aside, not queued.
+        Some("corrupt") => Fate::Rejected(format!(
+            "its queued file was unreadable and was moved to {}: {}",
+            agent.queue.corrupt_dir().display(),
+            agent.queue.corrupt_reason(id)
+        )),
         Some(_) => Fate::Queued(error.unwrap_or_else(|| "another delivery is in progress".into())),
     }
 }
 
 /// Delivers everything queued, oldest first. Stops at the first result the server cannot take
-/// now (keeping the order); moves results it refuses for good to `rejected/`.
+/// now (keeping the order); moves results it refuses for good to `rejected/`. Entries that are
+/// no result (truncated, empty, a directory, …) are moved to `queue/corrupt/` with a warning
+/// and neither stop nor fail the pass.
 pub async fn flush(agent: &Agent, backend: &Backend) -> anyhow::Result<FlushReport> {
     let lock = agent.queue.lock()?;
     deliver_pending(

@@ -8,7 +8,10 @@
 //!
 //! `spool/` is the inbox for group members who may not read the key: they drop results there
 //! (group-writable), and the next delivery, run as the service user, moves them into `queue/`.
-//! `rejected/` keeps what the server refused for good.
+//! `rejected/` keeps what the server refused for good. `queue/corrupt/` keeps what was found
+//! in `queue/` or `spool/` under a result's name but is no result (truncated, empty, not JSON,
+//! a directory, a FIFO): it is moved there with a `<name>.reason` beside it and a warning, so it
+//! never blocks delivery and `status` counts it.
 
 use crate::config::QueueSettings;
 use crate::result::CheckResult;
@@ -23,6 +26,7 @@ pub struct Queue {
     queue: PathBuf,
     spool: PathBuf,
     rejected: PathBuf,
+    corrupt: PathBuf,
     limits: QueueSettings,
 }
 
@@ -47,6 +51,8 @@ pub struct QueueStats {
     pub oldest_ms: Option<u64>,
     pub spooled: usize,
     pub rejected: usize,
+    /// Unreadable entries moved aside to `queue/corrupt/`.
+    pub corrupt: usize,
     /// The error that stopped the last delivery, if it failed.
     pub last_error: Option<String>,
 }
@@ -71,6 +77,7 @@ impl Queue {
             queue: root.join("queue"),
             spool: root.join("spool"),
             rejected: root.join("rejected"),
+            corrupt: root.join("queue").join("corrupt"),
             limits,
         }
     }
@@ -161,34 +168,75 @@ impl Queue {
     }
 
     /// Moves spooled results into the queue and returns them; unreadable ones go to
-    /// `rejected/`.
+    /// `queue/corrupt/`. A file that cannot be moved stays in the spool (a warning), and the
+    /// others are still adopted.
     pub fn adopt_spool(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<CheckResult>> {
         let mut moved = Vec::new();
         for path in list_json(&self.spool)? {
             let name = path.file_name().unwrap_or_default().to_owned();
-            match read_entry(&path) {
+            match inspect(&path) {
                 Ok(result) => {
-                    std::fs::rename(&path, self.queue.join(&name)).with_context(|| {
-                        format!("could not move {} into the queue", path.display())
-                    })?;
-                    moved.push(result);
+                    create_dir(&self.queue)?;
+                    match std::fs::rename(&path, self.queue.join(&name)) {
+                        Ok(()) => moved.push(result),
+                        Err(e) => tracing::warn!(
+                            "could not move {} into the queue: {e}; it stays in the spool",
+                            path.display()
+                        ),
+                    }
                 }
-                Err(e) => self.set_aside(&path, &format!("{e:#}"))?,
+                Err(Unreadable::Gone) => {}
+                Err(Unreadable::Corrupt(why)) => {
+                    self.move_corrupt(&path, &why);
+                }
             }
         }
         Ok(moved)
     }
 
-    /// Every queued result, oldest first. Unreadable files are moved aside, not fatal.
+    /// Every queued result, oldest first. What is no result (truncated, empty, not JSON, a
+    /// directory, …) is moved to `queue/corrupt/` with a warning: it neither stops nor fails
+    /// the pass, and a failure to move it is only a warning too (it is skipped).
     pub fn pending(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<Entry>> {
         let mut out = Vec::new();
         for path in list_json(&self.queue)? {
-            match read_entry(&path) {
+            match inspect(&path) {
                 Ok(result) => out.push(Entry { path, result }),
-                Err(e) => self.set_aside(&path, &format!("{e:#}"))?,
+                Err(Unreadable::Gone) => {}
+                Err(Unreadable::Corrupt(why)) => {
+                    self.move_corrupt(&path, &why);
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Moves an unreadable entry to `queue/corrupt/` (keeping its name, with `<name>.reason`
+    /// beside it) and warns naming it. Returns where it went; `None` (after a warning) when it
+    /// could not be moved.
+    fn move_corrupt(&self, path: &Path, why: &str) -> Option<PathBuf> {
+        let reason = format!(
+            "{why}\n(moved here from {} at {})\n",
+            path.display(),
+            format_ms(now_ms())
+        );
+        match set_aside_in(&self.corrupt, path, &reason) {
+            Ok(dest) => {
+                tracing::warn!(
+                    "{} is not a readable result ({why}): moved to {}",
+                    path.display(),
+                    dest.display()
+                );
+                Some(dest)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{} is not a readable result ({why}) and could not be moved aside: {e:#}; skipped",
+                    path.display()
+                );
+                None
+            }
+        }
     }
 
     /// Every readable queued result, oldest first, without taking the delivery lock (for
@@ -198,7 +246,7 @@ impl Queue {
         list_json(&self.queue)
             .unwrap_or_default()
             .iter()
-            .filter_map(|p| read_entry(p).ok())
+            .filter_map(|p| inspect(p).ok())
             .collect()
     }
 
@@ -215,33 +263,39 @@ impl Queue {
     }
 
     fn set_aside(&self, path: &Path, reason: &str) -> anyhow::Result<()> {
-        create_dir(&self.rejected)?;
-        let name = path.file_name().unwrap_or_default();
-        let dest = self.rejected.join(name);
-        std::fs::rename(path, &dest)
-            .with_context(|| format!("could not move {} to {}", path.display(), dest.display()))?;
-        let why = self
-            .rejected
-            .join(format!("{}.reason", name.to_string_lossy()));
-        write_atomic(&why, reason.as_bytes(), false)
+        set_aside_in(&self.rejected, path, reason).map(drop)
     }
 
-    /// Where a result with this id is now: queued, spooled, rejected, or none (delivered).
+    /// Where unreadable entries are kept (`<stateDir>/queue/corrupt`).
+    pub fn corrupt_dir(&self) -> &Path {
+        &self.corrupt
+    }
+
+    /// Where a result with this id is now: queued, spooled, rejected, corrupt (its file was
+    /// unreadable and moved aside), or none (delivered).
     pub fn whereabouts(&self, id: &str) -> Option<&'static str> {
         let name = format!("{id}.json");
         [
             (&self.queue, "queued"),
             (&self.spool, "spooled"),
             (&self.rejected, "rejected"),
+            (&self.corrupt, "corrupt"),
         ]
         .into_iter()
-        .find(|(dir, _)| dir.join(&name).exists())
+        .find(|(dir, _)| dir.join(&name).symlink_metadata().is_ok())
         .map(|(_, label)| label)
     }
 
     /// Why the server refused a result, as kept beside it in `rejected/`.
     pub fn rejection_reason(&self, id: &str) -> String {
         std::fs::read_to_string(self.rejected.join(format!("{id}.json.reason"))).unwrap_or_default()
+    }
+
+    /// Why a result's file was moved to `queue/corrupt/`, as kept beside it.
+    pub fn corrupt_reason(&self, id: &str) -> String {
+        std::fs::read_to_string(self.corrupt.join(format!("{id}.json.reason")))
+            .map(|s| s.lines().next().unwrap_or_default().to_string())
+            .unwrap_or_default()
     }
 
     /// Records why the last delivery stopped (or clears it after a good one).
@@ -266,8 +320,13 @@ impl Queue {
     pub fn stats(&self) -> QueueStats {
         let mut stats = QueueStats::default();
         for path in list_json(&self.queue).unwrap_or_default() {
+            let meta = std::fs::symlink_metadata(&path);
+            // A directory named like a result waits for nothing; delivery moves it aside.
+            if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
             stats.count += 1;
-            stats.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            stats.bytes += meta.map(|m| m.len()).unwrap_or(0);
             if stats.oldest_ms.is_none() {
                 stats.oldest_ms = path
                     .file_name()
@@ -276,6 +335,7 @@ impl Queue {
         }
         stats.spooled = list_json(&self.spool).map(|v| v.len()).unwrap_or(0);
         stats.rejected = list_json(&self.rejected).map(|v| v.len()).unwrap_or(0);
+        stats.corrupt = count_corrupt(&self.corrupt);
         stats.last_error = std::fs::read_to_string(self.queue.join(".last-error"))
             .ok()
             .map(|s| {
@@ -322,23 +382,104 @@ fn list_json(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-fn read_entry(path: &Path) -> anyhow::Result<CheckResult> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-    let result: CheckResult = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a queued result", path.display()))?;
+/// Why an entry named like a result could not be used.
+#[derive(Debug, PartialEq, Eq)]
+enum Unreadable {
+    /// It vanished meanwhile (nothing to do).
+    Gone,
+    /// It is no result; the reason, for `<name>.reason`.
+    Corrupt(String),
+}
+
+/// Reads the result an entry of `queue/` or `spool/` holds. Only a regular file is read: a
+/// FIFO would block delivery for ever, a directory or device is no result either.
+fn inspect(path: &Path) -> Result<CheckResult, Unreadable> {
+    let gone_or = |e: std::io::Error, what: &str| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Unreadable::Gone
+        } else {
+            Unreadable::Corrupt(format!("{what}: {e}"))
+        }
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(|e| gone_or(e, "could not stat it"))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_symlink() {
+            "a symbolic link"
+        } else {
+            "a FIFO, socket or device"
+        };
+        return Err(Unreadable::Corrupt(format!("{what}, not a result file")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| gone_or(e, "could not read it"))?;
+    if bytes.is_empty() {
+        return Err(Unreadable::Corrupt("empty file (0 bytes)".into()));
+    }
+    let result: CheckResult = serde_json::from_slice(&bytes).map_err(|e| {
+        let what = if e.is_eof() {
+            "truncated"
+        } else {
+            "not a result"
+        };
+        Unreadable::Corrupt(format!("{what} ({} bytes): {e}", bytes.len()))
+    })?;
     if path
         .file_stem()
         .map(|s| s.to_string_lossy() != result.id)
         .unwrap_or(true)
     {
-        bail!(
-            "{}: file name does not match result id {}",
-            path.display(),
+        return Err(Unreadable::Corrupt(format!(
+            "the file name does not match the result id {}",
             result.id
-        );
+        )));
     }
     Ok(result)
+}
+
+/// Moves `path` into `dir` under its own name (a suffix `.1`, `.2`, … only when that name is
+/// taken) and writes the reason beside it as `<name>.reason`; returns the new path.
+fn set_aside_in(dir: &Path, path: &Path, reason: &str) -> anyhow::Result<PathBuf> {
+    create_dir(dir)?;
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let mut dest = dir.join(&name);
+    let mut n = 0;
+    while dest.symlink_metadata().is_ok() {
+        n += 1;
+        if n > 1000 {
+            bail!("{} holds too many entries named {name}", dir.display());
+        }
+        dest = dir.join(format!("{name}.{n}"));
+    }
+    std::fs::rename(path, &dest)
+        .with_context(|| format!("could not move {} to {}", path.display(), dest.display()))?;
+    let dest_name = dest.file_name().unwrap_or_default().to_string_lossy();
+    write_atomic(
+        &dir.join(format!("{dest_name}.reason")),
+        reason.as_bytes(),
+        false,
+    )?;
+    Ok(dest)
+}
+
+/// Entries in `queue/corrupt/`, not counting the `.reason` files.
+fn count_corrupt(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    !name.starts_with('.') && !name.ends_with(".reason")
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// The measurement time encoded at the start of a result id (nanoseconds).

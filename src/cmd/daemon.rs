@@ -252,8 +252,13 @@ fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> S
                 .collect::<String>()
         })
         .unwrap_or_else(|| "none yet".to_string());
+    let corrupt = if stats.corrupt > 0 {
+        format!(", {} corrupt in queue/corrupt", stats.corrupt)
+    } else {
+        String::new()
+    };
     format!(
-        "{} targets, {queued}, last delivery {last}",
+        "{} targets, {queued}, last delivery {last}{corrupt}",
         agent.config.targets.len()
     )
 }

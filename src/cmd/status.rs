@@ -88,8 +88,17 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
         .oldest_ms
         .map(|ms| format!(", oldest from {}", format_ms(ms)))
         .unwrap_or_default();
+    let corrupt = if queue.corrupt > 0 {
+        format!(
+            "; {} corrupt (moved to {})",
+            queue.corrupt,
+            agent.queue.corrupt_dir().display()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "queue: {} waiting ({} bytes){oldest}; {} spooled; {} refused",
+        "queue: {} waiting ({} bytes){oldest}; {} spooled; {} refused{corrupt}",
         queue.count, queue.bytes, queue.spooled, queue.rejected
     );
     if let Some(e) = &queue.last_error {

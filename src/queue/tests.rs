@@ -81,7 +81,133 @@ fn spool_is_adopted_and_garbage_set_aside() {
     let lock = q.lock().unwrap();
     assert_eq!(q.adopt_spool(&lock).unwrap().len(), 1);
     assert_eq!(q.pending(&lock).unwrap().len(), 1);
-    assert_eq!(q.stats().rejected, 1);
+    let stats = q.stats();
+    assert_eq!((stats.rejected, stats.corrupt), (0, 1));
+    assert!(q.corrupt.join("junk.json").is_file());
+    let why = std::fs::read_to_string(q.corrupt.join("junk.json.reason")).unwrap();
+    assert!(why.starts_with("not a result (8 bytes): "), "{why}");
+}
+
+/// A queued result's file name (`<nanoseconds>-<pid>-<n>.json`) that sorts between
+/// `result(n)` and `result(n + 1)`.
+fn name_after(n: u64, tag: &str) -> String {
+    format!("{}-{tag}.json", result(n).id)
+}
+
+#[test]
+fn unreadable_entries_are_moved_to_corrupt_and_the_rest_is_pending_in_order() {
+    let (_d, q) = queue(QueueSettings::default());
+    q.push(&result(1)).unwrap();
+    q.push(&result(2)).unwrap();
+    let full = serde_json::to_vec(&result(9)).unwrap();
+    std::fs::write(q.queue.join(name_after(1, "a")), &full[..full.len() / 2]).unwrap();
+    std::fs::write(q.queue.join(name_after(1, "b")), b"").unwrap();
+    std::fs::create_dir(q.queue.join(name_after(1, "c"))).unwrap();
+    std::fs::write(q.queue.join(name_after(1, "c")).join("x"), b"x").unwrap();
+    // Valid JSON, but not the result its name says.
+    std::fs::write(q.queue.join(name_after(1, "d")), &full).unwrap();
+    // Before a delivery pass the directory is not counted as waiting.
+    assert_eq!(q.stats().count, 5);
+
+    let lock = q.lock().unwrap();
+    let outputs: Vec<String> = q
+        .pending(&lock)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.result.output)
+        .collect();
+    assert_eq!(outputs, ["result 1", "result 2"]);
+    let reason = |tag: &str| {
+        std::fs::read_to_string(q.corrupt.join(format!("{}.reason", name_after(1, tag)))).unwrap()
+    };
+    assert!(reason("a").starts_with("truncated ("), "{}", reason("a"));
+    assert!(reason("a").contains("EOF while parsing"), "{}", reason("a"));
+    assert!(
+        reason("b").starts_with("empty file (0 bytes)"),
+        "{}",
+        reason("b")
+    );
+    assert!(
+        reason("c").starts_with("a directory, not a result file"),
+        "{}",
+        reason("c")
+    );
+    assert!(
+        reason("d").starts_with("the file name does not match the result id"),
+        "{}",
+        reason("d")
+    );
+    assert!(
+        reason("b").contains(&format!("(moved here from {}", q.queue.display())),
+        "{}",
+        reason("b")
+    );
+    // Kept under their own names, the directory with its content.
+    assert!(q.corrupt.join(name_after(1, "c")).join("x").is_file());
+    let stats = q.stats();
+    assert_eq!((stats.count, stats.rejected, stats.corrupt), (2, 0, 4));
+    // A second pass finds nothing more to move.
+    assert_eq!(q.pending(&lock).unwrap().len(), 2);
+    assert_eq!(q.stats().corrupt, 4);
+}
+
+#[test]
+fn a_fifo_named_like_a_result_does_not_block_delivery() {
+    let (_d, q) = queue(QueueSettings::default());
+    q.push(&result(1)).unwrap();
+    let fifo = q.queue.join(name_after(1, "fifo"));
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let lock = q.lock().unwrap();
+    assert_eq!(q.pending(&lock).unwrap().len(), 1);
+    assert_eq!(q.stats().corrupt, 1);
+    let why = std::fs::read_to_string(q.corrupt.join(format!("{}.reason", name_after(1, "fifo"))))
+        .unwrap();
+    assert!(why.starts_with("a FIFO, socket or device"), "{why}");
+}
+
+#[test]
+fn a_name_taken_in_corrupt_gets_a_suffix() {
+    let (_d, q) = queue(QueueSettings::default());
+    let name = name_after(1, "x");
+    let lock = q.lock().unwrap();
+    for _ in 0..2 {
+        std::fs::write(q.queue.join(&name), b"{").unwrap();
+        assert!(q.pending(&lock).unwrap().is_empty());
+    }
+    assert!(q.corrupt.join(&name).is_file());
+    assert!(q.corrupt.join(format!("{name}.1")).is_file());
+    assert!(q.corrupt.join(format!("{name}.1.reason")).is_file());
+    assert_eq!(q.stats().corrupt, 2);
+}
+
+#[test]
+fn failing_to_move_an_entry_aside_is_not_fatal() {
+    let (_d, q) = queue(QueueSettings::default());
+    q.push(&result(1)).unwrap();
+    std::fs::write(q.queue.join(name_after(1, "junk")), b"junk").unwrap();
+    q.push(&result(2)).unwrap();
+    // `queue/corrupt` cannot be created: a file holds its name.
+    std::fs::write(&q.corrupt, b"in the way").unwrap();
+    let lock = q.lock().unwrap();
+    let pending = q.pending(&lock).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(
+        q.queue.join(name_after(1, "junk")).is_file(),
+        "left in place"
+    );
+    assert_eq!(q.stats().corrupt, 0);
+}
+
+#[test]
+fn a_result_whose_file_was_moved_aside_is_found_there() {
+    let (_d, q) = queue(QueueSettings::default());
+    let path = q.push(&result(1)).unwrap();
+    std::fs::write(&path, b"").unwrap();
+    let lock = q.lock().unwrap();
+    assert!(q.pending(&lock).unwrap().is_empty());
+    assert_eq!(q.whereabouts(&result(1).id), Some("corrupt"));
+    assert_eq!(q.corrupt_reason(&result(1).id), "empty file (0 bytes)");
 }
 
 #[test]

@@ -467,3 +467,95 @@ fn status_check_turns_critical_only_when_a_queued_result_outlives_its_timeout() 
         "{text}"
     );
 }
+
+#[test]
+fn unreadable_queue_entries_are_moved_to_corrupt_and_never_block_delivery() {
+    let flaky = Flaky::new(Reply::Status(503, "maintenance".into()));
+    let sb = sandbox(&flaky.server.url(), "");
+    for output in ["before", "after"] {
+        sb.cmd(&["submit", "backup-nightly", output, "", "0"])
+            .assert()
+            .code(3);
+    }
+    // Between the two valid results, by name (= by time of measurement): a truncated file, an
+    // empty file and a directory, all named like results.
+    let queue = sb.state_dir().join("queue");
+    let first = sb.files_in("queue")[0].clone();
+    let nanos: u128 = first.file_name().unwrap().to_string_lossy()[..20]
+        .parse()
+        .unwrap();
+    let name = |n: u32| format!("{:020}-1-{n}.json", nanos + 1);
+    let valid = std::fs::read(&first).unwrap();
+    std::fs::write(queue.join(name(0)), &valid[..valid.len() / 2]).unwrap();
+    std::fs::write(queue.join(name(1)), b"").unwrap();
+    std::fs::create_dir(queue.join(name(2))).unwrap();
+    let names: Vec<String> = sb
+        .files_in("queue")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(&names[1..4], [name(0), name(1), name(2)], "{names:?}");
+
+    flaky.up.store(true, Ordering::SeqCst);
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(flaky.outputs(), ["before", "after"], "{text}");
+    for n in 0..3 {
+        assert!(
+            text.contains(&format!(
+                "{} is not a readable result",
+                queue.join(name(n)).display()
+            )),
+            "a warning names {}: {text}",
+            name(n)
+        );
+    }
+    assert!(
+        sb.files_in("queue").is_empty(),
+        "{:?}",
+        sb.files_in("queue")
+    );
+    let corrupt = queue.join("corrupt");
+    let reason = |n: u32| {
+        std::fs::read_to_string(corrupt.join(format!("{}.reason", name(n)))).unwrap_or_default()
+    };
+    assert!(
+        corrupt.join(name(0)).is_file() && reason(0).starts_with("truncated"),
+        "{}",
+        reason(0)
+    );
+    assert!(
+        corrupt.join(name(1)).is_file() && reason(1).starts_with("empty file"),
+        "{}",
+        reason(1)
+    );
+    assert!(
+        corrupt.join(name(2)).is_dir() && reason(2).starts_with("a directory"),
+        "{}",
+        reason(2)
+    );
+    assert!(sb.files_in("rejected").is_empty());
+
+    let out = sb.cmd(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "queue: 0 waiting (0 bytes); 0 spooled; 0 refused; 3 corrupt (moved to {})",
+            corrupt.display()
+        )),
+        "{text}"
+    );
+    let out = sb.cmd(&["status", "--json"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["queue"]["corrupt"], 3, "{doc}");
+    assert_eq!(doc["queue"]["count"], 0, "{doc}");
+    assert_eq!(doc["queue"]["rejected"], 0, "{doc}");
+
+    // Nothing is left to block or repeat: the next result goes straight out.
+    sb.cmd(&["submit", "backup-nightly", "later", "", "0"])
+        .assert()
+        .success();
+    assert_eq!(flaky.outputs(), ["before", "after", "later"]);
+}
