@@ -172,3 +172,7 @@ mod tests {
         assert!(a < c && b < c);
     }
 }
+
+/// Property tests (proptest): any text in, no panic, a faithful value out.
+#[cfg(test)]
+pub(crate) mod props;

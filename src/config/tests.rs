@@ -294,3 +294,16 @@ fn icinga2_table_still_refuses_unknown_keys() {
         "{e}"
     );
 }
+
+/// Property tests (proptest) of the parser: src/config/props.rs.
+#[path = "props.rs"]
+mod props;
+
+#[test]
+fn the_line_index_agrees_with_counting_newlines() {
+    let text = "a\n\nbc\nd";
+    let index = LineIndex::new(text);
+    for offset in 0..=text.len() + 2 {
+        assert_eq!(index.line(offset), line_of(text, offset), "offset {offset}");
+    }
+}
