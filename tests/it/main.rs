@@ -7,4 +7,5 @@ mod local;
 mod module;
 mod nixcloud;
 mod queue;
+mod schema;
 mod util;
