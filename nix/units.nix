@@ -269,6 +269,18 @@ let
         Type = "notify";
         NotifyAccess = "main";
         ExecStart = command "daemon";
+        # `systemctl reload`: SIGHUP makes the daemon read the config file
+        # again (RELOADING=1, then READY=1), keep its queue, register the new
+        # set at once and rebuild the script schedule; a config that does not
+        # load is logged and the old one stays in force. The command must not
+        # depend on a PATH: systemd resolves a bare name (`kill`) only in its
+        # compile-time search path, which nixpkgs' systemd sets to systemd's
+        # own bin/ (no kill there), and this file is pure (no pkgs for a
+        # coreutils kill). /bin/sh exists on NixOS (environment.binsh) as on
+        # any systemd system, kill is its builtin, and systemd hands
+        # ExecReload= the daemon's pid as $MAINPID. (Type = "notify-reload"
+        # would have systemd send the signal itself, but needs systemd 253.)
+        ExecReload = "/bin/sh -c 'kill -HUP $MAINPID'";
         WatchdogSec = 60;
         Restart = "on-failure";
         RestartSec = "10s";

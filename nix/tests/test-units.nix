@@ -323,6 +323,17 @@ chmod 0555 "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING"'' sc
     ];
   }
   {
+    name = "daemon unit: systemctl reload sends SIGHUP without relying on a PATH";
+    expr = [
+      daemon.services."nixcloud.monitoring".serviceConfig.ExecReload
+      (scripted.services."nixcloud.monitoring-register".serviceConfig ? ExecReload)
+    ];
+    expected = [
+      "/bin/sh -c 'kill -HUP $MAINPID'"
+      false
+    ];
+  }
+  {
     name = "daemon unit settings";
     expr =
       let

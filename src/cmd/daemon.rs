@@ -6,6 +6,14 @@
 //! wait. systemd hears READY once the loop runs, a STATUS line after every change, and
 //! WATCHDOG pings from a task of their own. On SIGTERM no new work starts; running scripts get
 //! a grace period and their results are queued (delivered by the next start if not now).
+//!
+//! On SIGHUP (`systemctl reload`) the daemon reads its config file again (the path it was
+//! started with), saying RELOADING=1, then READY=1 and a STATUS line. The queue and the last
+//! results stay where they are; the scripts' schedule is rebuilt (added targets start soon,
+//! removed ones stop, changed ones start again soon with their new settings, unchanged ones
+//! keep their times), and a full registration and a delivery pass follow at once. A config
+//! that does not load (or that moves `stateDir`, which needs a restart) is logged naming the
+//! file, and the daemon goes on with the config it had.
 
 use crate::agent::Agent;
 use crate::backend::Backend;
@@ -37,28 +45,21 @@ struct Job {
     running: bool,
 }
 
-pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
-    agent.require_owner()?;
-    let backend = agent.backend()?;
+/// Runs the daemon with `first`, and with the config re-read from `first.config.path` after
+/// each SIGHUP.
+pub async fn run(first: &Agent) -> anyhow::Result<Code> {
+    first.require_owner()?;
+    let mut backend = first.backend()?;
     let mut stop = Stop::new()?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let _watchdog = spawn_watchdog();
+    // The agent loaded by the last good reload; `first` until then.
+    let mut reloaded: Option<Agent> = None;
 
     let start = Instant::now();
-    let scratch = agent.state.root().join("tmp");
-    let mut jobs: Vec<Job> = agent
-        .config
-        .targets
-        .iter()
-        .filter(|t| t.passive().is_some_and(|p| !p.script.is_empty()))
-        .enumerate()
-        // A little apart, so that a hundred scripts do not all start in the same second.
-        .map(|(i, t)| Job {
-            target: t.clone(),
-            next: start + Duration::from_millis(200 * i as u64),
-            running: false,
-        })
-        .collect();
-    let mut running: JoinSet<(usize, anyhow::Result<CheckResult>)> = JoinSet::new();
+    let scratch = first.state.root().join("tmp");
+    let mut jobs = schedule(&first.config.targets, &[], start);
+    let mut running: JoinSet<(String, anyhow::Result<CheckResult>)> = JoinSet::new();
     let mut next_register = start;
     let mut next_flush = start;
     let mut next_spool = start;
@@ -67,6 +68,7 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
 
     notify(&[NotifyState::Ready]);
     loop {
+        let agent = reloaded.as_ref().unwrap_or(first);
         let next_job = jobs
             .iter()
             .filter(|j| !j.running)
@@ -74,17 +76,61 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             .min()
             .unwrap_or(start + IDLE);
         let wake = next_register.min(next_flush).min(next_spool).min(next_job);
+        let mut reload = false;
         tokio::select! {
             _ = stop.requested() => break,
+            _ = hangup.recv() => reload = true,
             Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Some(i) = finished(agent, done) {
-                    jobs[i].running = false;
+                if let Some(id) = finished(agent, done) {
+                    if let Some(job) = jobs.iter_mut().find(|j| j.target.id == id) {
+                        job.running = false;
+                    }
                 }
                 next_flush = Instant::now();
             }
             _ = tokio::time::sleep_until(wake) => {}
         }
         let now = Instant::now();
+
+        if reload {
+            let path = agent.config.path.clone();
+            let mut reloading = vec![
+                NotifyState::Reloading,
+                NotifyState::Status("reloading the config"),
+            ];
+            // systemd >= 253 wants the time with RELOADING=1 (Type=notify-reload).
+            reloading.extend(NotifyState::monotonic_usec_now().ok());
+            notify(&reloading);
+            let said = match load_again(agent) {
+                Ok((fresh, fresh_backend)) => {
+                    let said = format!(
+                        "reloaded {}: {}",
+                        path.display(),
+                        describe_changes(&agent.config.targets, &fresh.config.targets)
+                    );
+                    tracing::info!("{said}");
+                    jobs = schedule(&fresh.config.targets, &jobs, now);
+                    backend = fresh_backend;
+                    // Register the new set at once (a full round: removed targets are pruned
+                    // where the backend does that), and deliver with the new settings.
+                    next_register = now;
+                    next_flush = now;
+                    backoff = FLUSH_BACKOFF_FIRST;
+                    reloaded = Some(fresh);
+                    said
+                }
+                Err(e) => {
+                    let said = format!(
+                        "could not reload the config from {}: {e:#}; still running with the config loaded before",
+                        path.display()
+                    );
+                    tracing::error!("{said}");
+                    said
+                }
+            };
+            notify(&[NotifyState::Ready, NotifyState::Status(&said)]);
+            continue;
+        }
 
         if now >= next_register {
             let Some(outcomes) = watched(
@@ -119,7 +165,7 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
                 _ => now + REGISTER_EVERY,
             };
         }
-        for (i, job) in jobs.iter_mut().enumerate() {
+        for job in jobs.iter_mut() {
             if job.running || now < job.next {
                 continue;
             }
@@ -129,10 +175,8 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             let (target, scratch) = (job.target.clone(), scratch.clone());
             running.spawn(async move {
                 let p = target.passive().expect("jobs are passive targets");
-                (
-                    i,
-                    passive::run(&target, &p.script, p.script_timeout, &scratch).await,
-                )
+                let result = passive::run(&target, &p.script, p.script_timeout, &scratch).await;
+                (target.id, result)
             });
         }
         if now >= next_spool {
@@ -173,6 +217,7 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
         NotifyState::Stopping,
         NotifyState::Status("stopping: waiting for running scripts"),
     ]);
+    let agent = reloaded.as_ref().unwrap_or(first);
     let grace = tokio::time::sleep(SHUTDOWN_GRACE);
     tokio::pin!(grace);
     while !running.is_empty() {
@@ -187,12 +232,105 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-/// Queues a finished script's result; returns the job index to mark idle.
+/// The jobs for the scripted passive targets in `targets`. `old` is the schedule before a
+/// reload: a target whose script and timing are unchanged keeps its next time, a changed or
+/// added one runs soon; a target whose script still runs stays marked running (no second run
+/// of it starts meanwhile).
+fn schedule(targets: &[Target], old: &[Job], now: Instant) -> Vec<Job> {
+    targets
+        .iter()
+        .filter(|t| t.passive().is_some_and(|p| !p.script.is_empty()))
+        .enumerate()
+        .map(|(i, t)| {
+            // A little apart, so that a hundred scripts do not all start in the same second.
+            let soon = now + Duration::from_millis(200 * i as u64);
+            let before = old.iter().find(|j| j.target.id == t.id);
+            Job {
+                target: t.clone(),
+                next: match before {
+                    Some(j) if same_schedule(&j.target, t) => j.next,
+                    _ => soon,
+                },
+                running: before.is_some_and(|j| j.running),
+            }
+        })
+        .collect()
+}
+
+/// Whether a reload leaves what the daemon runs for this target, and when, as it was.
+fn same_schedule(a: &Target, b: &Target) -> bool {
+    match (a.passive(), b.passive()) {
+        (Some(a), Some(b)) => {
+            a.script == b.script
+                && a.check_minutes == b.check_minutes
+                && a.script_timeout == b.script_timeout
+        }
+        _ => false,
+    }
+}
+
+/// Loads the config file again (the path the daemon was started with) and its backend. The
+/// queue and the last results live in the state directory, which must stay the same.
+fn load_again(current: &Agent) -> anyhow::Result<(Agent, Backend)> {
+    let fresh = Agent::load(&current.config.path)?;
+    if fresh.config.state_dir != current.config.state_dir {
+        anyhow::bail!(
+            "stateDir changed from {} to {}: restart the daemon to move to it",
+            current.config.state_dir.display(),
+            fresh.config.state_dir.display()
+        );
+    }
+    fresh.require_owner()?;
+    let backend = fresh.backend()?;
+    Ok((fresh, backend))
+}
+
+/// "3 targets (added: a; removed: b; changed: c)".
+fn describe_changes(old: &[Target], new: &[Target]) -> String {
+    let ids = |ts: &[Target]| -> Vec<String> { ts.iter().map(|t| t.id.clone()).collect() };
+    let (old_ids, new_ids) = (ids(old), ids(new));
+    let added: Vec<&str> = new_ids
+        .iter()
+        .filter(|id| !old_ids.contains(id))
+        .map(String::as_str)
+        .collect();
+    let removed: Vec<&str> = old_ids
+        .iter()
+        .filter(|id| !new_ids.contains(id))
+        .map(String::as_str)
+        .collect();
+    let changed: Vec<&str> = new
+        .iter()
+        .filter(|t| {
+            old.iter()
+                .find(|o| o.id == t.id)
+                .is_some_and(|o| format!("{:?}", o.kind) != format!("{:?}", t.kind))
+        })
+        .map(|t| t.id.as_str())
+        .collect();
+    let list =
+        |what: &str, ids: &[&str]| (!ids.is_empty()).then(|| format!("{what}: {}", ids.join(", ")));
+    let parts: Vec<String> = [
+        list("added", &added),
+        list("removed", &removed),
+        list("changed", &changed),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        format!("{} targets, none added, removed or changed", new.len())
+    } else {
+        format!("{} targets ({})", new.len(), parts.join("; "))
+    }
+}
+
+/// Queues a finished script's result; returns the target id whose job is idle again.
 fn finished(
     agent: &Agent,
-    done: Result<(usize, anyhow::Result<CheckResult>), tokio::task::JoinError>,
-) -> Option<usize> {
-    let (i, result) = done.ok()?;
+    done: Result<(String, anyhow::Result<CheckResult>), tokio::task::JoinError>,
+) -> Option<String> {
+    let (id, result) = done.ok()?;
     match result {
         Ok(result) => {
             if let Err(e) = agent.state.record_last(&result) {
@@ -204,7 +342,7 @@ fn finished(
         }
         Err(e) => tracing::error!("{e:#}"),
     }
-    Some(i)
+    Some(id)
 }
 
 /// One delivery pass if the lock is free; `None` when another process is delivering.
@@ -324,5 +462,77 @@ fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
         tracing::debug!("sd_notify: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(passive: &[(&str, &str)]) -> Vec<Target> {
+        let mut text = String::from("backend = \"local\"\nstateDir = \"/nonexistent\"\n");
+        for (name, script) in passive {
+            text.push_str(&format!(
+                "[[targets.passive]]\nhost = \"h\"\nname = \"{name}\"\nscript = '{script}'\n"
+            ));
+        }
+        crate::config::Config::parse(std::path::Path::new("t.toml"), &text)
+            .unwrap()
+            .targets
+    }
+
+    #[test]
+    fn a_reload_keeps_unchanged_times_and_starts_added_and_changed_scripts_soon() {
+        let start = Instant::now();
+        let later = start + Duration::from_secs(3600);
+        let mut old = schedule(
+            &targets(&[("same", "exit=0"), ("edited", "exit=0"), ("gone", "exit=0")]),
+            &[],
+            start,
+        );
+        for job in &mut old {
+            job.next = later;
+        }
+        old[1].running = true;
+        let now = start + Duration::from_secs(10);
+        let new = schedule(
+            &targets(&[
+                ("same", "exit=0"),
+                ("edited", "exit=1"),
+                ("added", "exit=0"),
+                ("manual", ""),
+            ]),
+            &old,
+            now,
+        );
+        let view: Vec<(&str, bool, bool)> = new
+            .iter()
+            .map(|j| (j.target.id.as_str(), j.next == later, j.running))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("h-same", true, false),
+                // Its old script still runs: no second run starts before it ends.
+                ("h-edited", false, true),
+                ("h-added", false, false),
+            ]
+        );
+        assert!(new[1].next <= now + Duration::from_secs(1));
+        assert!(new[2].next <= now + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn changes_are_described_by_id() {
+        let old = targets(&[("a", "exit=0"), ("b", "exit=0"), ("c", "exit=0")]);
+        let new = targets(&[("a", "exit=0"), ("c", "exit=2"), ("d", "")]);
+        assert_eq!(
+            describe_changes(&old, &new),
+            "3 targets (added: h-d; removed: h-b; changed: h-c)"
+        );
+        assert_eq!(
+            describe_changes(&old, &old),
+            "3 targets, none added, removed or changed"
+        );
     }
 }

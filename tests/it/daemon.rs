@@ -223,3 +223,192 @@ fn with_a_server_that_never_answers_status_and_the_daemon_say_what_they_wait_for
         output_text(&out)
     );
 }
+
+/// Sends SIGHUP to the daemon.
+fn hang_up(child: &std::process::Child) {
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGHUP) },
+        0
+    );
+}
+
+/// Waits until `cond` holds, failing with `what` after `within`.
+fn wait_for(within: Duration, what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
+    let server = TestServer::start();
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Outputs of the results the server took, in arrival order.
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (u, a) = (up.clone(), accepted.clone());
+    server.reply(move |req| {
+        if !u.load(std::sync::atomic::Ordering::SeqCst) {
+            return Reply::Status(503, "down".into());
+        }
+        if req.path == "/api/services/results" {
+            let output = req.json()["output"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            a.lock().unwrap().push(output);
+        }
+        Reply::Status(200, "{}".into())
+    });
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k");
+    let head = format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n",
+        server.url(),
+        key.display()
+    );
+    sb.config(&format!(
+        "{head}[[targets.passive]]\nhost = \"h\"\nname = \"keep\"\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"gone\"\n"
+    ));
+    let sock_path = sb.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let log = sb.path("daemon.log");
+    let mut child = KillOnDrop(
+        sb.std_cmd(&["daemon"])
+            .env("NOTIFY_SOCKET", &sock_path)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter().any(|l| l == "READY=1")
+    });
+    assert!(seen.iter().any(|l| l == "READY=1"), "{seen:?}");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // A result queued during the outage.
+    sb.cmd(&["submit", "h-keep", "queued during the outage", "", "0"])
+        .assert()
+        .code(3);
+    // The admin adds a scripted target and removes one.
+    sb.config(&format!(
+        "{head}[[targets.passive]]\nhost = \"h\"\nname = \"keep\"\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"new\"\nscript = 'exit=0; status=from-the-new-script'\n"
+    ));
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let registered_before = server.requests_to("/api/services").len();
+    hang_up(&child.0);
+
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter().any(|l| l == "READY=1")
+    });
+    let reloading = seen.iter().position(|l| l == "RELOADING=1");
+    let ready = seen.iter().position(|l| l == "READY=1");
+    assert!(
+        reloading.is_some() && ready.is_some() && reloading < ready,
+        "RELOADING=1, then READY=1: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.starts_with("MONOTONIC_USEC=")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.starts_with(&format!(
+            "STATUS=reloaded {}: 2 targets (added: h-new; removed: h-gone)",
+            sb.path("config.toml").display()
+        ))),
+        "{seen:?}"
+    );
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the daemon died on SIGHUP: {}",
+        log_text()
+    );
+
+    let outputs = || -> Vec<String> { accepted.lock().unwrap().clone() };
+    wait_for(
+        Duration::from_secs(20),
+        "the queued result and the new script's result are delivered",
+        || {
+            let o = outputs();
+            o.contains(&"queued during the outage".to_string())
+                && o.contains(&"from-the-new-script".to_string())
+        },
+    );
+    let once = |what: &str| outputs().iter().filter(|o| *o == what).count() == 1;
+    assert!(
+        once("queued during the outage") && once("from-the-new-script"),
+        "{:?}",
+        outputs()
+    );
+    wait_for(Duration::from_secs(5), "the queue is empty", || {
+        sb.files_in("queue").is_empty()
+    });
+    // Registered at once with the new set: the new target, not the removed one.
+    let names: Vec<String> = server.requests_to("/api/services")[registered_before..]
+        .iter()
+        .map(|r| {
+            r.json()["payload"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert!(names.contains(&"new".to_string()), "{names:?}");
+    assert!(names.contains(&"keep".to_string()), "{names:?}");
+    assert!(!names.contains(&"gone".to_string()), "{names:?}");
+
+    // A config that no longer parses: the daemon goes on with the one it has.
+    let config = sb.path("config.toml");
+    std::fs::write(&config, "this is [[ not TOML").unwrap();
+    hang_up(&child.0);
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter().any(|l| l == "READY=1")
+    });
+    assert!(seen.iter().any(|l| l == "RELOADING=1"), "{seen:?}");
+    assert!(seen.iter().any(|l| l == "READY=1"), "{seen:?}");
+    let failed = format!("could not reload the config from {}", config.display());
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with(&format!("STATUS={failed}"))),
+        "{seen:?}"
+    );
+    wait_for(
+        Duration::from_secs(5),
+        "the failed reload is logged naming the file",
+        || log_text().contains(&failed),
+    );
+    assert!(
+        log_text().contains("still running with the config loaded before"),
+        "{}",
+        log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the daemon died on a broken config: {}",
+        log_text()
+    );
+    // Still at work with the config it had: a result left in the spool goes out.
+    let spool = sb.state_dir().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let id = format!("{:020}-1-0", 1_700_000_000_000_000_000u128);
+    std::fs::write(
+        spool.join(format!("{id}.json")),
+        format!(
+            "{{\"id\":\"{id}\",\"target\":\"h-new\",\"host\":\"h\",\"name\":\"new\",\"state\":0,\
+              \"output\":\"after the broken reload\",\"perfdata\":\"\",\"measured_at_ms\":1,\"duration_ms\":null}}"
+        ),
+    )
+    .unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the daemon still delivers after a failed reload",
+        || outputs().contains(&"after the broken reload".to_string()),
+    );
+
+    let status = terminate(&mut child.0);
+    assert!(status.success(), "{status:?}: {}", log_text());
+}
