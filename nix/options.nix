@@ -132,7 +132,8 @@ in
 
     delivery = {
       attempts = mkOption {
-        type = types.ints.positive;
+        # The agent's range (u32); see tests/it/schema.rs.
+        type = types.ints.between 1 4294967295;
         default = 3;
         description = "Attempts per request on server errors (5xx), timeouts and connection errors before a result stays queued.";
       };

@@ -97,10 +97,12 @@ let
       description = "TCP port to connect to.";
     };
 
+  # The agent reads it as an unsigned 32-bit number; a wider type would let
+  # evaluation pass a value every unit then refuses (tests/it/schema.rs).
   timeout =
     default:
     mkOption {
-      type = types.int;
+      type = types.ints.between 1 4294967295;
       inherit default;
       description = "Seconds before the check gives up.";
     };

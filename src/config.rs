@@ -333,7 +333,7 @@ fn build_targets(
         if p.timers.check == 0 {
             bail!("{file}:{line}: target {id}: timers.check must be at least 1 minute");
         }
-        let script_timeout = Duration::from_secs(p.script_timeout.unwrap_or(p.timers.check * 60));
+        let script_timeout = Duration::from_secs(p.script_timeout.unwrap_or(p.timers.check.saturating_mul(60)));
         let credential = format!("api-key-{}", targets::escape(&id));
         let key = key_source(
             p.api_key.clone(),

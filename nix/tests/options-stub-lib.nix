@@ -66,6 +66,7 @@ let
     port = intType "port" 0 65535;
     ints = {
       positive = intType "positiveInt" 1 maxInt;
+      between = lo: hi: intType "intBetween" lo hi;
     };
 
     enum =
