@@ -7,6 +7,9 @@
 {
   lib,
   rustPlatform,
+  # callPackage passes nixpkgs' own; the default only serves
+  # nix/tests/eval-suite.nix, which imports this file without it.
+  installShellFiles ? null,
 }:
 let
   cargoToml = builtins.fromTOML (builtins.readFile ../Cargo.toml);
@@ -21,12 +24,28 @@ rustPlatform.buildRustPackage {
       ../Cargo.toml
       ../Cargo.lock
       ../src
-      # in case the agent grows a build script (shell completions, say)
-      (lib.fileset.maybeMissing ../build.rs)
+      # man pages and shell completions from the clap definitions in src/cli.rs
+      ../build.rs
     ];
   };
 
   cargoLock.lockFile = ../Cargo.lock;
+
+  nativeBuildInputs = lib.optional (installShellFiles != null) installShellFiles;
+
+  # build.rs writes the man pages and completions there (no .git here, so
+  # `--version` prints the bare version).
+  preBuild = ''
+    export NIXCLOUD_MONITORING_ASSETS_DIR="$PWD/assets"
+  '';
+
+  postInstall = ''
+    installManPage assets/man/*.1
+    installShellCompletion --cmd nixcloud-monitoring \
+      --bash assets/nixcloud-monitoring.bash \
+      --zsh assets/_nixcloud-monitoring \
+      --fish assets/nixcloud-monitoring.fish
+  '';
 
   # The integration tests start the agent against a server on 127.0.0.1 and
   # run passive scripts with bash; `cargo test` runs in CI (.ci/), where both

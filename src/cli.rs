@@ -18,9 +18,15 @@ target's timers.timeout), 2 CRITICAL (some are; they are named), 1 other failure
 
 Config: --config PATH, else $NIXCLOUD_MONITORING_CONFIG, else /etc/nixcloud-monitoring/config.toml";
 
+/// `--version`: the package version, with ` (git <rev>)` when built from a checkout (build.rs).
+pub const VERSION: &str = match option_env!("NIXCLOUD_MONITORING_BUILD_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 /// Registers monitoring targets, runs passive checks and delivers their results durably.
 #[derive(Debug, Parser)]
-#[command(name = "nixcloud-monitoring", version, after_help = EXIT_CODES, propagate_version = true)]
+#[command(name = "nixcloud-monitoring", version = VERSION, after_help = EXIT_CODES, propagate_version = true)]
 pub struct Cli {
     /// Config file to read.
     #[arg(long, global = true, value_name = "PATH")]
@@ -172,5 +178,97 @@ mod tests {
             (output.as_str(), perfdata.as_str(), state),
             ("-x", "-y", State::Critical)
         );
+    }
+
+    /// What build.rs generated from these definitions (also copied to target/assets/).
+    macro_rules! generated {
+        ($file:literal) => {
+            include_str!(concat!(env!("OUT_DIR"), "/", $file))
+        };
+    }
+    const BASH: &str = generated!("nixcloud-monitoring.bash");
+    const ZSH: &str = generated!("_nixcloud-monitoring");
+    const FISH: &str = generated!("nixcloud-monitoring.fish");
+
+    #[test]
+    fn man_pages_and_completions_are_generated() {
+        let man = generated!("man/nixcloud-monitoring.1");
+        assert!(man.contains(".TH nixcloud-monitoring 1"), "{man}");
+        assert!(man.contains("nixcloud\\-monitoring\\-submit(1)"), "{man}");
+        assert!(man.contains("Exit codes:"), "{man}");
+        let submit = generated!("man/nixcloud-monitoring-submit.1");
+        assert!(submit.contains("<\\fISTATE\\fR>"), "{submit}");
+        for (shell, script) in [("bash", BASH), ("zsh", ZSH), ("fish", FISH)] {
+            for word in ["submit", "register", "json", "config"] {
+                assert!(script.contains(word), "{shell} completion lacks {word}");
+            }
+        }
+    }
+
+    /// The bash completion works past the subcommand too (build.rs works around
+    /// clap-rs/clap#6421, where a hyphen in the binary's name broke exactly that).
+    #[test]
+    fn bash_completes_subcommands_and_their_options() {
+        let complete = |words: &str| {
+            let script = format!(
+                "{BASH}\nCOMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n\
+                 _nixcloud__monitoring nixcloud-monitoring \"${{COMP_WORDS[COMP_CWORD]}}\" \
+                 \"${{COMP_WORDS[COMP_CWORD-1]}}\"\necho \"${{COMPREPLY[*]}}\""
+            );
+            let out = std::process::Command::new("bash")
+                .args(["--norc", "-c", &script])
+                .output()
+                .expect("bash runs");
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        assert_eq!(complete("nixcloud-monitoring su"), "submit");
+        assert_eq!(complete("nixcloud-monitoring status --j"), "--json");
+        assert_eq!(complete("nixcloud-monitoring register --r"), "--retry");
+    }
+
+    #[test]
+    fn version_names_the_package_version_and_the_git_revision() {
+        use clap::CommandFactory;
+        let version = Cli::command().render_version();
+        let rest = version
+            .trim_end()
+            .strip_prefix(&format!(
+                "nixcloud-monitoring {}",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .unwrap_or_else(|| panic!("{version:?}"));
+        if !rest.is_empty() {
+            let rev = rest
+                .strip_prefix(" (git ")
+                .and_then(|r| r.strip_suffix(')'));
+            assert!(
+                rev.is_some_and(|r| r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit())),
+                "{version:?}"
+            );
+        }
+        // Built from a checkout with git at hand (as in CI), the revision is named.
+        let checkout = std::process::Command::new("git")
+            .args([
+                "-C",
+                env!("CARGO_MANIFEST_DIR"),
+                "rev-parse",
+                "--show-toplevel",
+            ])
+            .output()
+            .is_ok_and(|o| {
+                o.status.success()
+                    && std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim())
+                        .canonicalize()
+                        .ok()
+                        == std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                            .canonicalize()
+                            .ok()
+            });
+        assert_eq!(!rest.is_empty(), checkout, "{version:?}");
+        // Subcommands say the same.
+        let e = Cli::try_parse_from(["nixcloud-monitoring", "submit", "--version"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(e.to_string().contains(VERSION), "{e}");
     }
 }
