@@ -316,9 +316,9 @@ fn build_targets(
             );
         }
         let id = format!("{}-{name}", p.host);
-        // An empty host is allowed here: the id is then `-<name>`.
+        // An empty host is refused as the module refuses it: the id would be `-<name>`.
         for (what, value) in [("host", p.host.as_str()), ("name", name.as_str())] {
-            if let Some(why) = bad_text(what, value).filter(|_| !value.is_empty()) {
+            if let Some(why) = bad_text(what, value) {
                 bail!("{file}:{line}: target {} (passive): {why}", shown(&id));
             }
         }
@@ -333,7 +333,10 @@ fn build_targets(
         if p.timers.check == 0 {
             bail!("{file}:{line}: target {id}: timers.check must be at least 1 minute");
         }
-        let script_timeout = Duration::from_secs(p.script_timeout.unwrap_or(p.timers.check.saturating_mul(60)));
+        let script_timeout = Duration::from_secs(
+            p.script_timeout
+                .unwrap_or(p.timers.check.saturating_mul(60)),
+        );
         let credential = format!("api-key-{}", targets::escape(&id));
         let key = key_source(
             p.api_key.clone(),

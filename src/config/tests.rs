@@ -156,9 +156,12 @@ fn passive_with_empty_name_is_an_error() {
 }
 
 #[test]
-fn passive_with_empty_host_is_still_accepted() {
-    let cfg = parse("[[targets.passive]]\nhost = \"\"\nname = \"n\"\n").unwrap();
-    assert_eq!(cfg.targets[0].id, "-n");
+fn passive_with_empty_host_is_an_error_as_in_the_module() {
+    let err = parse("[[targets.passive]]\nhost = \"\"\nname = \"n\"\n").unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "/etc/test.toml:1: target -n (passive): host is empty"
+    );
 }
 
 #[test]
