@@ -20,7 +20,10 @@ impl Icinga {
     /// The running test Icinga2, or `None` when NIXCLOUD_SKIP_ICINGA2=1 says to go without.
     fn get() -> Option<Icinga> {
         if std::env::var("NIXCLOUD_SKIP_ICINGA2").as_deref() == Ok("1") {
-            eprintln!("skipped: NIXCLOUD_SKIP_ICINGA2=1");
+            crate::util::skip(
+                std::thread::current().name().unwrap_or("an Icinga2 test"),
+                "NIXCLOUD_SKIP_ICINGA2=1",
+            );
             return None;
         }
         let path = std::env::var("NIXCLOUD_ICINGA2_ENV")

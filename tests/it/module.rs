@@ -2,52 +2,7 @@
 //! (real `nix-instantiate` on nix/render.nix) is accepted by the agent and means the same as
 //! the hand-written examples/seed.toml.
 
-use crate::util::{output_text, Sandbox};
-use std::process::Command;
-
-/// `nix-instantiate --eval --strict --json EXPR` without a daemon or /nix (as nix/tests does).
-fn nix_eval_json(expr: &str) -> Option<serde_json::Value> {
-    if Command::new("nix-instantiate")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("NIXCLOUD_SKIP_NIX").is_some(),
-            "nix-instantiate is missing: install Debian's nix-bin (bash .ci/run does), or set NIXCLOUD_SKIP_NIX=1"
-        );
-        eprintln!("skipped: no nix-instantiate (NIXCLOUD_SKIP_NIX is set)");
-        return None;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    for d in ["state", "log", "conf", "home"] {
-        std::fs::create_dir_all(scratch.path().join(d)).unwrap();
-    }
-    std::fs::write(scratch.path().join("conf/nix.conf"), "").unwrap();
-    let out = Command::new("nix-instantiate")
-        .args([
-            "--store",
-            "dummy://",
-            "--option",
-            "build-users-group",
-            "",
-            "--eval",
-            "--strict",
-            "--json",
-            "--expr",
-            expr,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NIX_STATE_DIR", scratch.path().join("state"))
-        .env("NIX_LOG_DIR", scratch.path().join("log"))
-        .env("NIX_CONF_DIR", scratch.path().join("conf"))
-        .env("HOME", scratch.path().join("home"))
-        .env_remove("NIX_PATH")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out));
-    Some(serde_json::from_slice(&out.stdout).unwrap())
-}
+use crate::util::{nix_eval_json, output_text, Sandbox};
 
 fn registrations(sb: &Sandbox) -> Vec<String> {
     let out = sb.cmd(&["check"]).output().unwrap();
@@ -63,9 +18,10 @@ fn registrations(sb: &Sandbox) -> Vec<String> {
 
 #[test]
 fn the_modules_config_for_the_seed_example_equals_examples_seed_toml() {
-    let Some(rendered) =
-        nix_eval_json("(import ./nix/lib.nix).renderConfig (import ./nix/tests/fixtures.nix).seed")
-    else {
+    let Some(rendered) = nix_eval_json(
+        "the_modules_config_for_the_seed_example_equals_examples_seed_toml",
+        "(import ./nix/lib.nix).renderConfig (import ./nix/tests/fixtures.nix).seed",
+    ) else {
         return;
     };
     let from_module = Sandbox::new();

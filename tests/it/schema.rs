@@ -18,10 +18,10 @@
 //!
 //! README's option table is compared the same way (`readme_option_tables_match_the_module`).
 
-use crate::util::{output_text, Reply, Sandbox, TestServer};
+use crate::util::{nix_eval_json, output_text, Reply, Sandbox, TestServer};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 /// A config key path, `["targets", "passive", "timers", "check"]`.
@@ -69,50 +69,6 @@ fn key_path(dotted: &str) -> KeyPath {
 
 // --- the module side ---------------------------------------------------------------------------
 
-/// `nix-instantiate --eval --strict --json EXPR` without a daemon or /nix (as nix/tests does).
-fn nix_eval_json(expr: &str) -> Option<Value> {
-    if Command::new("nix-instantiate")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("NIXCLOUD_SKIP_NIX").is_some(),
-            "nix-instantiate is missing: install Debian's nix-bin (bash .ci/run does), or set NIXCLOUD_SKIP_NIX=1"
-        );
-        eprintln!("skipped: no nix-instantiate (NIXCLOUD_SKIP_NIX is set)");
-        return None;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    for d in ["state", "log", "conf", "home"] {
-        std::fs::create_dir_all(scratch.path().join(d)).unwrap();
-    }
-    std::fs::write(scratch.path().join("conf/nix.conf"), "").unwrap();
-    let out = Command::new("nix-instantiate")
-        .args([
-            "--store",
-            "dummy://",
-            "--option",
-            "build-users-group",
-            "",
-            "--eval",
-            "--strict",
-            "--json",
-            "--expr",
-            expr,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NIX_STATE_DIR", scratch.path().join("state"))
-        .env("NIX_LOG_DIR", scratch.path().join("log"))
-        .env("NIX_CONF_DIR", scratch.path().join("conf"))
-        .env("HOME", scratch.path().join("home"))
-        .env_remove("NIX_PATH")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out));
-    Some(serde_json::from_slice(&out.stdout).unwrap())
-}
-
 fn strings(v: &Value) -> KeyPath {
     v.as_array()
         .unwrap()
@@ -137,7 +93,10 @@ fn schema() -> Option<&'static Schema> {
     static SCHEMA: OnceLock<Option<Schema>> = OnceLock::new();
     SCHEMA
         .get_or_init(|| {
-            let v = nix_eval_json("import ./nix/tests/options-schema.nix")?;
+            let v = nix_eval_json(
+                "schema (the module's options)",
+                "import ./nix/tests/options-schema.nix",
+            )?;
             let entries =
                 |k: &str| -> Vec<Entry> { v[k].as_array().unwrap().iter().map(entry).collect() };
             Some(Schema {

@@ -294,3 +294,69 @@ pub fn output_text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Ends a test early because something it needs is missing, saying so: `SKIPPED: …` on stderr
+/// and a line in `$NIXCLOUD_SKIP_LOG` (tests/all.sh lists them after the run). Under CI
+/// (`CI` set) nothing may be skipped: the test fails instead.
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} would be skipped ({why}), and CI must not skip anything"
+    );
+    eprintln!("SKIPPED: {test}: {why}");
+    if let Some(log) = std::env::var_os("NIXCLOUD_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{test}: {why}");
+        }
+    }
+}
+
+/// `nix-instantiate --eval --strict --json EXPR` without a daemon or /nix (as nix/tests does);
+/// `None` (skipped, see [`skip`]) when `NIXCLOUD_SKIP_NIX` is set and there is no nix-instantiate.
+pub fn nix_eval_json(test: &str, expr: &str) -> Option<serde_json::Value> {
+    if std::process::Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("NIXCLOUD_SKIP_NIX").is_some(),
+            "nix-instantiate is missing: install Debian's nix-bin (bash .ci/run does), or set NIXCLOUD_SKIP_NIX=1"
+        );
+        skip(test, "no nix-instantiate (NIXCLOUD_SKIP_NIX is set)");
+        return None;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    for d in ["state", "log", "conf", "home"] {
+        std::fs::create_dir_all(scratch.path().join(d)).unwrap();
+    }
+    std::fs::write(scratch.path().join("conf/nix.conf"), "").unwrap();
+    let out = std::process::Command::new("nix-instantiate")
+        .args([
+            "--store",
+            "dummy://",
+            "--option",
+            "build-users-group",
+            "",
+            "--eval",
+            "--strict",
+            "--json",
+            "--expr",
+            expr,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NIX_STATE_DIR", scratch.path().join("state"))
+        .env("NIX_LOG_DIR", scratch.path().join("log"))
+        .env("NIX_CONF_DIR", scratch.path().join("conf"))
+        .env("HOME", scratch.path().join("home"))
+        .env_remove("NIX_PATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
