@@ -225,6 +225,16 @@ if [ -n "$score" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) <=
 else
 	bad "systemd-analyze security $prefix.service (daemon, with the doc scripts' loosening): ${score:-no score} (at most 2.0)"
 fi
+# systemctl reload: SIGHUP through ExecReload=; the same process reads its config again.
+pid=$(c systemctl show -p MainPID --value $prefix.service)
+check "systemctl reload of the daemon succeeds" c systemctl reload $prefix.service
+if wait_for 15 'c systemctl show -p StatusText --value $prefix.service | grep -q "^reloaded "'; then
+	ok "the daemon says it reloaded: $(c systemctl show -p StatusText --value $prefix.service)"
+else
+	bad "the daemon says it reloaded" "$(c systemctl show -p StatusText --value $prefix.service)"
+fi
+expect_eq "a reload keeps the process (no restart)" "$pid active" \
+	"$(c systemctl show -p MainPID --value $prefix.service) $(c systemctl show -p ActiveState --value $prefix.service)"
 # Two watchdog periods, shortened by a drop-in so the test stays short.
 mkdir -p "$machine/etc/systemd/system/$prefix.service.d"
 printf '[Service]\nWatchdogSec=2s\n' >"$machine/etc/systemd/system/$prefix.service.d/watchdog.conf"
