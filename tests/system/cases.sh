@@ -166,7 +166,7 @@ fi
 last_round=$(python3 -c '
 import json, sys
 regs = [json.loads(l) for l in open(sys.argv[1]) if "\"/api/services\"" in l]
-last = max(r["at"] for r in regs if r["body"]["payload"]["name"] == "added")
+last = max((r["at"] for r in regs if r["body"]["payload"]["name"] == "added"), default=0)
 names = {r["body"]["payload"]["name"] for r in regs if abs(r["at"] - last) < 5}
 print("added" in names, "removed" in names)' "$work/api/requests.jsonl")
 expect_eq "the registration after the switch no longer names the removed target" "True False" "$last_round"

@@ -32,7 +32,11 @@ server_pid=""
 # shellcheck source=tests/system/lib.sh
 . tests/system/lib.sh
 
+finished=""
 cleanup() {
+	if [ -z "$finished" ]; then
+		echo "system: aborted (a step failed outside an assertion) after $passed passed, $((failed + 1)) failed"
+	fi
 	[ -n "$nspawn_pid" ] && kill "$nspawn_pid" 2>/dev/null && wait "$nspawn_pid" 2>/dev/null
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
 	if [ -n "${NIXCLOUD_SYSTEM_KEEP:-}" ]; then echo "kept: $work $machine"; else rm -rf "$work" "$machine"; fi
@@ -73,5 +77,6 @@ boot
 # shellcheck source=tests/system/cases.sh
 . tests/system/cases.sh
 
+finished=yes
 echo "system: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
