@@ -66,7 +66,7 @@ ln -sf ../features-available/api.conf /etc/icinga2/features-enabled/api.conf
 cat >/etc/icinga2/conf.d/api-users.conf <<EOF
 object ApiUser "nixcloud-test" {
   password = "$password"
-  // Exactly what README.md tells self-hosters to grant, so the tests prove it is enough.
+  // Exactly what docs/icinga2.md tells self-hosters to grant, so the tests prove it is enough.
   permissions = [ "objects/query/*", "objects/create/*", "objects/modify/*",
                   "objects/delete/*", "actions/process-check-result",
                   "actions/reschedule-check" ]
