@@ -157,7 +157,7 @@ impl Schema {
 
     /// What a table needs so the agent (and the module's assertions) accept it at all:
     /// `stateDir` in the sandbox and a complete `[icinga2]` table at the top (so that
-    /// `backend = "icinga2"` can be tried), a non-empty `host` in a target, a `name` in a
+    /// `backend = "icinga2"` can be tried), a non-empty `host` in every target, a `name` in a
     /// passive target (it has no default). Values are the options' examples.
     fn base(&self, table: &[String]) -> Value {
         let example = |k: &str| {
@@ -176,7 +176,7 @@ impl Schema {
                 "passwordFile": example("passwordFile"),
             }),
             ["targets", "active", _] => json!({ "host": example("host") }),
-            ["targets", "passive"] => json!({ "name": example("name") }),
+            ["targets", "passive"] => json!({ "host": example("host"), "name": example("name") }),
             _ => json!({}),
         }
     }
