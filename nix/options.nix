@@ -121,7 +121,7 @@ in
       maxCount = mkOption {
         type = types.ints.positive;
         default = 10000;
-        description = "Most results kept while the server cannot be reached; the oldest are dropped beyond it.";
+        description = "Most results kept while the server cannot be reached. When the queue is full, what is queued is delivered first; if that makes no room, the new result is refused (exit 5, the counts in the message) and nothing queued is dropped.";
       };
       maxBytes = mkOption {
         type = types.ints.positive;

@@ -26,7 +26,10 @@ pub enum Fate {
     Delivered,
     /// Still queued; the reason delivery stopped.
     Queued(String),
-    /// Handed to the service through the spool (this user cannot read the key).
+    /// Queued because the owner of the state directory cannot read the API key: nothing goes
+    /// out until that is fixed. The message names the key file.
+    KeyUnreadable(String),
+    /// Handed to the service through the spool (this user does not own the state directory).
     Spooled(PathBuf),
     /// The server refused it for good; kept in `rejected/`.
     Rejected(String),
@@ -37,7 +40,7 @@ impl Fate {
     pub fn code(&self) -> Code {
         match self {
             Fate::Delivered | Fate::Spooled(_) => Code::Ok,
-            Fate::Queued(_) => Code::Queued,
+            Fate::Queued(_) | Fate::KeyUnreadable(_) => Code::Queued,
             Fate::Rejected(_) => Code::Rejected,
         }
     }
@@ -46,7 +49,7 @@ impl Fate {
     pub fn label(&self) -> &'static str {
         match self {
             Fate::Delivered => "delivered",
-            Fate::Queued(_) => "queued",
+            Fate::Queued(_) | Fate::KeyUnreadable(_) => "queued",
             Fate::Spooled(_) => "spooled",
             Fate::Rejected(_) => "rejected",
         }
@@ -78,40 +81,76 @@ impl FlushReport {
     }
 }
 
-/// Queues `result` durably, then delivers the queue. Where this user may not read the key,
-/// the result goes to the spool for the service instead.
+/// Queues `result` durably, then delivers the queue. Only a process that is not the owner of
+/// the state directory (a group member) hands the result to the service through the spool
+/// instead. When the queue is full, what is queued is delivered first; only if that leaves no
+/// room is the result refused ([`queue::QueueFull`], exit 5), and then it is not recorded
+/// anywhere, not even as its target's last result.
 pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> anyhow::Result<Fate> {
-    // The service records a spooled result for `status` when it adopts the file.
-    let spool = |why: &dyn std::fmt::Display| {
-        tracing::info!("{why}: handing the result to the service");
-        agent.queue.push_spool(&result).map(Fate::Spooled)
-    };
     if agent.role == Role::Guest {
-        return spool(&"not the owner of the state directory");
+        // The service records a spooled result for `status` when it adopts the file.
+        tracing::info!("not the owner of the state directory: handing the result to the service");
+        return agent.queue.push_spool(&result).map(Fate::Spooled);
     }
+    // The owner's own delivery is the only one there is: a key it cannot read now would make
+    // a spooled result wait for ever, so the result is queued and the problem said loudly.
     let target = targets::find(&agent.config.targets, &result.target);
-    if let Err(SecretError::PermissionDenied(why)) = backend.check_access(target) {
-        return spool(&why);
-    }
+    let key_problem = match backend.check_access(target) {
+        Err(SecretError::PermissionDenied(e)) => Some(format!(
+            "{e:#}: the API key cannot be read by this user (uid {}), the owner of {}",
+            // SAFETY: a plain getter without arguments.
+            unsafe { libc::geteuid() },
+            agent.config.state_dir.display()
+        )),
+        // Other key problems (no key configured, a missing file) are told by the delivery.
+        _ => None,
+    };
+    let path = match agent.queue.push_unsynced(&result) {
+        Ok(path) => path,
+        Err(e) if e.downcast_ref::<queue::QueueFull>().is_some() => {
+            make_room(agent, backend, &result).await?
+        }
+        Err(e) => return Err(e),
+    };
     if let Err(e) = agent.state.record_last(&result) {
         tracing::warn!("{e:#}");
     }
-    let path = match agent.queue.push_unsynced(&result) {
-        Ok(path) => path,
-        Err(e) if is_permission_denied(&e) => return spool(&format!("{e:#}")),
-        Err(e) => return Err(e),
-    };
     let flushed = flush(agent, backend).await;
     let error = flushed
         .as_ref()
         .ok()
         .and_then(|r| why_waiting(r, &result.id));
-    let fate = fate_of(agent, &result.id, error);
-    if let Fate::Queued(_) = fate {
+    let fate = match (fate_of(agent, &result.id, error), key_problem) {
+        (Fate::Queued(_), Some(why)) => Fate::KeyUnreadable(why),
+        (fate, _) => fate,
+    };
+    if let Fate::Queued(_) | Fate::KeyUnreadable(_) = fate {
         queue::sync_file_and_dir(&path)?;
     }
     flushed?;
     Ok(fate)
+}
+
+/// The queue was full when `result` came: delivers what is queued, then queues `result` if
+/// that made room. Still full: the result is refused, the message naming the counts and why
+/// delivery did not help.
+async fn make_room(
+    agent: &Agent,
+    backend: &Backend,
+    result: &CheckResult,
+) -> anyhow::Result<PathBuf> {
+    let why = match flush(agent, backend).await {
+        Ok(report) => report.error,
+        Err(e) => Some(format!("{e:#}")),
+    };
+    agent.queue.push_unsynced(result).map_err(|e| {
+        match (e.downcast_ref::<queue::QueueFull>(), why) {
+            (Some(full), Some(why)) => anyhow::Error::new(queue::QueueFull(format!(
+                "{full} Delivering the queued results first did not make room: {why}"
+            ))),
+            _ => e,
+        }
+    })
 }
 
 /// Why the result `id` is still queued after `report`'s pass. When delivery stopped at an
@@ -209,11 +248,4 @@ pub async fn deliver_pending(
     }
     agent.queue.set_last_error(report.error.as_deref());
     Ok(report)
-}
-
-fn is_permission_denied(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
-    })
 }

@@ -123,8 +123,10 @@ impl Queue {
     pub fn push_spool(&self, result: &CheckResult) -> anyhow::Result<PathBuf> {
         let json = serde_json::to_vec(result).context("could not encode a result")?;
         let path = self.spool.join(format!("{}.json", result.id));
-        // On NixOS the module creates it (mode 2770); elsewhere the first submit does.
-        let _ = std::fs::create_dir_all(&self.spool);
+        // On NixOS the module creates it; elsewhere the first submit or delivery does.
+        if let Err(e) = self.ensure_spool() {
+            tracing::debug!("{e:#}");
+        }
         write_atomic(&path, &json, true).with_context(|| {
             format!(
                 "could not hand the result to the nixcloud-monitoring service through {}: \
@@ -135,6 +137,38 @@ impl Queue {
         // Readable by the service user, who moves it into the queue.
         set_mode(&path, 0o660);
         Ok(path)
+    }
+
+    /// Creates the spool as the NixOS module does: mode 2770 (setgid, so that every file
+    /// dropped there belongs to the group; group-writable) with the state directory's group.
+    /// An existing spool is left as it is.
+    pub fn ensure_spool(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        if self.spool.symlink_metadata().is_ok() {
+            return Ok(());
+        }
+        let state = self.spool.parent().unwrap_or(Path::new("."));
+        create_dir(state)?;
+        match std::fs::DirBuilder::new().mode(0o770).create(&self.spool) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("could not create {}", self.spool.display()))
+            }
+        }
+        let gid = std::fs::metadata(state)
+            .with_context(|| format!("could not stat {}", state.display()))?
+            .gid();
+        // The group first: changing it clears the setgid bit.
+        if let Err(e) = std::os::unix::fs::chown(&self.spool, None, Some(gid)) {
+            tracing::warn!(
+                "could not give {} the group (gid {gid}) of {}: {e}",
+                self.spool.display(),
+                state.display()
+            );
+        }
+        set_mode(&self.spool, 0o2770);
+        Ok(())
     }
 
     /// Waits for the exclusive right to deliver.
@@ -171,6 +205,10 @@ impl Queue {
     /// `queue/corrupt/`. A file that cannot be moved stays in the spool (a warning), and the
     /// others are still adopted.
     pub fn adopt_spool(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<CheckResult>> {
+        // The owner creates the spool, so that group members can hand results in.
+        if let Err(e) = self.ensure_spool() {
+            tracing::warn!("{e:#}");
+        }
         let mut moved = Vec::new();
         for path in list_json(&self.spool)? {
             let name = path.file_name().unwrap_or_default().to_owned();

@@ -50,6 +50,9 @@ fn report_fate(id: &str, fate: &crate::deliver::Fate) {
         Fate::Queued(why) => eprintln!(
             "warning: {id}: not delivered yet, kept in the queue (nothing is lost; it goes out with the next delivery): {why}"
         ),
+        Fate::KeyUnreadable(why) => eprintln!(
+            "error: {id}: not delivered, kept in the queue until the key is readable (nothing is lost): {why}"
+        ),
         Fate::Rejected(why) => eprintln!("{id}: refused by the server, kept in rejected/: {why}"),
     }
 }

@@ -88,6 +88,39 @@ fn spool_is_adopted_and_garbage_set_aside() {
     assert!(why.starts_with("not a result (8 bytes): "), "{why}");
 }
 
+#[test]
+fn a_spool_created_here_is_setgid_and_group_writable_with_the_state_group() {
+    use std::os::unix::fs::MetadataExt;
+    let (d, q) = queue(QueueSettings::default());
+    q.push_spool(&result(1)).unwrap();
+    let spool = std::fs::metadata(&q.spool).unwrap();
+    let state = std::fs::metadata(d.path()).unwrap();
+    assert_eq!(
+        (spool.mode() & 0o7777, spool.gid()),
+        (0o2770, state.gid()),
+        "drwxrws--- with the state directory's group"
+    );
+    let file = std::fs::metadata(q.spool.join(format!("{}.json", result(1).id))).unwrap();
+    assert_eq!(file.mode() & 0o7777, 0o660);
+    // An existing spool is left as it is.
+    std::fs::set_permissions(
+        &q.spool,
+        std::os::unix::fs::PermissionsExt::from_mode(0o2775),
+    )
+    .unwrap();
+    q.ensure_spool().unwrap();
+    assert_eq!(std::fs::metadata(&q.spool).unwrap().mode() & 0o7777, 0o2775);
+}
+
+#[test]
+fn the_owner_creates_the_spool_when_it_delivers() {
+    use std::os::unix::fs::MetadataExt;
+    let (_d, q) = queue(QueueSettings::default());
+    let lock = q.lock().unwrap();
+    assert!(q.adopt_spool(&lock).unwrap().is_empty());
+    assert_eq!(std::fs::metadata(&q.spool).unwrap().mode() & 0o7777, 0o2770);
+}
+
 /// A queued result's file name (`<nanoseconds>-<pid>-<n>.json`) that sorts between
 /// `result(n)` and `result(n + 1)`.
 fn name_after(n: u64, tag: &str) -> String {

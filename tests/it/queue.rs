@@ -223,6 +223,41 @@ fn a_kill_in_mid_delivery_leaves_the_result_queued() {
     assert_eq!(flaky.outputs(), ["interrupted"]);
 }
 
+/// The message of a full queue, as the agent words it: the counts and bounds, the oldest.
+fn full_queue_message(sb: &Sandbox, max_count: usize) -> String {
+    let files = sb.files_in("queue");
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    let nanos: u64 = files[0].file_name().unwrap().to_string_lossy()[..20]
+        .parse()
+        .unwrap();
+    let oldest = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + Duration::from_millis(nanos / 1_000_000),
+    );
+    format!(
+        "error: the queue in {} is full: {} results, {bytes} bytes (limits: queue.maxCount = {max_count}, \
+         queue.maxBytes = 67108864), oldest measured {oldest}; the result for backup-nightly was NOT accepted. \
+         Is the server reachable? See `nixcloud-monitoring status`. Delivering the queued results first did not \
+         make room: delivering the result for backup-nightly: ",
+        sb.state_dir().join("queue").display(),
+        files.len(),
+    )
+}
+
+/// Every file below `dir` whose content contains `text`.
+fn files_containing(dir: &std::path::Path, text: &str) -> Vec<std::path::PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .map(|b| String::from_utf8_lossy(&b).contains(text))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 #[test]
 fn a_full_queue_refuses_loudly_and_keeps_what_it_has() {
     let flaky = Flaky::new(Reply::Status(503, "down".into()));
@@ -232,19 +267,83 @@ fn a_full_queue_refuses_loudly_and_keeps_what_it_has() {
             .assert()
             .code(3);
     }
+    let want = full_queue_message(&sb, 3);
     let out = sb
         .cmd(&["submit", "backup-nightly", "one too many", "", "0"])
         .output()
         .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(5), "{text}");
-    assert!(
-        text.contains("is full")
-            && text.contains("NOT accepted")
-            && text.contains("queue.maxCount = 3"),
-        "{text}"
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with(&want), "want:\n{want}\n{text}");
+    assert!(err.ends_with(": down\n"), "{text}");
+    assert_eq!(err.lines().count(), 1, "{text}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // The backlog was tried first (the oldest result, once), the new result never.
+    assert_eq!(
+        flaky.server.requests_to("/api/services/results").len(),
+        4,
+        "3 submits + the delivery before refusing"
     );
-    assert_eq!(sb.files_in("queue").len(), 3);
+    let outputs: Vec<String> = sb
+        .files_in("queue")
+        .iter()
+        .map(|f| {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+            doc["output"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(outputs, ["r0", "r1", "r2"]);
+    assert_eq!(
+        files_containing(&sb.state_dir(), "one too many"),
+        Vec::<std::path::PathBuf>::new(),
+        "nothing of the refused result is kept"
+    );
+    // `status` shows the last accepted result, still queued, not the refused one.
+    let out = sb.cmd(&["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    let last: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("    last: "))
+        .collect();
+    assert_eq!(last.len(), 1, "{status}");
+    assert!(
+        last[0].starts_with("    last: OK at 20") && last[0].ends_with(" (queued): r2"),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_full_queue_is_delivered_first_and_then_takes_the_new_result() {
+    let flaky = Flaky::new(Reply::Status(503, "down".into()));
+    let sb = sandbox(&flaky.server.url(), "[queue]\nmaxCount = 3\n");
+    for i in 0..3 {
+        sb.cmd(&["submit", "backup-nightly", &format!("r{i}"), "", "0"])
+            .assert()
+            .code(3);
+    }
+    flaky.up.store(true, Ordering::SeqCst);
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "r3", "", "2"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "backup-nightly: delivered\n"
+    );
+    assert_eq!(flaky.outputs(), ["r0", "r1", "r2", "r3"]);
+    assert!(sb.files_in("queue").is_empty());
+    let out = sb.cmd(&["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("    last: CRITICAL at 20") && l.ends_with(" (delivered): r3")),
+        "{status}"
+    );
 }
 
 #[test]
@@ -271,73 +370,204 @@ fn status_shows_the_queue() {
     );
 }
 
-/// Runs as root only: drops to an unprivileged user with `setpriv`.
-#[test]
-fn a_group_member_without_the_key_hands_results_to_the_service() {
-    if unsafe { libc::geteuid() } != 0
-        || std::process::Command::new("setpriv")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
-        eprintln!("skipped: needs root and setpriv to act as an unprivileged group member");
-        return;
-    }
-    let flaky = Flaky::new(Reply::Drop);
-    flaky.up.store(true, Ordering::SeqCst);
-    let sb = sandbox(&flaky.server.url(), "");
-    let group = 4242;
-    let chown = |p: &std::path::Path, mode: u32| {
-        use std::os::unix::fs::PermissionsExt;
-        std::os::unix::fs::chown(p, Some(0), Some(group)).unwrap();
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
-    // As the module sets it up: state 0750 and spool 2770, both of the service's group; the
-    // key readable by root only.
-    chown(sb.dir.path(), 0o755);
-    chown(&sb.path("config.toml"), 0o644);
-    chown(&sb.path("key"), 0o600);
-    std::fs::create_dir_all(sb.state_dir().join("spool")).unwrap();
-    chown(&sb.state_dir(), 0o750);
-    chown(&sb.state_dir().join("spool"), 0o2770);
+/// Fails (never skips) unless this runs as root with `setpriv`: the permission tests act as
+/// unprivileged users, and root reads every file, so they prove nothing as root alone.
+fn require_root_and_setpriv() {
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test must run as root: it drops to unprivileged users with setpriv"
+    );
+    let setpriv = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output();
+    assert!(
+        setpriv.is_ok_and(|o| o.status.success()),
+        "this test needs setpriv (util-linux)"
+    );
+}
 
-    let as_user = |gid: u32| {
-        let mut cmd = std::process::Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
+/// The uid and gid of the service user in the permission tests (not root).
+const OWNER: u32 = 4243;
+const GROUP: u32 = 4242;
+
+/// The agent as `uid`:`gid` (no supplementary groups) with the sandbox's config and the
+/// given umask.
+fn as_user(sb: &Sandbox, uid: u32, gid: u32, umask: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
             &format!("--regid={gid}"),
             "--clear-groups",
             "--",
+            "sh",
+            "-c",
+            &format!("umask {umask} && exec \"$0\" \"$@\""),
         ])
         .arg(crate::util::bin())
-        .args(["submit", "backup-nightly", "from a member", "", "1"])
+        .args(args)
         .env("NIXCLOUD_MONITORING_CONFIG", sb.path("config.toml"))
         .env_remove("STATE_DIRECTORY")
-        .env_remove("CREDENTIALS_DIRECTORY");
-        cmd.output().unwrap()
-    };
-    let member = as_user(group);
-    assert!(member.status.success(), "{}", output_text(&member));
-    assert!(String::from_utf8_lossy(&member.stdout)
-        .contains("handed to the nixcloud-monitoring service"));
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap()
+}
+
+/// Sets owner, group and mode (chown first: it clears setgid bits).
+fn own(p: &std::path::Path, uid: u32, gid: u32, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Mode bits (with setgid) and group of a file.
+fn mode_and_group(p: &std::path::Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(p).unwrap();
+    (meta.mode() & 0o7777, meta.gid())
+}
+
+/// Runs as root only (and fails otherwise): drops to unprivileged users with `setpriv`.
+#[test]
+fn a_group_member_without_the_key_hands_results_to_the_service() {
+    require_root_and_setpriv();
+    let flaky = Flaky::new(Reply::Drop);
+    flaky.up.store(true, Ordering::SeqCst);
+    let sb = sandbox(&flaky.server.url(), "");
+    // As the module sets it up: state 0750 and spool 2770 of the service user and its group;
+    // the key readable by the service user only.
+    own(sb.dir.path(), 0, 0, 0o755);
+    own(&sb.path("config.toml"), 0, 0, 0o644);
+    own(&sb.path("key"), OWNER, OWNER, 0o400);
+    std::fs::create_dir_all(sb.state_dir().join("spool")).unwrap();
+    own(&sb.state_dir(), OWNER, GROUP, 0o750);
+    own(&sb.state_dir().join("spool"), OWNER, GROUP, 0o2770);
+    let submit = ["submit", "backup-nightly", "from a member", "", "1"];
+
+    // A strict umask: only the agent's own chmod makes the file readable by the service.
+    let member = as_user(&sb, 65534, GROUP, "077", &submit);
+    let text = output_text(&member);
+    assert_eq!(member.status.code(), Some(0), "{text}");
+    let spooled = sb.files_in("spool");
+    assert_eq!(spooled.len(), 1, "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&member.stdout),
+        format!(
+            "backup-nightly: handed to the nixcloud-monitoring service ({})\n",
+            spooled[0].display()
+        )
+    );
     assert!(
         flaky.outputs().is_empty(),
         "the member cannot deliver by itself"
     );
-    assert_eq!(sb.files_in("spool").len(), 1);
+    assert_eq!(
+        mode_and_group(&spooled[0]),
+        (0o660, GROUP),
+        "a spooled file is rw for the service's group"
+    );
+    assert_eq!(
+        mode_and_group(&sb.state_dir().join("spool")),
+        (0o2770, GROUP)
+    );
 
-    let outsider = as_user(31337);
+    let outsider = as_user(&sb, 65534, 31337, "022", &submit);
     let text = output_text(&outsider);
     assert_eq!(outsider.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("only root and members of the group nixcloud-monitoring"),
+        text.contains(&format!(
+            "could not hand the result to the nixcloud-monitoring service through {}: \
+             only root and members of the group nixcloud-monitoring may submit results",
+            sb.state_dir().join("spool").display()
+        )),
         "{text}"
     );
+    assert_eq!(sb.files_in("spool").len(), 1, "the outsider left nothing");
 
-    // The service (here: root) delivers what the member left.
-    sb.cmd(&["flush"]).assert().success();
-    assert_eq!(flaky.outputs(), ["from a member"]);
+    // The service user (not root: it reads only what the spool's modes let it) delivers it.
+    let flush = as_user(&sb, OWNER, GROUP, "022", &["flush"]);
+    let text = output_text(&flush);
+    assert_eq!(flush.status.code(), Some(0), "{text}");
+    assert_eq!(flaky.outputs(), ["from a member"], "{text}");
     assert!(sb.files_in("spool").is_empty());
+    assert!(sb.files_in("queue").is_empty());
+}
+
+/// Runs as root only (and fails otherwise): the owner of the state directory is a plain user.
+#[test]
+fn an_owner_who_cannot_read_the_key_keeps_the_result_queued_and_names_the_key_file() {
+    require_root_and_setpriv();
+    let flaky = Flaky::new(Reply::Drop);
+    flaky.up.store(true, Ordering::SeqCst);
+    let sb = sandbox(&flaky.server.url(), "");
+    own(sb.dir.path(), 0, 0, 0o755);
+    own(&sb.path("config.toml"), 0, 0, 0o644);
+    own(&sb.path("key"), 0, 0, 0o000);
+    std::fs::create_dir_all(sb.state_dir()).unwrap();
+    own(&sb.state_dir(), OWNER, GROUP, 0o750);
+
+    let out = as_user(
+        &sb,
+        OWNER,
+        GROUP,
+        "022",
+        &["submit", "backup-nightly", "no key", "", "0"],
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: backup-nightly: not delivered, kept in the queue until the key is readable \
+             (nothing is lost): could not read secret file {}: Permission denied (os error 13): \
+             the API key cannot be read by this user (uid {OWNER}), the owner of {}\n",
+            sb.path("key").display(),
+            sb.state_dir().display()
+        )
+    );
+    assert!(flaky.outputs().is_empty());
+    assert_eq!(sb.files_in("spool"), Vec::<std::path::PathBuf>::new());
+    let queued = sb.files_in("queue");
+    assert_eq!(queued.len(), 1);
+    assert!(std::fs::read_to_string(&queued[0])
+        .unwrap()
+        .contains("\"output\":\"no key\""));
+
+    // Once the owner can read the key, the next delivery sends it.
+    own(&sb.path("key"), OWNER, OWNER, 0o400);
+    let out = as_user(&sb, OWNER, GROUP, "022", &["flush"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(flaky.outputs(), ["no key"]);
+    assert!(sb.files_in("queue").is_empty());
+}
+
+#[test]
+fn a_spool_the_agent_creates_is_setgid_and_group_writable_with_the_state_group() {
+    let flaky = Flaky::new(Reply::Drop);
+    flaky.up.store(true, Ordering::SeqCst);
+    let sb = sandbox(&flaky.server.url(), "");
+    std::fs::create_dir_all(sb.state_dir()).unwrap();
+    let group = if unsafe { libc::geteuid() } == 0 {
+        // Root acts as the owner: the spool gets the state directory's group, not root's.
+        own(sb.dir.path(), 0, 0, 0o755);
+        own(&sb.path("key"), 0, 0, 0o600);
+        own(&sb.state_dir(), OWNER, GROUP, 0o750);
+        GROUP
+    } else {
+        mode_and_group(&sb.state_dir()).1
+    };
+    assert!(!sb.state_dir().join("spool").exists());
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "x", "", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(
+        mode_and_group(&sb.state_dir().join("spool")),
+        (0o2770, group),
+        "drwxrws--- with the state directory's group"
+    );
 }
 
 /// Runs as root only: root must not leave files the service user cannot use.
