@@ -104,7 +104,10 @@ mkdir -p /run/icinga2/cmd
 chown -R nagios:nagios /run/icinga2 /var/lib/icinga2 /var/log/icinga2 /var/cache/icinga2
 
 icinga2 daemon -C >"$DIR/validate.log" 2>&1 || { cat "$DIR/validate.log"; exit 1; }
-icinga2 daemon -d -e /var/log/icinga2/error.log
+# `daemon -d` returns once the forked daemon says it is up; once here that word never came
+# and the parent waited forever (the daemon itself was up). The API probe below decides.
+timeout 60 icinga2 daemon -d -e /var/log/icinga2/error.log ||
+  echo "icinga2 daemon -d did not return within 60 s; probing the API instead"
 
 # Up when the API answers at all (the test user may not read /v1/status: any HTTP code will do).
 api_code() {
