@@ -135,6 +135,10 @@ pub struct Config {
     pub delivery: DeliverySettings,
     pub icinga2: Option<Icinga2Settings>,
     pub targets: Vec<Target>,
+    /// Where the NixOS module took a target from (`origin` in the file: "auto: services.…"), by
+    /// target id; targets written by hand have none. Shown by `check` and `status`, never sent.
+    /// (Kept here rather than in [`Target`] so that building a `Target` needs nothing new.)
+    pub origins: BTreeMap<String, String>,
     /// Things that work but should be changed (a literal key, …), for `check`.
     pub warnings: Vec<String>,
 }
@@ -197,7 +201,15 @@ impl Config {
             }
             None => None,
         };
-        let targets = build_targets(&file, text, &raw.targets, raw.public, &mut warnings)?;
+        let mut origins = BTreeMap::new();
+        let targets = build_targets(
+            &file,
+            text,
+            &raw.targets,
+            raw.public,
+            &mut warnings,
+            &mut origins,
+        )?;
         check_unique(&file, &targets)?;
         if raw.backend == BackendKind::Icinga2 && icinga2.is_none() {
             bail!(
@@ -214,6 +226,7 @@ impl Config {
             delivery: raw.delivery,
             icinga2,
             targets,
+            origins,
             warnings,
         })
     }
@@ -251,14 +264,16 @@ fn build_targets(
     raw: &RawTargets,
     public: bool,
     warnings: &mut Vec<String>,
+    origins: &mut BTreeMap<String, String>,
 ) -> anyhow::Result<Vec<Target>> {
     let a = &raw.active;
     let lines = LineIndex::new(text);
-    let mut active: Vec<(usize, ActiveCheck)> = Vec::new();
+    let mut active: Vec<(usize, ActiveCheck, Option<String>)> = Vec::new();
     macro_rules! collect {
         ($($field:ident => $variant:ident),*) => {
             $( for item in &a.$field {
-                active.push((lines.line(item.span().start), ActiveCheck::$variant(item.get_ref().clone())));
+                let raw = item.get_ref();
+                active.push((lines.line(item.span().start), ActiveCheck::$variant(raw.target.clone()), raw.origin.clone()));
             } )*
         };
     }
@@ -266,7 +281,7 @@ fn build_targets(
              check_smtp => Smtp, check_ssh => Ssh, check_hydra => Hydra);
 
     let mut out = Vec::new();
-    for (line, check) in active {
+    for (line, check, origin) in active {
         let c = check.common();
         let name = check.name();
         let id = format!("{}-{}", c.host, name);
@@ -289,6 +304,9 @@ fn build_targets(
             warnings,
             &format!("target {id}"),
         );
+        if let Some(origin) = origin {
+            origins.insert(id.clone(), origin);
+        }
         out.push(Target {
             host: c.host.to_string(),
             name,
@@ -301,7 +319,7 @@ fn build_targets(
         });
     }
     for item in &raw.passive {
-        let p = item.get_ref();
+        let p = &item.get_ref().target;
         let line = lines.line(item.span().start);
         let Some(name) = p.name.clone() else {
             bail!(
@@ -337,6 +355,9 @@ fn build_targets(
             p.script_timeout
                 .unwrap_or(p.timers.check.saturating_mul(60)),
         );
+        if let Some(origin) = &item.get_ref().origin {
+            origins.insert(id.clone(), origin.clone());
+        }
         let credential = format!("api-key-{}", targets::escape(&id));
         let key = key_source(
             p.api_key.clone(),

@@ -31,13 +31,19 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
         BackendKind::Local => {}
     }
     for t in &cfg.targets {
+        // Where the module took the target from (`origin`); only shown, never sent.
+        let from = cfg
+            .origins
+            .get(&t.id)
+            .map(|o| format!(" (from {o})"))
+            .unwrap_or_default();
         for (what, body) in nixcloud_bodies(t) {
             match cfg.backend {
                 BackendKind::Nixcloud => println!(
-                    "would register {} ({what}): POST {}/api/services {body}",
+                    "would register {} ({what}){from}: POST {}/api/services {body}",
                     t.id, cfg.api_host
                 ),
-                _ => println!("would register {} ({what})", t.id),
+                _ => println!("would register {} ({what}){from}", t.id),
             }
         }
     }

@@ -19,6 +19,8 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
         rows.push(json!({
             "id": t.id,
             "kind": t.kind_name(),
+            // Where the NixOS module took the target from; null for targets written by hand.
+            "origin": agent.config.origins.get(&t.id),
             "schedule": t.schedule(),
             "registered": reg.map(|r| r.ok),
             "registered_at": reg.map(|r| format_ms(r.at_ms)),
@@ -63,6 +65,9 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
             s(&r["kind"]),
             s(&r["schedule"])
         );
+        if let Some(origin) = r["origin"].as_str() {
+            println!("    from {origin}");
+        }
         let last = &r["last"];
         if !last.is_null() {
             let took = last["duration_ms"]

@@ -3,7 +3,9 @@
 
 use super::{BackendKind, DeliverySettings, Icinga2Settings, QueueSettings};
 use crate::checks;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use toml::Spanned;
 
@@ -65,19 +67,110 @@ fn default_true() -> bool {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawTargets {
     pub(super) active: RawActive,
-    pub(super) passive: Vec<Spanned<RawPassive>>,
+    pub(super) passive: Vec<Spanned<WithOrigin<RawPassive>>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawActive {
-    pub(super) check_http: Vec<Spanned<checks::CheckHttp>>,
-    pub(super) check_ssl_cert: Vec<Spanned<checks::CheckSslCert>>,
-    pub(super) check_dns: Vec<Spanned<checks::CheckDns>>,
-    pub(super) check_ping: Vec<Spanned<checks::CheckPing>>,
-    pub(super) check_smtp: Vec<Spanned<checks::CheckSmtp>>,
-    pub(super) check_ssh: Vec<Spanned<checks::CheckSsh>>,
-    pub(super) check_hydra: Vec<Spanned<checks::CheckHydra>>,
+    pub(super) check_http: Vec<Spanned<WithOrigin<checks::CheckHttp>>>,
+    pub(super) check_ssl_cert: Vec<Spanned<WithOrigin<checks::CheckSslCert>>>,
+    pub(super) check_dns: Vec<Spanned<WithOrigin<checks::CheckDns>>>,
+    pub(super) check_ping: Vec<Spanned<WithOrigin<checks::CheckPing>>>,
+    pub(super) check_smtp: Vec<Spanned<WithOrigin<checks::CheckSmtp>>>,
+    pub(super) check_ssh: Vec<Spanned<WithOrigin<checks::CheckSsh>>>,
+    pub(super) check_hydra: Vec<Spanned<WithOrigin<checks::CheckHydra>>>,
+}
+
+/// A target table with its optional `origin`: where the NixOS module took the target from
+/// (`"auto: services.nginx.virtualHosts.example.org"`; absent for targets written by hand).
+/// `origin` is for people only: `check` and `status` show it, nothing sends it anywhere.
+///
+/// It is taken out of the table before the target's own struct sees the rest, so that struct
+/// keeps `deny_unknown_fields` (a typo is still named with its line) and does not list `origin`
+/// among the keys it expects (tests/it/schema.rs holds those against the module's options, and
+/// `origin` is no option: the module sets it).
+pub(super) struct WithOrigin<T> {
+    pub(super) origin: Option<String>,
+    pub(super) target: T,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for WithOrigin<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(WithOriginVisitor(PhantomData))
+    }
+}
+
+struct WithOriginVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for WithOriginVisitor<T> {
+    type Value = WithOrigin<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a target table")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let mut origin = None;
+        let target = T::deserialize(de::value::MapAccessDeserializer::new(SkipOrigin {
+            inner: map,
+            origin: &mut origin,
+        }))?;
+        Ok(WithOrigin { origin, target })
+    }
+}
+
+/// The target's table without its `origin` key, whose value goes to `origin`.
+struct SkipOrigin<'a, A> {
+    inner: A,
+    origin: &'a mut Option<String>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for SkipOrigin<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let mut seed = seed;
+        loop {
+            // The key goes to the target's own seed inside the inner map's next_key_seed, so an
+            // unknown key is reported with its place in the file, as without the wrapper.
+            match self.inner.next_key_seed(KeyOrOrigin(seed))? {
+                None => return Ok(None),
+                Some(Ok(key)) => return Ok(Some(key)),
+                Some(Err(back)) => {
+                    *self.origin = Some(self.inner.next_value()?);
+                    seed = back;
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.inner.next_value_seed(seed)
+    }
+}
+
+/// Reads a key: `origin` hands the seed back (`Err`), any other key goes to the seed.
+struct KeyOrOrigin<K>(K);
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeyOrOrigin<K> {
+    type Value = Result<K::Value, K>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        if key == "origin" {
+            return Ok(Err(self.0));
+        }
+        self.0
+            .deserialize(de::value::StringDeserializer::<D::Error>::new(key))
+            .map(Ok)
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -6,6 +6,7 @@ mod icinga2;
 mod local;
 mod module;
 mod nixcloud;
+mod origin;
 mod queue;
 mod schema;
 mod util;
