@@ -8,6 +8,8 @@ in
   names = import ./names.nix;
   hardening = import ./hardening.nix;
   inventory = import ./inventory.nix;
+  # Automatic targets of nginx, openssh and postfix (nix/auto.nix).
+  auto = import ./auto.nix;
 
   inherit (escape) targetId escapeId isPlainId;
   inherit (import ./render.nix) renderConfig moduleOnlyTopKeys moduleOnlyTargetKeys;
