@@ -23,6 +23,10 @@ rec {
   # Units (without the .service/.timer/.path suffix).
   registerUnit = "${prefix}-register";
   registerOnSwitchUnit = "${prefix}-register-on-switch";
+  # Templates (…@<escaped id>.service) started by a watched unit's
+  # OnSuccess= and OnFailure=.
+  watchUnit = "${prefix}-watch";
+  watchFailureUnit = "${prefix}-watch-failure";
   flushUnit = "${prefix}-flush";
   daemonUnit = prefix;
   passiveResultUnit = escapedId: "${prefix}-passive-result-${escapedId}";

@@ -22,6 +22,9 @@ let
     "enable"
     "mode"
     "package"
+    # nix/watch-options.nix: they become passive targets and units.
+    "watch"
+    "hostChecks"
   ];
   moduleOnlyTargetKeys = [
     "_module"

@@ -25,6 +25,8 @@ in
   exe,
   configFile,
   basePath ? [ ],
+  # [ { id; escaped; unit; } ] from nix/watch.nix: units whose every run is reported.
+  watched ? [ ],
 }:
 let
   command = args: "${exe} --config ${names.configPath} ${args}";
@@ -294,6 +296,47 @@ let
     paths = { };
   };
 
+  # ---- watched units (both modes) ----------------------------------------
+
+  # Started by a watched unit's OnSuccess= (…-watch@<escaped id>) or
+  # OnFailure= (…-watch-failure@<escaped id>); systemd passes the run in
+  # MONITOR_* variables. Two templates, because systemd passes nothing when one
+  # unit is both a unit's OnSuccess= and its OnFailure= ("multiple trigger
+  # source candidates", seen in the system test). Sandboxed like the others;
+  # the journal group lets it read that run's log lines, `systemctl show` (the
+  # run time) needs nothing more.
+  watchService = networkService // {
+    description = "nixcloud.monitoring: report how a watched unit's run ended (%i)";
+    serviceConfig =
+      baseServiceConfig
+      // withCredentials allCredentials
+      // queuedIsSuccess
+      // {
+        Type = "oneshot";
+        ExecStart = command "report-unit %i";
+        SupplementaryGroups = [ "systemd-journal" ];
+        TimeoutStartSec = "5min";
+      };
+  };
+
+  watchServices =
+    if watched == [ ] then
+      { }
+    else
+      {
+        "${names.watchUnit}@" = watchService;
+        "${names.watchFailureUnit}@" = watchService;
+      }
+      // listToAttrs (
+        map (w: {
+          name = builtins.substring 0 (builtins.stringLength w.unit - 8) w.unit;
+          value = {
+            onSuccess = [ "${names.watchUnit}@${w.escaped}.service" ];
+            onFailure = [ "${names.watchFailureUnit}@${w.escaped}.service" ];
+          };
+        }) watched
+      );
+
   # ---- commands (both modes) ---------------------------------------------
 
   commands = map (e: rec {
@@ -325,9 +368,12 @@ let
     "d ${names.stateDir} 0750 ${names.user} ${names.group} - -"
     "d ${names.spoolDir} 2770 ${names.user} ${names.group} - -"
   ];
+
+  mode = if cfg.mode == "daemon" then daemonMode else timersMode;
 in
-(if cfg.mode == "daemon" then daemonMode else timersMode)
+mode
 // {
+  services = mode.services // watchServices;
   inherit commands commandsBuildScript tmpfilesRules;
   credentials = allCredentials;
 }

@@ -57,6 +57,12 @@ pub enum Command {
         /// The passive target's id.
         id: String,
     },
+    /// Report how a watched unit's run ended, as a result of the passive target ID (run by
+    /// the module's nixcloud.monitoring-watch@ID unit from OnSuccess=/OnFailure=).
+    ReportUnit {
+        /// The passive target's id.
+        id: String,
+    },
     /// Deliver one result for a passive target (what the per-target commands call).
     Submit {
         /// The passive target's id.

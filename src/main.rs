@@ -17,6 +17,7 @@ mod retry;
 mod secrets;
 mod state;
 mod targets;
+mod watch;
 
 use clap::Parser;
 

@@ -11,14 +11,22 @@
 #                 configs that must fail; the result lists the messages
 #   "daemon"      the seed example in mode = "daemon"
 #   "private"     the seed example with public = false (every target follows)
+#   "auto"        the seed example on a machine with nginx virtual hosts,
+#                 openssh and postfix: the automatic targets
+#   "auto-off"    the same with nixcloud.monitoring.auto.enable = false
+#   "auto-nginx-off"  the same with only auto.nginx.enable = false
+#
+# postfix: "25.11" (default) or "25.05", the NixOS release whose postfix
+# options the stand-ins declare (nix/tests/stubs.nix).
 #
 # nixpkgs.lib is not part of this repository; eval-module.sh takes its path.
 {
   lib,
   targets ? "seed",
+  postfix ? "25.11",
 }:
 let
-  stubs = import ./stubs.nix { inherit lib; };
+  stubs = import ./stubs.nix { inherit lib postfix; };
 
   # N targets, cycling through the kinds; every second passive one has a script.
   generated =
@@ -126,6 +134,59 @@ let
       imports = [ seed ];
       nixcloud.monitoring.public = false;
     };
+    auto = autoMachine;
+    auto-off = {
+      imports = [ autoMachine ];
+      nixcloud.monitoring.auto.enable = false;
+    };
+    auto-nginx-off = {
+      imports = [ autoMachine ];
+      nixcloud.monitoring.auto.nginx.enable = false;
+    };
+  };
+
+  # The seed example on a web and mail server. Its explicit targets
+  # kotalla.de-HTTP and example.org-SSL win over the automatic ones.
+  autoMachine = {
+    imports = [ seed ];
+    networking.hostName = "web1";
+    networking.domain = "example.org";
+    services.nginx.enable = true;
+    services.nginx.virtualHosts = {
+      "example.org" = {
+        forceSSL = true;
+        enableACME = true;
+        serverAliases = [ "www.example.org" ];
+      };
+      "secure.example.org".onlySSL = true;
+      "quiet.example.org".monitoring = false;
+      "kotalla.de" = { };
+      localhost = { };
+      "_" = {
+        default = true;
+        addSSL = true;
+      };
+    };
+    services.openssh.enable = true;
+    services.openssh.ports = [
+      22
+      2222
+    ];
+    services.postfix =
+      {
+        enable = true;
+      }
+      // (
+        if postfix == "25.11" then
+          {
+            settings.main.smtpd_tls_chain_files = [
+              "/var/lib/acme/web1.example.org/key.pem"
+              "/var/lib/acme/web1.example.org/fullchain.pem"
+            ];
+          }
+        else
+          { sslCert = "/var/lib/acme/web1.example.org/cert.pem"; }
+      );
   };
 
   userModule =

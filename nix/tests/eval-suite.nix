@@ -6,12 +6,31 @@
 { lib }:
 let
   run = targets: import ./eval-module.nix { inherit lib targets; };
+  runWith = postfix: targets: import ./eval-module.nix { inherit lib targets postfix; };
   names = lib.attrNames;
 
   seed = run "seed";
   daemon = run "daemon";
   private = run "private";
   sixteen = run 16; # every kind twice
+  auto = run "auto";
+  auto2505 = runWith "25.05" "auto";
+  autoOff = run "auto-off";
+  autoNginxOff = run "auto-nginx-off";
+
+  ids = kind: map (t: "${t.host}-${t.name}") (auto.config.targets.active.${kind} or [ ]);
+  origins = r: kind: map (t: t.origin or null) (r.config.targets.active.${kind} or [ ]);
+  byId = kind: id: lib.findFirst (t: "${t.host}-${t.name}" == id) null auto.config.targets.active.${kind};
+  # An automatic target renders like an explicit one with nothing set but
+  # the given keys (compared with the generated targets, which set only host).
+  likeExplicit =
+    kind: id: own:
+    let
+      mine = byId kind id;
+      theirs = builtins.head sixteen.config.targets.active.${kind};
+    in
+    mine != null
+    && builtins.removeAttrs mine ([ "origin" "host" ] ++ own) == builtins.removeAttrs theirs ([ "host" ] ++ own);
 
   # scenario -> a piece of text its (single) failed assertion must contain
   expectedFailures = {
@@ -61,7 +80,12 @@ let
     }
     {
       what = "seed: timers";
-      ok = names seed.timers == [ "nixcloud.monitoring-flush" "nixcloud.monitoring-register" ];
+      ok =
+        names seed.timers == [
+          "nixcloud.monitoring-flush"
+          "nixcloud.monitoring-register"
+          "nixcloud.monitoring-register-on-switch"
+        ];
     }
     {
       what = "seed: path unit";
@@ -88,8 +112,8 @@ let
         && (builtins.head seed.config.targets.active.check_ssl_cert).timeout == 15;
     }
     {
-      what = "seed: register timer restarts when the config changes";
-      ok = seed.timers."nixcloud.monitoring-register".restartTriggers != [ ];
+      what = "seed: the on-switch register timer restarts when the config changes";
+      ok = seed.timers."nixcloud.monitoring-register-on-switch".restartTriggers != [ ];
     }
     {
       what = "seed: state and spool directories";
@@ -123,6 +147,77 @@ let
       ok = lib.all (t: t.public == false) (
         lib.concatLists (lib.attrValues private.config.targets.active) ++ private.config.targets.passive
       );
+    }
+    {
+      what = "auto: no failed assertions, no new warning";
+      ok = auto.failedAssertions == [ ] && auto.warnings == seed.warnings;
+    }
+    {
+      what = "auto: check_http for public names (explicit kotalla.de wins, onlySSL/monitoring = false/localhost/_ left out)";
+      ok =
+        ids "check_http" == [
+          "nixcloud.io-HTTP"
+          "kotalla.de-HTTP"
+          "example.org-HTTP"
+          "www.example.org-HTTP"
+        ]
+        && origins auto "check_http" == [
+          null
+          null
+          "auto: services.nginx.virtualHosts.example.org"
+          "auto: services.nginx.virtualHosts.example.org"
+        ];
+    }
+    {
+      what = "auto: check_ssl_cert for TLS hosts (explicit example.org wins), warningDays 21";
+      ok =
+        ids "check_ssl_cert" == [
+          "example.org-SSL"
+          "nixcloud.io-SSL"
+          "fractalide.com-SSL"
+          "www.example.org-SSL"
+          "secure.example.org-SSL"
+        ]
+        && (byId "check_ssl_cert" "example.org-SSL").warningDays == 1000
+        && (byId "check_ssl_cert" "www.example.org-SSL").warningDays == 21;
+    }
+    {
+      what = "auto: check_ssh per port and check_smtp with STARTTLS on networking.fqdnOrHostName";
+      ok =
+        ids "check_ssh" == [
+          "web1.example.org-SSH"
+          "web1.example.org-SSH-2222"
+        ]
+        && map (t: t.port) auto.config.targets.active.check_ssh == [ 22 2222 ]
+        && ids "check_smtp" == [ "web1.example.org-SMTP" ]
+        && (byId "check_smtp" "web1.example.org-SMTP").starttls
+        && origins auto "check_smtp" == [ "auto: services.postfix" ];
+    }
+    {
+      what = "auto: automatic targets render like explicit ones (same keys and defaults, plus origin)";
+      ok =
+        likeExplicit "check_http" "www.example.org-HTTP" [ ]
+        && likeExplicit "check_ssl_cert" "www.example.org-SSL" [ "warningDays" ]
+        && likeExplicit "check_ssh" "web1.example.org-SSH" [ ]
+        && likeExplicit "check_ssh" "web1.example.org-SSH-2222" [ "name" "port" ]
+        && likeExplicit "check_smtp" "web1.example.org-SMTP" [ "starttls" ];
+    }
+    {
+      what = "auto: postfix of NixOS 24.11/25.05 (sslCert) gets STARTTLS too";
+      ok =
+        auto2505.failedAssertions == [ ]
+        && map (t: t.starttls) auto2505.config.targets.active.check_smtp == [ true ];
+    }
+    {
+      what = "auto.enable = false: the config file is the seed example's";
+      ok = autoOff.config == seed.config;
+    }
+    {
+      what = "auto.nginx.enable = false: only openssh and postfix add targets";
+      ok =
+        autoNginxOff.config.targets.active.check_http == seed.config.targets.active.check_http
+        && autoNginxOff.config.targets.active.check_ssl_cert == seed.config.targets.active.check_ssl_cert
+        && builtins.length autoNginxOff.config.targets.active.check_ssh == 2;
     }
     {
       what = "flake: packages, nixosModules, overlays and checks";

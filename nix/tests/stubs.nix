@@ -2,8 +2,15 @@
 # so the module can be evaluated with nothing but nixpkgs' `lib`
 # (nix/tests/eval-module.nix). They declare only the options module.nix sets,
 # with the real option names, so a misspelt one fails evaluation; the values
-# are kept as they are for the test to inspect.
-{ lib }:
+# are kept as they are for the test to inspect. The services module.nix reads
+# (nginx, openssh, postfix, networking) are declared with the names, types
+# and defaults of NixOS; `postfix` picks the NixOS release whose postfix
+# options are copied: "25.11" (settings.main, smtpd_tls_chain_files) or
+# "25.05" (sslCert and `config`, as in 24.11).
+{
+  lib,
+  postfix ? "25.11",
+}:
 let
   inherit (lib) mkOption types;
 
@@ -79,12 +86,163 @@ let
     # Stands for the agent package; nix/package.nix is checked separately.
     callPackage = _fn: _args: fakeDrv "nixcloud-monitoring-0.1.0" { };
   };
+  # nixos/modules/services/web-servers/nginx/vhost-options.nix (the options
+  # module.nix reads, plus `default`).
+  vhostOptions = {
+    serverName = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+    };
+    serverAliases = strList;
+    enableACME = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    useACMEHost = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+    };
+    addSSL = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    onlySSL = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    forceSSL = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    default = mkOption {
+      type = types.bool;
+      default = false;
+    };
+  };
+
+  # nixos/modules/services/mail/postfix.nix: NixOS 25.11 ...
+  postfixMain = types.submodule (
+    { config, ... }:
+    {
+      freeformType = types.attrsOf (
+        types.nullOr (
+          types.oneOf [
+            types.bool
+            types.int
+            types.str
+            (types.listOf types.str)
+          ]
+        )
+      );
+      options = {
+        smtpd_tls_chain_files = mkOption {
+          type = types.listOf types.path;
+          default = [ ];
+        };
+        smtpd_tls_security_level = mkOption {
+          type = types.enum [
+            "none"
+            "may"
+            "encrypt"
+          ];
+          default = if config.smtpd_tls_chain_files != [ ] then "may" else "none";
+        };
+      };
+    }
+  );
+  postfixOptions =
+    if postfix == "25.11" then
+      {
+        settings.main = mkOption {
+          type = postfixMain;
+          default = { };
+        };
+      }
+    # ... and 24.11/25.05: sslCert, and main.cf as `config`, into which the
+    # module puts smtpd_tls_security_level = "may" when sslCert is set.
+    else
+      {
+        sslCert = str;
+        config = mkOption {
+          type = types.attrsOf (
+            types.oneOf [
+              types.bool
+              types.str
+              (types.listOf types.str)
+            ]
+          );
+          default = { };
+        };
+      };
+  postfixConfig =
+    { config, ... }:
+    lib.optionalAttrs (postfix != "25.11") {
+      services.postfix.config = lib.mkIf (config.services.postfix.sslCert != "") {
+        smtpd_tls_security_level = "may";
+      };
+    };
 in
 {
   inherit pkgs fakeDrv;
 
-  module = {
+  module =
+    { config, ... }:
+    {
+    imports = [ postfixConfig ];
+
     options = {
+      # nixos/modules/tasks/network-interfaces.nix
+      networking.hostName = mkOption {
+        type = types.str;
+        default = "nixos";
+      };
+      networking.domain = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      networking.fqdnOrHostName = mkOption {
+        readOnly = true;
+        type = types.str;
+        default =
+          let
+            net = config.networking;
+          in
+          if net.domain == null then net.hostName else "${net.hostName}.${net.domain}";
+      };
+
+      services.nginx = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        virtualHosts = mkOption {
+          type = types.attrsOf (types.submodule { options = vhostOptions; });
+          default = { };
+        };
+      };
+      # nixos/modules/services/networking/ssh/sshd.nix
+      services.openssh = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        ports = mkOption {
+          type = types.listOf types.port;
+          default = [ 22 ];
+        };
+      };
+      services.postfix = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        enableSmtp = mkOption {
+          type = types.bool;
+          default = true;
+        };
+      }
+      // postfixOptions;
+
       assertions = mkOption {
         type = types.listOf (
           types.submodule {

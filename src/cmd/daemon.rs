@@ -332,14 +332,15 @@ fn finished(
 ) -> Option<String> {
     let (id, result) = done.ok()?;
     match result {
-        Ok(result) => {
-            if let Err(e) = agent.state.record_last(&result) {
-                tracing::warn!("{e:#}");
+        // Only an accepted result is a target's last one (a full queue refuses it).
+        Ok(result) => match agent.queue.push(&result) {
+            Ok(_) => {
+                if let Err(e) = agent.state.record_last(&result) {
+                    tracing::warn!("{e:#}");
+                }
             }
-            if let Err(e) = agent.queue.push(&result) {
-                tracing::error!("{e:#}");
-            }
-        }
+            Err(e) => tracing::error!("{e:#}"),
+        },
         Err(e) => tracing::error!("{e:#}"),
     }
     Some(id)

@@ -4,6 +4,7 @@ mod check;
 mod daemon;
 mod flush;
 mod register;
+mod report_unit;
 mod run;
 mod status;
 mod submit;
@@ -34,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
         } => submit::run(&agent, &id, &output, &perfdata, state).await,
         Command::Flush => flush::run(&agent).await,
         Command::Sync => sync::run(&agent).await,
+        Command::ReportUnit { id } => report_unit::run(&agent, &id).await,
         Command::Daemon => daemon::run(&agent).await,
     }
 }

@@ -39,11 +39,14 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     let mut ran = Vec::new();
     for result in results {
         let result = result?;
-        if let Err(e) = agent.state.record_last(&result) {
-            tracing::warn!("{e:#}");
-        }
+        // Only an accepted result is a target's last one (a full queue refuses it).
         match agent.queue.push(&result) {
-            Ok(_) => ran.push(result),
+            Ok(_) => {
+                if let Err(e) = agent.state.record_last(&result) {
+                    tracing::warn!("{e:#}");
+                }
+                ran.push(result)
+            }
             Err(e) => {
                 code = code.worst(exit::code_of(&e));
                 eprintln!("{}: {e:#}", result.target);

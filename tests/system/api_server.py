@@ -2,7 +2,7 @@
 """The nixcloud API for the system test: a real HTTP server on 127.0.0.1.
 
     api_server.py serve DIR        listen on 127.0.0.1 (port written to DIR/port)
-    api_server.py count DIR PATH [FIELD=VALUE ...]
+    api_server.py count DIR PATH [FIELD=VALUE | FIELD!=VALUE ...]
                                    how many requests to PATH had those fields
 
 Every POST is appended to DIR/requests.jsonl (path, Authorization header, Idempotency-Key,
@@ -76,6 +76,15 @@ def field(entry, dotted):
     return v
 
 
+def matches(entry, cond):
+    """FIELD=VALUE, or FIELD!=VALUE."""
+    if "!=" in cond.split("=", 1)[0] + "=":
+        k, v = cond.split("!=", 1)
+        return str(field(entry, k)) != v
+    k, v = cond.split("=", 1)
+    return str(field(entry, k)) == v
+
+
 def count(d, path, conds):
     n = 0
     try:
@@ -86,7 +95,7 @@ def count(d, path, conds):
         e = json.loads(line)
         if e["path"] != path:
             continue
-        if all(str(field(e, k)) == v for k, v in (c.split("=", 1) for c in conds)):
+        if all(matches(e, c) for c in conds):
             n += 1
     print(n)
 

@@ -47,7 +47,33 @@ let
     apiKeyFile = "/run/keys/nixcloud-monitoring";
   };
 
-  v1 = common // {
+  # Watched units: one that succeeds, one that fails, one that never runs; the
+  # failed-units check sees the one that failed. (The units themselves are in
+  # `services` below.)
+  watching = {
+    watch = {
+      resticBackups = false;
+      borgbackupJobs = false;
+    }
+    // builtins.mapAttrs (name: unit: {
+      inherit unit;
+      host = null;
+      timers = {
+        check = null;
+        timeout = 60;
+      };
+    }) {
+      job-ok = "sys-job-ok.service";
+      job-bad = "sys-job-bad.service";
+      job-never = "sys-job-never.service";
+    };
+    hostChecks.failedUnits = {
+      enable = true;
+      interval = 5;
+    };
+  };
+
+  v1 = common // watching // {
     targets = {
       active = f.noTargets // {
         check_http = [ (f.http { host = "example.org"; contains = "Example"; }) ];
@@ -77,6 +103,30 @@ let
 in
 {
   inherit v1 v2 daemon;
+  # The admin's own units (systemd.services) that are watched.
+  services = {
+    sys-job-ok = {
+      description = "a backup that works";
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = "/bin/sh -c 'echo backed up 42 files'";
+      };
+    };
+    sys-job-bad = {
+      description = "a backup that fails";
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = "/bin/sh -c 'echo fatal: repository is locked >&2; exit 3'";
+      };
+    };
+    sys-job-never = {
+      description = "a backup that never runs";
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = "/bin/true";
+      };
+    };
+  };
   # daemon after a switch that adds a target
   daemon2 = daemon // {
     targets = daemon.targets // {

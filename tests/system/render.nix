@@ -56,7 +56,17 @@ let
   };
   pkg = name: storePath name;
 
-  cfg = (import ./configs.nix { inherit apiHost docScripts pkg; }).${variant};
+  configs = import ./configs.nix { inherit apiHost docScripts pkg; };
+  # What module.nix does: the watch targets join targets.passive.
+  watch = import ../../nix/watch.nix {
+    cfg = configs.${variant};
+    hostName = "nixcloud-test";
+  };
+  cfg = configs.${variant} // {
+    targets = configs.${variant}.targets // {
+      passive = configs.${variant}.targets.passive ++ watch.targets;
+    };
+  };
 
   # What NixOS appends to every service's `path` (systemd.nix).
   nixosDefaultPath = map pkg [ "coreutils" "findutils" "gnugrep" "gnused" "systemd" ];
@@ -71,7 +81,14 @@ let
     inherit cfg configFile;
     exe = "${agent}/bin/nixcloud-monitoring";
     basePath = map pkg names.scriptTools;
+    inherit (watch) watched;
   };
+
+  # The admin's services, with what the module adds to them (OnSuccess=/OnFailure=), as the
+  # NixOS module system merges two definitions of one service.
+  services =
+    units.services
+    // builtins.mapAttrs (name: def: def // (units.services.${name} or { })) configs.services;
 
   toOption =
     x:
@@ -110,6 +127,8 @@ let
       // orEmpty "Documentation" "documentation"
       // orEmpty "After" "after"
       // orEmpty "Wants" "wants"
+      // orEmpty "OnSuccess" "onSuccess"
+      // orEmpty "OnFailure" "onFailure"
       // (
         if (def.restartTriggers or [ ]) == [ ] then
           { }
@@ -145,7 +164,7 @@ let
     }) (attrNames set);
 
   unitFiles =
-    render "service" serviceText units.services
+    render "service" serviceText services
     ++ render "timer" (sectionText "Timer" "timerConfig") units.timers
     ++ render "path" (sectionText "Path" "pathConfig") units.paths;
 
