@@ -789,3 +789,102 @@ fn unreadable_queue_entries_are_moved_to_corrupt_and_never_block_delivery() {
         .success();
     assert_eq!(flaky.outputs(), ["before", "after", "later"]);
 }
+
+/// The `output` of each result request the server saw, in order.
+fn sent_outputs(server: &TestServer) -> Vec<String> {
+    server
+        .requests_to("/api/services/results")
+        .iter()
+        .map(|r| r.json()["output"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn flush_stops_at_the_first_transient_failure_to_keep_the_order() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(503, "down".into()));
+    let sb = sandbox(&server.url(), "");
+    for output in ["first", "second", "third"] {
+        sb.cmd(&["submit", "backup-nightly", output, "", "0"])
+            .assert()
+            .code(3);
+    }
+    assert_eq!(sb.files_in("queue").len(), 3);
+    let before = server.requests_to("/api/services/results").len();
+
+    // Only the middle result is refused for now.
+    server.reply(|req| {
+        if req.path == "/api/services/results" && req.json()["output"] == "second" {
+            Reply::Status(503, "not this one yet".into())
+        } else {
+            Reply::Status(200, "{}".into())
+        }
+    });
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    assert_eq!(
+        sent_outputs(&server)[before..],
+        ["first", "second"],
+        "the third must not be sent past the second"
+    );
+    let queued: Vec<String> = sb
+        .files_in("queue")
+        .iter()
+        .map(|f| {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+            doc["output"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(queued, ["second", "third"]);
+
+    let after_stop = server.requests_to("/api/services/results").len();
+    server.reply(|_| Reply::Status(200, "{}".into()));
+    sb.cmd(&["flush"]).assert().success();
+    assert_eq!(sent_outputs(&server)[after_stop..], ["second", "third"]);
+    assert!(sb.files_in("queue").is_empty());
+}
+
+#[test]
+fn each_result_carries_its_queue_id_and_measured_time_in_headers() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(503, "down".into()));
+    let sb = sandbox(&server.url(), "");
+    for output in ["a", "b"] {
+        sb.cmd(&["submit", "backup-nightly", output, "", "0"])
+            .assert()
+            .code(3);
+    }
+    // What was queued: file name, the id inside, and the measured time, per output.
+    let queued: Vec<(String, String, u64)> = sb
+        .files_in("queue")
+        .iter()
+        .map(|f| {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+            let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+            assert_eq!(doc["id"], stem.as_str(), "the file is named by the id");
+            (
+                doc["output"].as_str().unwrap().to_string(),
+                stem,
+                doc["measured_at_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(queued.len(), 2);
+    assert_ne!(queued[0].1, queued[1].1);
+    let before = server.requests_to("/api/services/results").len();
+    server.reply(|_| Reply::Status(200, "{}".into()));
+    sb.cmd(&["flush"]).assert().success();
+    let sent = server.requests_to("/api/services/results");
+    assert_eq!(sent.len() - before, 2);
+    for (req, (output, id, measured_ms)) in sent[before..].iter().zip(&queued) {
+        assert_eq!(req.json()["output"], output.as_str());
+        assert_eq!(req.header("idempotency-key"), Some(id.as_str()));
+        let when = humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH + Duration::from_millis(*measured_ms),
+        )
+        .to_string();
+        assert_eq!(req.header("x-measured-at"), Some(when.as_str()));
+    }
+}
