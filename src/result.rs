@@ -158,6 +158,54 @@ mod tests {
         assert!(cut.ends_with("快END"));
     }
 
+    fn passive_target() -> crate::targets::Target {
+        crate::targets::Target {
+            id: "h-n".into(),
+            host: "h".into(),
+            name: "n".into(),
+            tags: vec![],
+            public: true,
+            key: None,
+            line: 1,
+            kind: crate::targets::TargetKind::Passive(crate::targets::Passive {
+                script: String::new(),
+                check_minutes: 1,
+                timeout_minutes: 2,
+                script_timeout: Duration::from_secs(60),
+            }),
+        }
+    }
+
+    #[test]
+    fn perfdata_is_capped_at_64_kib_with_the_exact_cut_marker() {
+        assert_eq!(MAX_TEXT, 65536);
+        // 100003 bytes; 65536 - 64 = 65472 are kept, so the first 100003 - 65472 = 34531 go.
+        let perfdata = format!("{}END", "p".repeat(100_000));
+        let r = CheckResult::new(&passive_target(), State::Ok, "fine", &perfdata);
+        let want = format!(
+            "[cut: first 34531 of 100003 bytes dropped] {}END",
+            "p".repeat(65469)
+        );
+        assert_eq!(r.perfdata, want);
+        assert_eq!(r.output, "fine");
+    }
+
+    #[test]
+    fn perfdata_of_exactly_64_kib_is_kept_and_one_byte_more_is_cut() {
+        let exact = "q".repeat(65536);
+        let r = CheckResult::new(&passive_target(), State::Ok, "", &exact);
+        assert_eq!(r.perfdata, exact);
+        let over = "q".repeat(65537);
+        let r = CheckResult::new(&passive_target(), State::Ok, "", &over);
+        assert_eq!(
+            r.perfdata,
+            format!(
+                "[cut: first 65 of 65537 bytes dropped] {}",
+                "q".repeat(65472)
+            )
+        );
+    }
+
     #[test]
     fn short_text_is_untouched() {
         assert_eq!(keep_tail("it's $(fine)\n", MAX_TEXT), "it's $(fine)\n");

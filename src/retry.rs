@@ -134,6 +134,27 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_too_early_and_server_errors_are_transient_other_4xx_rejected() {
+        // Each guards one part of `classify`: 408 and 425 are in RETRIABLE_4XX, 500 falls to
+        // the transient arm, 400 is a plain rejection.
+        let got: Vec<(u16, Class)> = [408, 425, 500, 400]
+            .into_iter()
+            .map(|s| (s, classify(s)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (408, Class::Transient),
+                (425, Class::Transient),
+                (500, Class::Transient),
+                (400, Class::Rejected),
+            ]
+        );
+        assert_eq!(classify(299), Class::Success);
+        assert_eq!(classify(499), Class::Rejected);
+    }
+
+    #[test]
     fn backoff_doubles_and_is_capped() {
         let p = RetryPolicy::new(10);
         assert_eq!(p.delay(1), Duration::from_millis(250));

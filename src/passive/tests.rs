@@ -156,3 +156,66 @@ async fn the_stderr_tail_keeps_the_end_of_long_output() {
     assert!(!r.output.contains("line 1\n"), "{}", r.output);
     assert!(r.output.len() < 1400, "{}", r.output.len());
 }
+
+#[tokio::test]
+async fn the_duration_covers_the_scripts_run_time() {
+    let r = run_script("sleep 0.3; exit=0; status=slept", Duration::from_secs(10)).await;
+    assert_eq!((r.state, r.output.as_str()), (State::Ok, "slept"));
+    let ms = r.duration_ms.expect("a script's result has a duration");
+    assert!(ms >= 300, "duration_ms {ms} < 300 for `sleep 0.3`");
+}
+
+/// Whether `pid` is still a live process: /proc/<pid> exists and is no zombie (a killed
+/// orphan may wait briefly for init to reap it; it is dead by then).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            !state.is_some_and(|s| s.starts_with('Z') || s.starts_with('X'))
+        }
+    }
+}
+
+/// Reads the pid a script wrote, then waits (hang guard only) until that process is gone.
+fn assert_child_gone(pid_file: &std::path::Path) {
+    let text = std::fs::read_to_string(pid_file).expect("the script wrote its child's pid");
+    let pid: u32 = text.trim().parse().expect("a pid");
+    assert!(pid > 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the script's background child {pid} outlived the check"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn a_background_child_is_gone_after_a_normal_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    let script = format!(
+        "sleep 600 >/dev/null 2>&1 </dev/null & echo $! > '{}'\nexit=0; status=done",
+        pid_file.display()
+    );
+    let r = run_script(&script, Duration::from_secs(30)).await;
+    assert_eq!((r.state, r.output.as_str()), (State::Ok, "done"));
+    assert_child_gone(&pid_file);
+}
+
+#[tokio::test]
+async fn a_background_child_is_gone_after_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    // The script itself would end after 5 s, its child after 10 minutes.
+    let script = format!(
+        "sleep 600 >/dev/null 2>&1 </dev/null & echo $! > '{}'\nsleep 5",
+        pid_file.display()
+    );
+    let r = run_script(&script, Duration::from_secs(2)).await;
+    assert_eq!(r.state, State::Unknown);
+    assert!(r.output.contains("timed out"), "{}", r.output);
+    assert_child_gone(&pid_file);
+}
