@@ -88,17 +88,48 @@ fn register_sends_the_originals_bodies_for_the_seed_example() {
     assert!(stdout.contains("registered 11 of 11"), "{stdout}");
 }
 
+/// (payload host, payload name) of the registrations the server saw after the first `skip`,
+/// sorted.
+fn sent_registrations(server: &TestServer, skip: usize) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = server.requests_to("/api/services")[skip..]
+        .iter()
+        .map(|r| {
+            let p = &r.json()["payload"];
+            (
+                p["host"].as_str().unwrap().to_string(),
+                p["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn register_can_pick_targets_by_id() {
     let server = TestServer::start();
     let sb = seed(&server);
     sb.cmd(&["register", "kotalla.de-HTTP"]).assert().success();
-    let names: Vec<String> = server
-        .requests_to("/api/services")
-        .iter()
-        .map(|r| r.json()["payload"]["name"].to_string())
-        .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    // Exactly kotalla.de's two registrations: not nixcloud.io's HTTP target of the same name.
+    assert_eq!(
+        sent_registrations(&server, 0),
+        [
+            ("kotalla.de".to_string(), "HTTP (IPv4)".to_string()),
+            ("kotalla.de".to_string(), "HTTP (IPv6)".to_string()),
+        ]
+    );
+    let before = server.requests_to("/api/services").len();
+    sb.cmd(&["register", "mail.lastlog.de-sometest", "example.org-SSL"])
+        .assert()
+        .success();
+    assert_eq!(
+        sent_registrations(&server, before),
+        [
+            ("example.org".to_string(), "SSL (IPv4)".to_string()),
+            ("example.org".to_string(), "SSL (IPv6)".to_string()),
+            ("mail.lastlog.de".to_string(), "sometest".to_string()),
+        ]
+    );
     sb.cmd(&["register", "no-such-target"])
         .assert()
         .code(2)
@@ -571,4 +602,192 @@ fn a_registration_refused_for_good_is_not_retried() {
     let r = registration(&sb);
     assert_eq!(r["next_try"], Value::Null, "{r}");
     assert!(r["last_error"].as_str().unwrap().contains("401"), "{r}");
+}
+
+// The interface hashes of the other five kinds, pinned: they may only change when a kind's
+// fields or defaults do (then the server must learn the new interface). Computed outside the
+// agent as SHA-256 over the hand-written interface text, e.g. for check_ssh:
+// "check_ssh\nhost:String=\"\"\nname:String=<per kind>\ntags:Vec<String>=[]\n
+// public:bool=<global public>\nipv4:bool=true\nipv6:bool=true\nport:u16=22\n
+// remoteVersion:String=String::new()\ntimeout:u32=10\n" (the same recipe gives HTTP_HASH).
+const DNS_HASH: &str = "549934738cfd44e066e6464e42ea88781d67d38782e14bceb4491e44a242a1a4";
+const PING_HASH: &str = "d8b67fe9ed59bb4f0ee6e12da1035f0b48325998b783fb9d05cc0745d2e43f4f";
+const SMTP_HASH: &str = "160edd90e16b3152abe7563e59d37c22ef90fd3955da8a7dbcfeeb95c8fcb4bb";
+const SSH_HASH: &str = "b1f62249a4a4d0e6c003efe5c22461b2b6658b0163f2a68f9a33541261b53e69";
+const HYDRA_HASH: &str = "53e46704d01cc2317511dd23c1217721cd00ea4ef195b9a80bd49494fa68a3d1";
+
+#[test]
+fn register_sends_exact_bodies_with_defaults_for_dns_ping_smtp_ssh_and_hydra() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let key = sb.write("key", KEY);
+    sb.config(&format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.active.check_dns]]\nhost = \"example.org\"\n\
+         [[targets.active.check_ping]]\nhost = \"example.org\"\n\
+         [[targets.active.check_smtp]]\nhost = \"mail.example.org\"\n\
+         [[targets.active.check_ssh]]\nhost = \"example.org\"\n\
+         [[targets.active.check_hydra]]\nhost = \"https://hydra.nixos.org\"\nproject = \"nixpkgs\"\njobset = \"trunk\"\n",
+        server.url(),
+        key.display()
+    ));
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+
+    let mut want = Vec::new();
+    want.extend(both_families(
+        DNS_HASH,
+        "check_dns",
+        json!({
+            "host": "example.org", "name": "DNS", "public": true, "tags": [],
+            "server": "", "timeout": 10, "expected-address": "", "expect-authority": ""
+        }),
+    ));
+    want.extend(both_families(
+        PING_HASH,
+        "check_ping",
+        json!({
+            "host": "example.org", "name": "PING", "public": true, "tags": [],
+            "warning": "10,2%", "critical": "20,5%", "timeout": 10
+        }),
+    ));
+    want.extend(both_families(
+        SMTP_HASH,
+        "check_smtp",
+        json!({
+            "host": "mail.example.org", "name": "SMTP", "public": true, "tags": [],
+            "port": 25, "certificate": 1000, "starttls": false, "timeout": 10
+        }),
+    ));
+    want.extend(both_families(
+        SSH_HASH,
+        "check_ssh",
+        json!({
+            "host": "example.org", "name": "SSH", "public": true, "tags": [],
+            "port": 22, "remoteVersion": "", "timeout": 10
+        }),
+    ));
+    want.extend(both_families(
+        HYDRA_HASH,
+        "check_hydra",
+        json!({
+            "host": "https://hydra.nixos.org", "name": "nixpkgs_trunk", "public": true, "tags": [],
+            "project": "nixpkgs", "jobset": "trunk"
+        }),
+    ));
+    let mut got: Vec<Value> = server
+        .requests_to("/api/services")
+        .iter()
+        .map(|r| r.json())
+        .collect();
+    let key = |v: &Value| v.to_string();
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(got, want);
+}
+
+/// A sandbox with two passive targets: `h-own` with its own key settings `own`, `h-global`
+/// with none; the top-level key comes from `top`.
+fn two_keys_config(server: &TestServer, sb: &Sandbox, top: &str, own: &str) {
+    sb.config(&format!(
+        "apiHost = \"{}\"\n{top}\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"own\"\n{own}\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"global\"\n",
+        server.url()
+    ));
+}
+
+/// The Authorization header of the last result request for `target` (`host-name`).
+fn authorization_for(server: &TestServer, name: &str) -> String {
+    server
+        .requests_to("/api/services/results")
+        .iter()
+        .rev()
+        .find(|r| r.json()["name"] == name)
+        .unwrap_or_else(|| panic!("no result for {name}"))
+        .header("authorization")
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_targets_own_api_key_is_used_instead_of_the_global_one() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let global = sb.write("global-key", "global-key-value\n");
+    two_keys_config(
+        &server,
+        &sb,
+        &format!("apiKeyFile = \"{}\"", global.display()),
+        "apiKey = \"own-literal-key\"",
+    );
+    for id in ["h-own", "h-global"] {
+        let out = sb.cmd(&["submit", id, "x", "", "0"]).output().unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+    }
+    assert_eq!(authorization_for(&server, "own"), "ApiKey own-literal-key");
+    assert_eq!(
+        authorization_for(&server, "global"),
+        "ApiKey global-key-value"
+    );
+    // Registration uses the same per-target key.
+    sb.cmd(&["register"]).assert().success();
+    let auth: Vec<(String, String)> = server
+        .requests_to("/api/services")
+        .iter()
+        .map(|r| {
+            (
+                r.json()["payload"]["name"].as_str().unwrap().to_string(),
+                r.header("authorization").unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut auth = auth;
+    auth.sort();
+    assert_eq!(
+        auth,
+        [
+            ("global".to_string(), "ApiKey global-key-value".to_string()),
+            ("own".to_string(), "ApiKey own-literal-key".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn keys_from_the_credentials_directory_win_over_the_files() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let global = sb.write("global-key", "file-global\n");
+    let own = sb.write("own-key", "file-own\n");
+    // The target's id has characters the credential name must escape.
+    sb.config(&format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.passive]]\nhost = \"web.example\"\nname = \"disk usage\"\napiKeyFile = \"{}\"\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"global\"\n",
+        server.url(),
+        global.display(),
+        own.display()
+    ));
+    let creds = sb.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("api-key"), "cred-global\n").unwrap();
+    std::fs::write(creds.join("api-key-web.example-disk_usage"), "cred-own\n").unwrap();
+
+    // Without the credentials directory the files are read.
+    for id in ["web.example-disk usage", "h-global"] {
+        sb.cmd(&["submit", id, "x", "", "0"]).assert().success();
+    }
+    assert_eq!(authorization_for(&server, "disk usage"), "ApiKey file-own");
+    assert_eq!(authorization_for(&server, "global"), "ApiKey file-global");
+
+    for id in ["web.example-disk usage", "h-global"] {
+        let out = sb
+            .cmd(&["submit", id, "x", "", "0"])
+            .env("CREDENTIALS_DIRECTORY", &creds)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+    }
+    assert_eq!(authorization_for(&server, "disk usage"), "ApiKey cred-own");
+    assert_eq!(authorization_for(&server, "global"), "ApiKey cred-global");
 }
