@@ -10,10 +10,7 @@ use crate::watch::{self, Run};
 pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
     let target = agent.passive_target(id)?;
     let run = Run::from_env(|k| std::env::var(k).ok()).map_err(exit::usage)?;
-    let journal = watch::journal_of(&run.invocation_id).unwrap_or_else(|e| {
-        tracing::warn!("{e:#}");
-        format!("(the log could not be read: {e:#})")
-    });
+    let journal = journal_with_patience(&run.invocation_id).await;
     let seconds = watch::run_seconds(&run.unit);
     let (output, perfdata) = watch::describe(&run, seconds, &journal);
     let mut result = CheckResult::new(target, run.state(), &output, &perfdata);
@@ -22,4 +19,21 @@ pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
     let fate = deliver::accept(agent, &backend, result).await?;
     super::report_fate(&target.id, &fate);
     Ok(fate.code())
+}
+
+/// The run's last log lines. journald takes a unit's output through a stream and may not have
+/// indexed the last lines when OnSuccess= starts us (seen in the system test: an empty log for a
+/// unit that had printed one line), so an empty answer is asked again for up to 2 s.
+async fn journal_with_patience(invocation_id: &str) -> String {
+    for _ in 0..10 {
+        match watch::journal_of(invocation_id) {
+            Ok(text) if !text.trim().is_empty() => return text,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            Err(e) => {
+                tracing::warn!("{e:#}");
+                return format!("(the log could not be read: {e:#})");
+            }
+        }
+    }
+    String::new()
 }
