@@ -74,6 +74,18 @@ let
     SuccessExitStatus = 3;
   };
 
+  # The oneshots that talk to the server with every credential: register,
+  # flush, the watch reports.
+  serverOneshot =
+    settings:
+    baseServiceConfig
+    // withCredentials allCredentials
+    // queuedIsSuccess
+    // {
+      Type = "oneshot";
+    }
+    // settings;
+
   passive = inventory.scriptedTargets cfg;
 
   # Scripts run by `run <id>` (timers mode) or by the daemon.
@@ -98,15 +110,10 @@ let
   registerService = networkService // {
     description = "nixcloud.monitoring: register all monitoring targets";
     documentation = [ "https://github.com/nixcloud/nixcloud-monitoring" ];
-    serviceConfig =
-      baseServiceConfig
-      // withCredentials allCredentials
-      // queuedIsSuccess
-      // {
-        Type = "oneshot";
-        ExecStart = command "register --retry";
-        TimeoutStartSec = "infinity";
-      };
+    serviceConfig = serverOneshot {
+      ExecStart = command "register --retry";
+      TimeoutStartSec = "infinity";
+    };
   };
 
   # Two timers start the register service:
@@ -191,15 +198,10 @@ let
     # good. A start is cheap and each run takes everything waiting, so starts
     # are not counted.
     unitConfig.StartLimitIntervalSec = 0;
-    serviceConfig =
-      baseServiceConfig
-      // withCredentials allCredentials
-      // queuedIsSuccess
-      // {
-        Type = "oneshot";
-        ExecStart = command "flush";
-        TimeoutStartSec = "15min";
-      };
+    serviceConfig = serverOneshot {
+      ExecStart = command "flush";
+      TimeoutStartSec = "15min";
+    };
   };
 
   # After an outage the queue is delivered within 5 minutes.
@@ -307,16 +309,11 @@ let
   # run time) needs nothing more.
   watchService = networkService // {
     description = "nixcloud.monitoring: report how a watched unit's run ended (%i)";
-    serviceConfig =
-      baseServiceConfig
-      // withCredentials allCredentials
-      // queuedIsSuccess
-      // {
-        Type = "oneshot";
-        ExecStart = command "report-unit %i";
-        SupplementaryGroups = [ "systemd-journal" ];
-        TimeoutStartSec = "5min";
-      };
+    serviceConfig = serverOneshot {
+      ExecStart = command "report-unit %i";
+      SupplementaryGroups = [ "systemd-journal" ];
+      TimeoutStartSec = "5min";
+    };
   };
 
   watchServices =
