@@ -172,8 +172,8 @@ in
   }
   {
     name = "apiKey and apiKeyFile together are refused";
-    expr = failCount (seed // { apiKeyFile = "/run/keys/k"; });
-    expected = 1;
+    expr = failedAssertions (seed // { apiKeyFile = "/run/keys/k"; });
+    expected = [ "nixcloud.monitoring: set either apiKey or apiKeyFile, not both (apiKeyFile is preferred)." ];
   }
   {
     name = "icinga2 backend needs url, user and passwordFile";
@@ -218,9 +218,13 @@ in
     expected = 1;
   }
   {
-    name = "overlong ids are refused";
-    expr = failCount (withPassive [ (f.passive { host = builtins.concatStringsSep "" (builtins.genList (_: "h") 200); name = "x"; }) ]);
-    expected = 1;
+    name = "overlong ids are refused, naming them";
+    expr = failedAssertions (withPassive [ (f.passive { host = builtins.concatStringsSep "" (builtins.genList (_: "h") 200); name = "x"; }) ]);
+    expected = [
+      ''
+        nixcloud.monitoring: target ids longer than 200 characters cannot become unit names:
+          - ${builtins.concatStringsSep "" (builtins.genList (_: "h") 200)}-x''
+    ];
   }
   {
     name = "long lists in messages are cut after 20 lines";
