@@ -166,6 +166,27 @@ chmod 0555 "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING"'' sc
     expected = true;
   }
   {
+    name = "the sandbox keys have the sandbox's values, but for a target's own loosening";
+    expr =
+      let
+        sandboxOf = s: builtins.intersectAttrs hardening s.serviceConfig;
+      in
+      map sandboxOf [
+        register
+        scripted.services."nixcloud.monitoring-flush"
+        ping
+        backup
+        daemon.services."nixcloud.monitoring"
+      ];
+    expected = [
+      hardening
+      hardening
+      hardening
+      (hardening // { ProtectHome = "read-only"; })
+      (hardening // { ProtectHome = "read-only"; })
+    ];
+  }
+  {
     name = "hardening has the required keys";
     expr = [
       hardening.NoNewPrivileges
