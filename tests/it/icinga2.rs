@@ -678,3 +678,99 @@ fn objects_made_by_the_icinga_admin_are_never_changed_or_removed() {
     let (code, _) = icinga.api("GET", &format!("/v1/objects/hosts/{}", encode(&host)), None);
     assert_eq!(code, 200);
 }
+
+#[test]
+fn two_owners_on_one_host_prune_only_their_own_objects() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("shared");
+    let (owner_a, owner_b) = (format!("{host}-a"), format!("{host}-b"));
+    let (a, b) = (Sandbox::new(), Sandbox::new());
+    let target =
+        |name: &str| format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"{name}\"\n");
+    icinga.config(
+        &a,
+        &owner_a,
+        &format!("{}{}", target("from-a"), target("also-a")),
+    );
+    icinga.config(&b, &owner_b, &target("from-b"));
+    a.cmd(&["register"]).assert().success();
+    b.cmd(&["register"]).assert().success();
+
+    // A drops one of its targets; its full register prunes that one and nothing of B's.
+    icinga.config(&a, &owner_a, &target("also-a"));
+    let out = a.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        icinga.service(&format!("{host}!from-a")).is_none(),
+        "A's removed target is gone"
+    );
+    assert!(
+        icinga.service(&format!("{host}!also-a")).is_some(),
+        "A's kept target stays"
+    );
+    let b_service = icinga
+        .service(&format!("{host}!from-b"))
+        .expect("B's service survives A's prune");
+    assert_eq!(
+        b_service["vars"]["nixcloud_monitoring_owner"],
+        owner_b.as_str()
+    );
+    let (code, _) = icinga.api("GET", &format!("/v1/objects/hosts/{}", encode(&host)), None);
+    assert_eq!(code, 200, "the shared host stays while it has services");
+}
+
+#[test]
+fn registering_some_targets_by_id_prunes_nothing() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("partial");
+    let sb = Sandbox::new();
+    let targets = format!(
+        "[[targets.passive]]\nhost = \"{host}\"\nname = \"one\"\n[[targets.passive]]\nhost = \"{host}\"\nname = \"two\"\n"
+    );
+    icinga.config(&sb, &host, &targets);
+    sb.cmd(&["register"]).assert().success();
+    let out = sb
+        .cmd(&["register", &format!("{host}-one")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        icinga.service(&format!("{host}!two")).is_some(),
+        "a partial registration must not remove the targets it did not name"
+    );
+}
+
+#[test]
+fn tls_with_a_wrong_ca_or_a_wrong_server_name_is_refused() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("tls");
+    let target = format!("[[targets.passive]]\nhost = \"{host}\"\nname = \"x\"\n");
+    for (what, from, to) in [
+        // The system's roots do not contain Icinga2's own CA.
+        (
+            "a CA that did not sign the certificate",
+            format!("caFile = \"{}\"", icinga.var("ICINGA2_CA_FILE")),
+            "caFile = \"/etc/ssl/certs/ca-certificates.crt\"".to_string(),
+        ),
+        (
+            "a name the certificate is not for",
+            format!("serverName = \"{}\"", icinga.var("ICINGA2_SERVER_NAME")),
+            "serverName = \"not-the-icinga-node\"".to_string(),
+        ),
+    ] {
+        let sb = Sandbox::new();
+        icinga.config(&sb, &host, &target);
+        sb.edit_config(&from, &to);
+        let out = sb.cmd(&["register"]).output().unwrap();
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(3), "{what}: {text}");
+        assert!(
+            text.to_lowercase().contains("certificate"),
+            "{what}: the error names the certificate: {text}"
+        );
+        assert!(
+            icinga.service(&format!("{host}!x")).is_none(),
+            "{what}: nothing was registered"
+        );
+    }
+}
