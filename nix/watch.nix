@@ -131,6 +131,16 @@ let
     # units' logs takes the systemd-journal group.
     serviceConfig.SupplementaryGroups = [ "systemd-journal" ];
     script = ''
+      # The last lines of a unit's last run: tagged with its invocation id, or
+      # (journald may miss that id on a short process's last line) the unit's
+      # own lines since the run started.
+      last_lines() {
+        local inv since
+        inv=$(systemctl show --property=InvocationID --value "$1")
+        since=$(systemctl show --timestamp=unix --property=ExecMainStartTimestamp --value "$1")
+        journalctl --no-pager --quiet --output=cat --lines=3 ''${since:+--since="$since"} \
+          _SYSTEMD_INVOCATION_ID="$inv" ''${since:+"+" "_SYSTEMD_UNIT=$1"} | tr '\n' ' '
+      }
       failed=$(systemctl list-units --failed --plain --no-legend --no-pager | cut -d' ' -f1)
       count=$(printf '%s' "$failed" | grep -c . || true)
       perfdata="failed_units=$count;;1;0"
@@ -140,8 +150,7 @@ let
         exit=2; status="$count failed: $(echo $failed)"
         for unit in $failed; do
           status="$status
-      $unit: $(journalctl --no-pager --quiet --output=cat --lines=3 \
-            _SYSTEMD_INVOCATION_ID="$(systemctl show --property=InvocationID --value "$unit")" | tr '\n' ' ')"
+      $unit: $(last_lines "$unit")"
         done
       fi
     '';

@@ -10,8 +10,9 @@ use crate::watch::{self, Run};
 pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
     let target = agent.passive_target(id)?;
     let run = Run::from_env(|k| std::env::var(k).ok()).map_err(exit::usage)?;
-    let journal = journal_with_patience(&run.invocation_id).await;
-    let seconds = watch::run_seconds(&run.unit);
+    let timing = watch::run_timing(&run.unit);
+    let journal = journal_with_patience(&run, timing.started).await;
+    let seconds = timing.seconds;
     let (output, perfdata) = watch::describe(&run, seconds, &journal);
     let mut result = CheckResult::new(target, run.state(), &output, &perfdata);
     result.duration_ms = seconds.map(|s| s * 1000);
@@ -24,9 +25,9 @@ pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
 /// The run's last log lines. journald takes a unit's output through a stream and may not have
 /// indexed the last lines when OnSuccess= starts us (seen in the system test: an empty log for a
 /// unit that had printed one line), so an empty answer is asked again for up to 2 s.
-async fn journal_with_patience(invocation_id: &str) -> String {
+async fn journal_with_patience(run: &Run, started: Option<u64>) -> String {
     for _ in 0..10 {
-        match watch::journal_of(invocation_id) {
+        match watch::journal_of(&run.invocation_id, &run.unit, started) {
             Ok(text) if !text.trim().is_empty() => return text,
             Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
             Err(e) => {
