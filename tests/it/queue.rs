@@ -285,15 +285,7 @@ fn a_full_queue_refuses_loudly_and_keeps_what_it_has() {
         4,
         "3 submits + the delivery before refusing"
     );
-    let outputs: Vec<String> = sb
-        .files_in("queue")
-        .iter()
-        .map(|f| {
-            let doc: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
-            doc["output"].as_str().unwrap().to_string()
-        })
-        .collect();
+    let outputs = queued_outputs(&sb);
     assert_eq!(outputs, ["r0", "r1", "r2"]);
     assert_eq!(
         files_containing(&sb.state_dir(), "one too many"),
@@ -827,15 +819,7 @@ fn flush_stops_at_the_first_transient_failure_to_keep_the_order() {
         ["first", "second"],
         "the third must not be sent past the second"
     );
-    let queued: Vec<String> = sb
-        .files_in("queue")
-        .iter()
-        .map(|f| {
-            let doc: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
-            doc["output"].as_str().unwrap().to_string()
-        })
-        .collect();
+    let queued = queued_outputs(&sb);
     assert_eq!(queued, ["second", "third"]);
 
     let after_stop = server.requests_to("/api/services/results").len();
@@ -887,4 +871,16 @@ fn each_result_carries_its_queue_id_and_measured_time_in_headers() {
         .to_string();
         assert_eq!(req.header("x-measured-at"), Some(when.as_str()));
     }
+}
+
+/// The outputs of the results waiting in the queue, oldest first.
+fn queued_outputs(sb: &Sandbox) -> Vec<String> {
+    sb.files_in("queue")
+        .iter()
+        .map(|f| {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+            doc["output"].as_str().unwrap().to_string()
+        })
+        .collect()
 }
