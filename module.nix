@@ -88,7 +88,17 @@ let
     inherit (watch) watched;
     exe = "${cfg.package}/bin/nixcloud-monitoring";
     basePath = map (name: pkgs.${name}) names.scriptTools;
+    # The prometheus backend's textfile directory (nix/prometheus.nix).
+    writablePaths = helpers.prometheus.writablePaths cfg;
   };
+
+  # Both `backend` and `backends` given (not by their defaults): the agent
+  # refuses that, so the module does too.
+  bothBackendKeys =
+    let
+      o = options.nixcloud.monitoring;
+    in
+    o.backend.highestPrio < 1500 && o.backends.highestPrio < 1500;
 
   # All passive-target commands in one package (see nix/units.nix).
   commandsPackage = pkgs.runCommandLocal "nixcloud-monitoring-commands" { } (
@@ -162,12 +172,29 @@ in
   imports = [
     ./nix/options.nix
     ./nix/watch-options.nix
+    # prometheus.* for the Prometheus machine, the node exporter's textfile
+    # collector; gets the targets including the automatic ones.
+    (helpers.prometheus.module cfg)
   ];
 
   config = lib.mkIf cfg.enable {
-    assertions = helpers.assertions cfg ++ watch.assertions;
+    assertions =
+      helpers.assertions cfg
+      ++ watch.assertions
+      ++ [
+        {
+          assertion = !bothBackendKeys;
+          message = "nixcloud.monitoring: set either backend or backends, not both (backends = [ ... ] for several).";
+        }
+      ];
     nixcloud.monitoring.targets.passive = watch.targets;
-    warnings = helpers.warnings cfg;
+    warnings =
+      helpers.warnings cfg
+      ++ lib.optional (
+        helpers.uses cfg "prometheus"
+        && !(config.services.prometheus.exporters.node.enable or false)
+        && cfg.prometheus.textfile == null
+      ) "nixcloud.monitoring: the prometheus backend writes ${names.stateDir}/prometheus/nixcloud-monitoring.prom, which no collector reads: enable services.prometheus.exporters.node (the module then points its textfile collector at the agent's file) or set nixcloud.monitoring.prometheus.textfile.";
 
     users.users.${names.user} = {
       isSystemUser = true;

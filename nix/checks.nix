@@ -30,6 +30,8 @@ let
     );
 
   hasKey = t: (t.apiKey or null) != null || (t.apiKeyFile or null) != null;
+
+  inherit (import ./render.nix) backendsOf uses;
 in
 rec {
   # Ids used by more than one target: [ { id; kinds = [ ... ]; } ], sorted by id.
@@ -71,7 +73,9 @@ rec {
       tooLong = filter (e: stringLength e.escaped > names.maxEscapedIdLength) all;
       twoKeys = filter (e: e.target.apiKey != null && e.target.apiKeyFile != null) all;
 
-      needsGlobalKey = cfg.backend == "nixcloud" && !(builtins.all (e: hasKey e.target) all);
+      needsGlobalKey = uses cfg "nixcloud" && !(builtins.all (e: hasKey e.target) all);
+      backends = backendsOf cfg;
+      repeatedBackends = filter (k: length (filter (b: b == k) backends) > 1) (attrNames (groupBy (b: b) backends));
       hasGlobalKey = cfg.apiKey != null || cfg.apiKeyFile != null;
       keyless = filter (e: !hasKey e.target) all;
 
@@ -152,11 +156,23 @@ rec {
           ${bullet (map (e: e.id) twoKeys)}'';
       }
       {
-        assertion = cfg.backend != "icinga2" || missingIcinga == [ ];
+        assertion = !(uses cfg "icinga2") || missingIcinga == [ ];
         message = ''
           nixcloud.monitoring: backend = "icinga2" needs ${
             concatStringsSep ", " (map (k: "nixcloud.monitoring.icinga2.${k}") missingIcinga)
           }.'';
+      }
+      {
+        assertion = !(uses cfg "healthchecks") || (cfg.healthchecks.apiKeyFile or null) != null;
+        message = "nixcloud.monitoring: backend \"healthchecks\" needs nixcloud.monitoring.healthchecks.apiKeyFile.";
+      }
+      {
+        assertion = backends != [ ] && repeatedBackends == [ ];
+        message =
+          if backends == [ ] then
+            "nixcloud.monitoring.backends is empty; name at least one backend."
+          else
+            "nixcloud.monitoring.backends names ${concatStringsSep ", " repeatedBackends} more than once.";
       }
     ];
 

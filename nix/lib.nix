@@ -12,7 +12,13 @@ in
   auto = import ./auto.nix;
 
   inherit (escape) targetId escapeId isPlainId;
-  inherit (import ./render.nix) renderConfig moduleOnlyTopKeys moduleOnlyTargetKeys;
+  inherit (import ./render.nix)
+    renderConfig
+    moduleOnlyTopKeys
+    moduleOnlyTargetKeys
+    backendsOf
+    uses
+    ;
   inherit (checks)
     assertions
     failedAssertions
@@ -23,4 +29,8 @@ in
 
   # { cfg, exe, configFile, basePath ? [ ] } -> { services; timers; paths; commands; ... }
   units = import ./units.nix;
+
+  # The prometheus backend's textfile wiring and what a Prometheus machine
+  # reads (rules, scrape configs, blackbox modules); `module` for module.nix.
+  prometheus = import ./prometheus.nix;
 }

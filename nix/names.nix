@@ -40,6 +40,7 @@ rec {
   apiKeyCredential = "api-key";
   targetApiKeyCredential = escapedId: "api-key-${escapedId}";
   icinga2PasswordCredential = "icinga2-password";
+  healthchecksApiKeyCredential = "healthchecks-api-key";
 
   # Packages (nixpkgs attribute names) on every passive script's PATH, besides
   # what NixOS gives every unit (coreutils, findutils, gnugrep, gnused,

@@ -23,6 +23,15 @@ let
     globalPublic = cfg.public;
   };
 
+  # The agent's backend kinds (src/config/backends.rs).
+  backendKinds = [
+    "nixcloud"
+    "local"
+    "icinga2"
+    "prometheus"
+    "healthchecks"
+  ];
+
   activeList =
     kind: type:
     mkOption {
@@ -65,16 +74,30 @@ in
     };
 
     backend = mkOption {
-      type = types.enum [
-        "nixcloud"
-        "local"
-        "icinga2"
-      ];
+      type = types.enum backendKinds;
       default = "nixcloud";
       description = ''
         Where registrations and results go: `nixcloud` (the HTTP API at
         `apiHost`), `local` (only recorded in the state directory, for
-        testing) or `icinga2` (an Icinga 2 REST API, see `icinga2.*`).
+        testing), `icinga2` (an Icinga 2 REST API, see `icinga2.*`),
+        `prometheus` (a textfile for the node exporter, see `prometheus.*`)
+        or `healthchecks` (a Healthchecks server, see `healthchecks.*`).
+        For several at once use `backends`; setting both is an error.
+      '';
+    };
+
+    backends = mkOption {
+      type = types.listOf (types.enum backendKinds);
+      default = [ cfg.backend ];
+      defaultText = literalExpression "[ config.nixcloud.monitoring.backend ]";
+      example = [
+        "prometheus"
+        "icinga2"
+      ];
+      description = ''
+        Every backend each registration and result goes to (kinds as for
+        `backend`), each at most once. Defaults to `backend` alone; set
+        either this or `backend`, not both.
       '';
     };
 
@@ -198,6 +221,50 @@ in
           (`vars.nixcloud_monitoring_owner`): `register` only updates and
           removes objects with this mark. `null` means the machine's host
           name. Give every machine its own.
+        '';
+      };
+    };
+
+    # The agent's side of the prometheus backend. The options a Prometheus
+    # server machine reads (rules, scrapeConfigs, blackboxModules, ...) are
+    # declared in nix/prometheus.nix: they never reach the config file.
+    prometheus.textfile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/var/lib/prometheus-node-exporter-textfile/nixcloud-monitoring.prom";
+      description = ''
+        The `.prom` file the `prometheus` backend writes (replaced
+        atomically). `null`: `<stateDir>/prometheus/nixcloud-monitoring.prom`,
+        or, when `services.prometheus.exporters.node.enable` is set, a file
+        in the directory the module gives the node exporter's textfile
+        collector (see nix/prometheus.nix).
+      '';
+    };
+
+    healthchecks = {
+      url = mkOption {
+        type = types.str;
+        default = "https://healthchecks.io";
+        example = "https://hc.example.org";
+        description = "Base URL of the Healthchecks server (backend `healthchecks`).";
+      };
+      apiKeyFile = mkOption {
+        type = types.nullOr secretPath;
+        default = null;
+        example = "/run/keys/healthchecks";
+        description = ''
+          File holding the project's API key (required with the
+          `healthchecks` backend), passed to the units as the credential
+          `healthchecks-api-key`; never copied to the Nix store.
+        '';
+      };
+      owner = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "web1";
+        description = ''
+          Mark on the checks this machine owns; `register` only updates and
+          removes checks with it. `null` means the machine's host name.
         '';
       };
     };

@@ -7,7 +7,11 @@
 #     passive target's serviceConfig and path, the submodules' `_module`),
 #   * leaves out null values (TOML has no null; null means "not set"),
 #   * adds `stateDir`, which the module fixes to /var/lib/nixcloud-monitoring,
-#   * writes the `icinga2` table only when backend = "icinga2",
+#   * writes one backend as `backend = "x"` and several as `backends = [ ... ]`
+#     (the agent refuses both keys at once; a one-element `backends` becomes
+#     `backend`, so configs without several backends render as before),
+#   * writes the `icinga2` / `healthchecks` table only when that backend is
+#     used, and `prometheus` only when it is used and `textfile` is set,
 #   * leaves out empty target lists, so the file stays short.
 # The agent rejects unknown keys, so anything added to a target submodule
 # that is not in docs/config.md has to be listed in moduleOnlyTargetKeys.
@@ -54,15 +58,26 @@ let
       passive = map renderTarget (targets.passive or [ ]);
     in
     nonEmpty { inherit active passive; };
+  # The backends in use: `backends` (which NixOS defaults to [ backend ]);
+  # evaluated configs without it (the tests' fixtures) mean `backend` alone.
+  backendsOf = cfg: cfg.backends or [ cfg.backend ];
+  uses = cfg: kind: builtins.elem kind (backendsOf cfg);
+
+  table = attrs: dropNulls (builtins.removeAttrs attrs [ "_module" ]);
 in
 {
-  inherit moduleOnlyTopKeys moduleOnlyTargetKeys;
+  inherit moduleOnlyTopKeys moduleOnlyTargetKeys backendsOf uses;
 
   renderConfig =
     cfg:
+    let
+      backends = backendsOf cfg;
+      one = builtins.length backends == 1;
+    in
     nonEmpty (dropNulls {
+      backend = if one then builtins.head backends else null;
+      backends = if one then null else backends;
       inherit (cfg)
-        backend
         apiHost
         public
         apiKey
@@ -75,8 +90,13 @@ in
       delivery = {
         inherit (cfg.delivery) attempts timeout concurrency;
       };
-      icinga2 =
-        if cfg.backend == "icinga2" then dropNulls (builtins.removeAttrs cfg.icinga2 [ "_module" ]) else null;
+      icinga2 = if uses cfg "icinga2" then table cfg.icinga2 else null;
+      healthchecks = if uses cfg "healthchecks" then table cfg.healthchecks else null;
+      prometheus =
+        if uses cfg "prometheus" && (cfg.prometheus.textfile or null) != null then
+          { inherit (cfg.prometheus) textfile; }
+        else
+          null;
       targets = renderTargets (cfg.targets or { });
     });
 }

@@ -27,11 +27,16 @@ in
   basePath ? [ ],
   # [ { id; escaped; unit; } ] from nix/watch.nix: units whose every run is reported.
   watched ? [ ],
+  # Directories outside the state directory every unit may write (ReadWritePaths=
+  # under ProtectSystem=strict): the prometheus backend's textfile directory
+  # (nix/prometheus.nix, wired by module.nix).
+  writablePaths ? [ ],
 }:
 let
   command = args: "${exe} --config ${names.configPath} ${args}";
 
-  talksToNixcloud = cfg.backend == "nixcloud";
+  inherit (import ./render.nix) uses;
+  talksToNixcloud = uses cfg "nixcloud";
 
   # LoadCredential= entries. Only what the backend in use needs: a missing
   # credential file makes the unit fail, so a key left configured while
@@ -39,8 +44,11 @@ let
   globalCredentials =
     optional (talksToNixcloud && cfg.apiKeyFile != null) "${names.apiKeyCredential}:${cfg.apiKeyFile}"
     ++ optional (
-      cfg.backend == "icinga2" && cfg.icinga2.passwordFile != null
-    ) "${names.icinga2PasswordCredential}:${cfg.icinga2.passwordFile}";
+      uses cfg "icinga2" && cfg.icinga2.passwordFile != null
+    ) "${names.icinga2PasswordCredential}:${cfg.icinga2.passwordFile}"
+    ++ optional (
+      uses cfg "healthchecks" && (cfg.healthchecks.apiKeyFile or null) != null
+    ) "${names.healthchecksApiKeyCredential}:${cfg.healthchecks.apiKeyFile}";
 
   targetCredentials =
     entry:
@@ -58,7 +66,8 @@ let
     Group = names.group;
     StateDirectory = names.stateDirectoryName;
     StateDirectoryMode = "0750";
-  };
+  }
+  // (if writablePaths == [ ] then { } else { ReadWritePaths = writablePaths; });
 
   networkService = {
     after = [ "network-online.target" ];

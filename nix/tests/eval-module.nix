@@ -135,6 +135,27 @@ let
       nixcloud.monitoring.public = false;
     };
     auto = autoMachine;
+    # The seed example with the prometheus backend next to nixcloud, on a
+    # machine with a node exporter (nix/prometheus.nix wires its textfile
+    # collector).
+    prometheus = {
+      imports = [ seed ];
+      networking.hostName = "web1";
+      nixcloud.monitoring.backends = [
+        "nixcloud"
+        "prometheus"
+      ];
+      services.prometheus.exporters.node.enable = true;
+    };
+    prometheus-no-exporter = {
+      imports = [ seed ];
+      nixcloud.monitoring.backends = [ "prometheus" ];
+    };
+    both-backend-keys = {
+      imports = [ seed ];
+      nixcloud.monitoring.backend = "local";
+      nixcloud.monitoring.backends = [ "prometheus" ];
+    };
     auto-off = {
       imports = [ autoMachine ];
       nixcloud.monitoring.auto.enable = false;
@@ -231,6 +252,10 @@ let
     paths = lib.mapAttrs (_: p: p.pathConfig) config.systemd.paths;
     inherit commandNames;
     tmpfiles = config.systemd.tmpfiles.rules;
+    nodeExporter = config.services.prometheus.exporters.node;
+    prometheus = {
+      inherit (config.nixcloud.monitoring.prometheus) rules scrapeConfigs blackboxModules;
+    };
     users = config.users.users;
     etcFiles = lib.attrNames config.environment.etc;
     counts = {

@@ -17,6 +17,8 @@ let
   auto2505 = runWith "25.05" "auto";
   autoOff = run "auto-off";
   autoNginxOff = run "auto-nginx-off";
+  prom = run "prometheus";
+  promAlone = run "prometheus-no-exporter";
 
   ids = kind: map (t: "${t.host}-${t.name}") (auto.config.targets.active.${kind} or [ ]);
   origins = r: kind: map (t: t.origin or null) (r.config.targets.active.${kind} or [ ]);
@@ -39,6 +41,7 @@ let
     families = "example.net-PING (check_ping)";
     timers = "db.example.org-backup: check = 60, timeout = 60";
     nokey = "no API key";
+    both-backend-keys = "set either backend or backends, not both";
   };
   scenarioResults = lib.mapAttrs (scenario: needle: {
     inherit needle;
@@ -226,6 +229,33 @@ let
         && flake.nixosModules.default == ../../module.nix
         && (flake.overlays.default fakePkgs { }).nixcloud-monitoring == "agent"
         && names flake.checks.aarch64-linux == [ "example-evaluates" "nix-tests" "package" "vm" ];
+    }
+    {
+      what = "prometheus backend + node exporter: textfile collector wired, directory, units may write it";
+      ok =
+        prom.failedAssertions == [ ]
+        && prom.config.backends == [ "nixcloud" "prometheus" ]
+        && prom.config.prometheus == { textfile = "/var/lib/nixcloud-monitoring-textfile/nixcloud-monitoring.prom"; }
+        && prom.nodeExporter.enabledCollectors == [ "textfile" ]
+        && prom.nodeExporter.extraFlags == [ "--collector.textfile.directory=/var/lib/nixcloud-monitoring-textfile" ]
+        && lib.elem "d /var/lib/nixcloud-monitoring-textfile 2750 nixcloud-monitoring node-exporter - -" prom.tmpfiles
+        && lib.all (s: s.serviceConfig.ReadWritePaths == [ "/var/lib/nixcloud-monitoring-textfile" ]) (
+          lib.attrValues (lib.filterAttrs (n: _: lib.hasPrefix "nixcloud.monitoring" n) prom.services)
+        )
+        && map (j: j.job_name) prom.prometheus.scrapeConfigs == [
+          "nixcloud-monitoring-web1-check_http"
+          "nixcloud-monitoring-web1-check_ssl_cert"
+        ];
+    }
+    {
+      what = "prometheus backend without a node exporter: agent's default textfile, a warning, nothing wired";
+      ok =
+        promAlone.failedAssertions == [ ]
+        && promAlone.config.backend == "prometheus"
+        && !(promAlone.config ? prometheus)
+        && promAlone.nodeExporter.extraFlags == [ ]
+        && lib.any (lib.hasInfix "which no collector reads") promAlone.warnings
+        && !(lib.any (lib.hasInfix "textfile") promAlone.tmpfiles);
     }
     {
       what = "package.nix: name and version from Cargo.toml";

@@ -108,6 +108,15 @@ rec {
       serverName = null;
       owner = null;
     };
+    # `backends` is left out: NixOS defaults it to [ backend ], and the helpers
+    # read `cfg.backends or [ cfg.backend ]`, so `base // { backend = "local"; }`
+    # means what it says.
+    prometheus.textfile = null;
+    healthchecks = {
+      url = "https://healthchecks.io";
+      apiKeyFile = null;
+      owner = null;
+    };
     targets = {
       active = noTargets;
       passive = [ ];

@@ -243,6 +243,21 @@ in
       }
       // postfixOptions;
 
+      # nixos/modules/services/monitoring/prometheus/exporters.nix (+ node.nix):
+      # the options nix/prometheus.nix reads and sets.
+      services.prometheus.exporters.node = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        group = mkOption {
+          type = types.str;
+          default = "node-exporter";
+        };
+        enabledCollectors = strList;
+        extraFlags = strList;
+      };
+
       assertions = mkOption {
         type = types.listOf (
           types.submodule {

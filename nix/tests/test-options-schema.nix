@@ -99,12 +99,16 @@ in
     expected = [ [ ] [ ] [ ] [ ] [ ] [ ] [ ] ];
   }
   {
-    name = "fixtures.base holds the options' defaults";
-    expr = builtins.removeAttrs f.base [
-      "enable"
-      "mode"
-      "package"
-    ];
+    name = "fixtures.base holds the options' defaults (backends: derived from backend)";
+    expr =
+      builtins.removeAttrs f.base [
+        "enable"
+        "mode"
+        "package"
+      ]
+      // {
+        backends = [ f.base.backend ];
+      };
     expected = defaultsAt [ ];
   }
   {
