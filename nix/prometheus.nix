@@ -154,10 +154,11 @@ rec {
   # 2750: the agent creates, writes and renames files in it; the exporter can
   # list it and read files its group can read, but not create, remove or
   # rename anything; others see nothing. setgid makes every file the agent
-  # creates belong to the exporter's group (the agent's units have
-  # UMask 0007; the agent gives the textfile mode 0640, which a rename keeps).
-  # The agent's temporary file must not end in .prom, or the collector could
-  # read it half-written.
+  # creates belong to the exporter's group (the agent gives the textfile mode
+  # 0644 itself, whatever the units' UMask 0007, and a rename keeps it; the
+  # directory keeps others out). The agent's temporary file
+  # (.<name>.<pid>.tmp) does not end in .prom, so the collector never reads
+  # it half-written. tests/prometheus/run.sh checks all of this as root.
   tmpfilesRules = exporterGroup: [
     "d ${textfileDir} 2750 ${names.user} ${exporterGroup} - -"
   ];

@@ -10,6 +10,9 @@ NIXCLOUD_SKIP_LOG=$(mktemp)
 export NIXCLOUD_SKIP_LOG
 trap 'rm -f "$NIXCLOUD_SKIP_LOG"' EXIT
 cargo test --locked
+bash nix/tests/run.sh
+# nix/prometheus.nix's output against the real promtool, Prometheus, node and blackbox exporters.
+bash tests/prometheus/run.sh
 if [ -s "$NIXCLOUD_SKIP_LOG" ]; then
 	echo "SKIPPED ($(wc -l <"$NIXCLOUD_SKIP_LOG") tests; they passed nothing):"
 	sed 's/^/  SKIPPED /' "$NIXCLOUD_SKIP_LOG"
@@ -18,4 +21,3 @@ if [ -s "$NIXCLOUD_SKIP_LOG" ]; then
 		exit 1
 	fi
 fi
-bash nix/tests/run.sh
