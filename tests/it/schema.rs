@@ -156,8 +156,8 @@ impl Schema {
     }
 
     /// What a table needs so the agent (and the module's assertions) accept it at all:
-    /// `stateDir` in the sandbox and a complete `[icinga2]` table at the top (so that
-    /// `backend = "icinga2"` can be tried), a non-empty `host` in every target, a `name` in a
+    /// `stateDir` in the sandbox and complete `[icinga2]` and `[healthchecks]` tables at the
+    /// top (so that `backend = "icinga2"` and `"healthchecks"` can be tried), a non-empty `host` in every target, a `name` in a
     /// passive target (it has no default). Values are the options' examples.
     fn base(&self, table: &[String]) -> Value {
         let example = |k: &str| {
@@ -169,12 +169,14 @@ impl Schema {
         match t.as_slice() {
             [] => {
                 let icinga2 = self.base(&key_path("icinga2"));
-                json!({ "stateDir": "{state}", "icinga2": icinga2 })
+                let healthchecks = self.base(&key_path("healthchecks"));
+                json!({ "stateDir": "{state}", "icinga2": icinga2, "healthchecks": healthchecks })
             }
             ["icinga2"] => json!({
                 "url": example("url"), "user": example("user"),
                 "passwordFile": example("passwordFile"),
             }),
+            ["healthchecks"] => json!({ "apiKeyFile": example("apiKeyFile") }),
             ["targets", "active", _] => json!({ "host": example("host") }),
             ["targets", "passive"] => json!({ "host": example("host"), "name": example("name") }),
             _ => json!({}),
@@ -436,7 +438,7 @@ fn every_module_key_with_its_default_is_accepted_by_the_agent() {
 fn every_table_has_the_same_keys_in_the_module_and_the_agent() {
     let Some(schema) = schema() else { return };
     let tables = schema.tables();
-    assert_eq!(tables.len(), 15, "{tables:?}");
+    assert_eq!(tables.len(), 17, "{tables:?}");
     let problems: Vec<String> = par_map(&tables, |table| {
         let agent = agent_keys(schema, table);
         let module = schema.keys_of(table);
