@@ -1,7 +1,7 @@
-//! What every command starts from: the checked config, the state directory and the queue.
+//! What every command starts from: the checked config, the state directory and the queues.
 
 use crate::backend::Backend;
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
 use crate::exit;
 use crate::privileges::{self, Role};
 use crate::queue::Queue;
@@ -10,11 +10,20 @@ use crate::state::StateDir;
 use crate::targets::{self, Target};
 use std::path::Path;
 
+/// One backend's own queue: each backend gets every result, and one that is down holds up
+/// only its own lane.
+pub struct Lane {
+    pub kind: BackendKind,
+    pub queue: Queue,
+}
+
 /// The loaded agent.
 pub struct Agent {
     pub config: Config,
     pub state: StateDir,
-    pub queue: Queue,
+    /// One per configured backend, in the config's order. With a single backend its queue is
+    /// `queue/` as it always was; with several, `queue/<backend>/`.
+    pub lanes: Vec<Lane>,
     /// Whether this process owns the state directory or may only use the spool.
     pub role: Role,
 }
@@ -25,18 +34,38 @@ impl Agent {
         let config = Config::load(path).map_err(exit::usage)?;
         let role = privileges::settle(&config.state_dir, || secrets::preload(&config.secrets()))?;
         let state = StateDir::new(config.state_dir.clone());
-        let queue = Queue::new(&state, config.queue.clone());
+        let lanes = match config.backends.as_slice() {
+            [only] => vec![Lane {
+                kind: *only,
+                queue: Queue::new(&state, config.queue.clone()),
+            }],
+            several => several
+                .iter()
+                .map(|&kind| Lane {
+                    kind,
+                    queue: Queue::lane(&state, config.queue.clone(), kind.name()),
+                })
+                .collect(),
+        };
         Ok(Agent {
             config,
             state,
-            queue,
+            lanes,
             role,
         })
     }
 
-    /// The configured backend.
-    pub fn backend(&self) -> anyhow::Result<Backend> {
-        Backend::new(&self.config, &self.state)
+    /// The configured backends, one per lane.
+    pub fn backends(&self) -> anyhow::Result<Vec<Backend>> {
+        self.lanes
+            .iter()
+            .map(|lane| Backend::new(lane.kind, &self.config, &self.state))
+            .collect()
+    }
+
+    /// The first lane's queue, which also holds the spool and adopts what is spooled.
+    pub fn queue(&self) -> &Queue {
+        &self.lanes[0].queue
     }
 
     /// A target by id (raw or escaped); an unknown id is a usage error that lists the ids.

@@ -14,34 +14,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod backends;
+pub use backends::{
+    BackendKind, HealthchecksSettings, Icinga2Settings, PrometheusSettings,
+};
+
 /// Where the config lives when neither `--config` nor the environment says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
 /// The environment variable that overrides [`DEFAULT_PATH`].
 pub const PATH_ENV: &str = "NIXCLOUD_MONITORING_CONFIG";
-
-/// Which server the agent talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    /// The original's hosted API (or a compatible receiver) at `apiHost`.
-    #[default]
-    Nixcloud,
-    /// Nothing leaves the machine: records go to the state directory.
-    Local,
-    /// An Icinga2 server's REST API.
-    Icinga2,
-}
-
-impl BackendKind {
-    /// The name as written in the config.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Nixcloud => "nixcloud",
-            BackendKind::Local => "local",
-            BackendKind::Icinga2 => "icinga2",
-        }
-    }
-}
 
 /// Bounds of the on-disk queue of undelivered results.
 #[derive(Debug, Clone, Deserialize)]
@@ -82,41 +63,14 @@ impl Default for DeliverySettings {
     }
 }
 
-/// The Icinga2 API connection (read as `raw::RawIcinga2`).
-#[derive(Debug, Clone)]
-pub struct Icinga2Settings {
-    /// API base, e.g. `https://icinga.example.org:5665`.
-    pub url: String,
-    /// The ApiUser's name.
-    pub user: String,
-    /// File holding the ApiUser's password (credential `icinga2-password`).
-    pub password_file: PathBuf,
-    /// CA certificate that signed the API certificate; system roots when absent.
-    pub ca_file: Option<PathBuf>,
-    /// Name on the API certificate when it is not the URL's host (Icinga's node name).
-    pub server_name: Option<String>,
-    /// Marks the objects this agent owns (`vars.nixcloud_monitoring_owner`); only those are
-    /// updated and pruned. Default: the machine's host name.
-    pub owner: Option<String>,
-}
-
-impl Icinga2Settings {
-    /// Where the ApiUser's password comes from.
-    pub fn password(&self) -> KeySource {
-        KeySource::File {
-            path: self.password_file.clone(),
-            credential: "icinga2-password".into(),
-        }
-    }
-}
-
 impl Config {
-    /// The server the backend talks to, for messages; none for `local`.
-    pub fn server_url(&self) -> Option<&str> {
-        match self.backend {
+    /// The server `kind` talks to, for messages; none for `local` and `prometheus`.
+    pub fn server_url(&self, kind: BackendKind) -> Option<&str> {
+        match kind {
             BackendKind::Nixcloud => Some(&self.api_host),
             BackendKind::Icinga2 => self.icinga2.as_ref().map(|i| i.url.as_str()),
-            BackendKind::Local => None,
+            BackendKind::Healthchecks => self.healthchecks.as_ref().map(|h| h.url.as_str()),
+            BackendKind::Local | BackendKind::Prometheus => None,
         }
     }
 }
@@ -126,7 +80,9 @@ impl Config {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    pub backend: BackendKind,
+    /// Where every result goes, in the order written (`backend` or `backends`); never empty
+    /// and without repeats.
+    pub backends: Vec<BackendKind>,
     pub api_host: String,
     /// The top-level key, if any.
     pub key: Option<KeySource>,
@@ -134,6 +90,8 @@ pub struct Config {
     pub queue: QueueSettings,
     pub delivery: DeliverySettings,
     pub icinga2: Option<Icinga2Settings>,
+    pub prometheus: PrometheusSettings,
+    pub healthchecks: Option<HealthchecksSettings>,
     pub targets: Vec<Target>,
     /// Where the NixOS module took a target from (`origin` in the file: "auto: services.…"), by
     /// target id; targets written by hand have none. Shown by `check` and `status`, never sent.
@@ -158,11 +116,12 @@ impl Config {
     /// Every secret the config refers to (top level, per target).
     pub fn secrets(&self) -> Vec<KeySource> {
         let icinga = self.icinga2.as_ref().map(Icinga2Settings::password);
+        let healthchecks = self.healthchecks.as_ref().map(HealthchecksSettings::api_key);
         let keys = self
             .key
             .iter()
             .chain(self.targets.iter().filter_map(|t| t.key.as_ref()));
-        keys.cloned().chain(icinga).collect()
+        keys.cloned().chain(icinga).chain(healthchecks).collect()
     }
 
     /// Reads and checks the config file.
@@ -211,20 +170,36 @@ impl Config {
             &mut origins,
         )?;
         check_unique(&file, &targets)?;
-        if raw.backend == BackendKind::Icinga2 && icinga2.is_none() {
-            bail!(
-                "{file}: backend = \"icinga2\" needs an [icinga2] table (url, user, passwordFile)"
-            );
-        }
+        let healthchecks = match raw.healthchecks {
+            Some(s) => {
+                checked_url(&file, text, "healthchecks.url", &s.url, "healthchecks.apiKeyFile")?;
+                Some(s.settings())
+            }
+            None => None,
+        };
+        let backends = backends::chosen(&file, raw.backend, raw.backends)?;
+        backends::require_settings(
+            &file,
+            &backends,
+            icinga2.is_some(),
+            healthchecks.is_some(),
+        )?;
+        let first_active = targets
+            .iter()
+            .find(|t| t.passive().is_none())
+            .map(|t| (t.id.as_str(), t.kind_name()));
+        backends::require_active_support(&file, &backends, first_active)?;
         Ok(Config {
             path: path.to_path_buf(),
-            backend: raw.backend,
+            backends,
             api_host: api_host.trim_end_matches('/').to_string(),
             key,
             state_dir: resolve_state_dir(raw.state_dir),
             queue: raw.queue,
             delivery: raw.delivery,
             icinga2,
+            prometheus: raw.prometheus.unwrap_or_default(),
+            healthchecks,
             targets,
             origins,
             warnings,

@@ -7,15 +7,17 @@
 //! delivery that succeeds at once costs no fsync, and a result is still on disk for good
 //! before the command returns saying "queued".
 
-use crate::agent::Agent;
+use crate::agent::{Agent, Lane};
 use crate::backend::{Api, Backend};
+use crate::config::BackendKind;
 use crate::exit::Code;
 use crate::privileges::Role;
-use crate::queue;
+use crate::queue::{self, DeliveryLock, Queue};
 use crate::result::CheckResult;
 use crate::retry::{DeliveryError, RetryPolicy};
 use crate::secrets::SecretError;
 use crate::targets::{self, Target};
+use anyhow::Context;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -81,21 +83,97 @@ impl FlushReport {
     }
 }
 
-/// Queues `result` durably, then delivers the queue. Only a process that is not the owner of
-/// the state directory (a group member) hands the result to the service through the spool
-/// instead. When the queue is full, what is queued is delivered first; only if that leaves no
-/// room is the result refused ([`queue::QueueFull`], exit 5), and then it is not recorded
-/// anywhere, not even as its target's last result.
-pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> anyhow::Result<Fate> {
+/// What became of an accepted result at each backend, in the config's order.
+#[derive(Debug)]
+pub struct Fates(pub Vec<(BackendKind, Fate)>);
+
+impl Fates {
+    /// The worst of the backends' exit codes.
+    pub fn code(&self) -> Code {
+        self.0
+            .iter()
+            .fold(Code::Ok, |worst, (_, fate)| worst.worst(fate.code()))
+    }
+}
+
+/// Queues `result` durably in every backend's lane, then delivers the lanes at once. Only a
+/// process that is not the owner of the state directory (a group member) hands the result to
+/// the service through the spool instead. When a lane is full, what it holds is delivered
+/// first; only if that leaves no room is the result refused there ([`queue::QueueFull`],
+/// exit 5). Refused by every lane, it is not recorded anywhere, not even as its target's last
+/// result; refused by some, the others still deliver it and the command exits 5.
+pub async fn accept(
+    agent: &Agent,
+    backends: &[Backend],
+    result: CheckResult,
+) -> anyhow::Result<Fates> {
     if agent.role == Role::Guest {
         // The service records a spooled result for `status` when it adopts the file.
         tracing::info!("not the owner of the state directory: handing the result to the service");
-        return agent.queue.push_spool(&result).map(Fate::Spooled);
+        let path = agent.queue().push_spool(&result)?;
+        return Ok(Fates(vec![(agent.lanes[0].kind, Fate::Spooled(path))]));
     }
-    // The owner's own delivery is the only one there is: a key it cannot read now would make
-    // a spooled result wait for ever, so the result is queued and the problem said loudly.
     let target = targets::find(&agent.config.targets, &result.target);
-    let key_problem = match backend.check_access(target) {
+    let mut paths = Vec::with_capacity(agent.lanes.len());
+    let mut refused = Vec::new();
+    for (lane, backend) in agent.lanes.iter().zip(backends) {
+        let queued = match lane.queue.push_unsynced(&result) {
+            Err(e) if e.downcast_ref::<queue::QueueFull>().is_some() => {
+                make_room(agent, lane, backend, &result).await
+            }
+            other => other,
+        };
+        match queued {
+            Ok(path) => paths.push(Some(path)),
+            Err(e) if e.downcast_ref::<queue::QueueFull>().is_some() => {
+                paths.push(None);
+                refused.push(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if paths.iter().all(Option::is_none) {
+        return Err(refused.remove(0));
+    }
+    if let Err(e) = agent.state.record_last(&result) {
+        tracing::warn!("{e:#}");
+    }
+    let reports = flush_lanes(agent, backends, |lane| {
+        lane.queue.lock().map(Some)
+    })
+    .await;
+    let mut fates = Vec::with_capacity(agent.lanes.len());
+    for (((lane, backend), path), report) in agent.lanes.iter().zip(backends).zip(paths).zip(reports)
+    {
+        let Some(path) = path else {
+            continue;
+        };
+        let report = report?.unwrap_or_default();
+        let fate = match fate_of(&lane.queue, &result.id, why_waiting(&report, &result.id)) {
+            Fate::Queued(why) => match key_problem(agent, backend, target) {
+                Some(problem) => Fate::KeyUnreadable(problem),
+                None => Fate::Queued(why),
+            },
+            fate => fate,
+        };
+        if let Fate::Queued(_) | Fate::KeyUnreadable(_) = fate {
+            queue::sync_file_and_dir(&path)?;
+        }
+        fates.push((lane.kind, fate));
+    }
+    if let Some(full) = refused.into_iter().next() {
+        for (kind, fate) in &fates {
+            tracing::info!("{}: {}", kind.name(), fate.label());
+        }
+        return Err(full);
+    }
+    Ok(Fates(fates))
+}
+
+/// The owner's own delivery is the only one there is: a key it cannot read would make a
+/// result wait for ever, so that is said loudly, naming the key file.
+fn key_problem(agent: &Agent, backend: &Backend, target: Option<&Target>) -> Option<String> {
+    match backend.check_access(target) {
         Err(SecretError::PermissionDenied(e)) => Some(format!(
             "{e:#}: the API key cannot be read by this user (uid {}), the owner of {}",
             // SAFETY: a plain getter without arguments.
@@ -104,46 +182,23 @@ pub async fn accept(agent: &Agent, backend: &Backend, result: CheckResult) -> an
         )),
         // Other key problems (no key configured, a missing file) are told by the delivery.
         _ => None,
-    };
-    let path = match agent.queue.push_unsynced(&result) {
-        Ok(path) => path,
-        Err(e) if e.downcast_ref::<queue::QueueFull>().is_some() => {
-            make_room(agent, backend, &result).await?
-        }
-        Err(e) => return Err(e),
-    };
-    if let Err(e) = agent.state.record_last(&result) {
-        tracing::warn!("{e:#}");
     }
-    let flushed = flush(agent, backend).await;
-    let error = flushed
-        .as_ref()
-        .ok()
-        .and_then(|r| why_waiting(r, &result.id));
-    let fate = match (fate_of(agent, &result.id, error), key_problem) {
-        (Fate::Queued(_), Some(why)) => Fate::KeyUnreadable(why),
-        (fate, _) => fate,
-    };
-    if let Fate::Queued(_) | Fate::KeyUnreadable(_) = fate {
-        queue::sync_file_and_dir(&path)?;
-    }
-    flushed?;
-    Ok(fate)
 }
 
-/// The queue was full when `result` came: delivers what is queued, then queues `result` if
-/// that made room. Still full: the result is refused, the message naming the counts and why
+/// A lane was full when `result` came: delivers what it holds, then queues `result` if that
+/// made room. Still full: the result is refused there, the message naming the counts and why
 /// delivery did not help.
 async fn make_room(
     agent: &Agent,
+    lane: &Lane,
     backend: &Backend,
     result: &CheckResult,
 ) -> anyhow::Result<PathBuf> {
-    let why = match flush(agent, backend).await {
+    let why = match flush_lane(agent, lane, backend).await {
         Ok(report) => report.error,
         Err(e) => Some(format!("{e:#}")),
     };
-    agent.queue.push_unsynced(result).map_err(|e| {
+    lane.queue.push_unsynced(result).map_err(|e| {
         match (e.downcast_ref::<queue::QueueFull>(), why) {
             (Some(full), Some(why)) => anyhow::Error::new(queue::QueueFull(format!(
                 "{full} Delivering the queued results first did not make room: {why}"
@@ -166,50 +221,168 @@ fn why_waiting(report: &FlushReport, id: &str) -> Option<String> {
     })
 }
 
-/// Where a queued result stands after a delivery pass: gone from the queue means delivered.
-pub fn fate_of(agent: &Agent, id: &str, error: Option<String>) -> Fate {
-    match agent.queue.whereabouts(id) {
+/// Where a result is now, over every lane: "delivered" when no lane holds it; else what each
+/// lane holds it as ("queued", "rejected", …), naming the backend when there are several.
+pub fn whereabouts(agent: &Agent, id: &str) -> String {
+    let several = agent.lanes.len() > 1;
+    let held: Vec<String> = agent
+        .lanes
+        .iter()
+        .filter_map(|lane| {
+            let place = lane.queue.whereabouts(id)?;
+            Some(match several {
+                true => format!("{place} for {}", lane.kind.name()),
+                false => place.to_string(),
+            })
+        })
+        .collect();
+    match held.is_empty() {
+        true => "delivered".to_string(),
+        false => held.join(", "),
+    }
+}
+
+/// Where a queued result stands in `queue` after a delivery pass: gone means delivered.
+pub fn fate_of(queue: &Queue, id: &str, error: Option<String>) -> Fate {
+    match queue.whereabouts(id) {
         None => Fate::Delivered,
-        Some("rejected") => Fate::Rejected(agent.queue.rejection_reason(id)),
+        Some("rejected") => Fate::Rejected(queue.rejection_reason(id)),
         // Its file was found unreadable (it cannot be sent any more): kept aside, not queued.
         Some("corrupt") => Fate::Rejected(format!(
             "its queued file was unreadable and was moved to {}: {}",
-            agent.queue.corrupt_dir().display(),
-            agent.queue.corrupt_reason(id)
+            queue.corrupt_dir().display(),
+            queue.corrupt_reason(id)
         )),
         Some(_) => Fate::Queued(error.unwrap_or_else(|| "another delivery is in progress".into())),
     }
 }
 
-/// Delivers everything queued, oldest first. Stops at the first result the server cannot take
-/// now (keeping the order); moves results it refuses for good to `rejected/`. Entries that are
-/// no result (truncated, empty, a directory, …) are moved to `queue/corrupt/` with a warning
-/// and neither stop nor fail the pass.
-pub async fn flush(agent: &Agent, backend: &Backend) -> anyhow::Result<FlushReport> {
-    let lock = agent.queue.lock()?;
-    deliver_pending(
-        agent,
-        backend,
-        &lock,
-        &RetryPolicy::new(agent.config.delivery.attempts),
-    )
-    .await
+/// Delivers every lane, each oldest first and all at once, waiting for each lane's lock.
+/// Stops a lane at the first result its server cannot take now (keeping the order); moves
+/// results refused for good to `rejected/`. Entries that are no result (truncated, empty, a
+/// directory, …) are moved to `corrupt/` with a warning and neither stop nor fail the pass.
+pub async fn flush(
+    agent: &Agent,
+    backends: &[Backend],
+) -> Vec<(BackendKind, anyhow::Result<FlushReport>)> {
+    let reports = flush_lanes(agent, backends, |lane| lane.queue.lock().map(Some)).await;
+    agent
+        .lanes
+        .iter()
+        .zip(reports)
+        .map(|(lane, report)| (lane.kind, report.map(Option::unwrap_or_default)))
+        .collect()
 }
 
-/// The delivery loop, for callers that already hold the lock (the daemon takes it without
-/// waiting).
-pub async fn deliver_pending(
-    agent: &Agent,
-    backend: &Backend,
-    lock: &crate::queue::DeliveryLock,
-    retry: &RetryPolicy,
-) -> anyhow::Result<FlushReport> {
-    for adopted in agent.queue.adopt_spool(lock)? {
-        if let Err(e) = agent.state.record_last(&adopted) {
-            tracing::warn!("{e:#}");
+/// [`flush`] summed over the lanes, for commands that print one line: errors are prefixed
+/// with the backend's name when there are several. An I/O error in any lane is returned.
+pub async fn flush_all(agent: &Agent, backends: &[Backend]) -> anyhow::Result<FlushReport> {
+    let several = agent.lanes.len() > 1;
+    let mut sum = FlushReport::default();
+    for (kind, report) in flush(agent, backends).await {
+        let report = report.with_context(|| format!("delivering to {}", kind.name()))?;
+        let named = |e: String| match several {
+            true => format!("{}: {e}", kind.name()),
+            false => e,
+        };
+        sum.delivered += report.delivered;
+        sum.remaining += report.remaining;
+        sum.rejected.extend(report.rejected.into_iter().map(named));
+        if let Some(e) = report.error {
+            let e = named(e);
+            sum.error = Some(match sum.error.take() {
+                Some(before) => format!("{before}; {e}"),
+                None => e,
+            });
+        }
+        sum.stopped_at = sum.stopped_at.or(report.stopped_at);
+    }
+    Ok(sum)
+}
+
+/// Queues a result durably in every lane, without delivering (the daemon and `sync` deliver
+/// in one pass afterwards) and records it as its target's last result. A lane that is full
+/// refuses it with an error in the log; only when every lane refuses is that an error here.
+pub fn enqueue(agent: &Agent, result: &CheckResult) -> anyhow::Result<()> {
+    let mut accepted = false;
+    let mut first_error = None;
+    for lane in &agent.lanes {
+        match lane.queue.push(result) {
+            Ok(_) => accepted = true,
+            Err(e) => {
+                tracing::error!("{}: {e:#}", lane.kind.name());
+                first_error.get_or_insert(e);
+            }
         }
     }
-    let pending = agent.queue.pending(lock)?;
+    match (accepted, first_error) {
+        (false, Some(e)) => Err(e),
+        _ => {
+            if let Err(e) = agent.state.record_last(result) {
+                tracing::warn!("{e:#}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One lane's pass, waiting for its lock.
+async fn flush_lane(agent: &Agent, lane: &Lane, backend: &Backend) -> anyhow::Result<FlushReport> {
+    let lock = lane.queue.lock()?;
+    let retry = RetryPolicy::new(agent.config.delivery.attempts);
+    deliver_pending(agent, lane, backend, &lock, &retry).await
+}
+
+/// Runs a pass over every lane at once. `lock` takes a lane's lock (or `None`: someone else
+/// is delivering it, and that lane's report is `None`).
+pub async fn flush_lanes(
+    agent: &Agent,
+    backends: &[Backend],
+    lock: impl Fn(&Lane) -> anyhow::Result<Option<DeliveryLock>>,
+) -> Vec<anyhow::Result<Option<FlushReport>>> {
+    let retry = RetryPolicy::new(agent.config.delivery.attempts);
+    flush_lanes_with(agent, backends, lock, &retry).await
+}
+
+/// [`flush_lanes`] with a retry policy of the caller's (the daemon tries once per pass).
+pub async fn flush_lanes_with(
+    agent: &Agent,
+    backends: &[Backend],
+    lock: impl Fn(&Lane) -> anyhow::Result<Option<DeliveryLock>>,
+    retry: &RetryPolicy,
+) -> Vec<anyhow::Result<Option<FlushReport>>> {
+    let passes = agent.lanes.iter().zip(backends).map(|(lane, backend)| {
+        let lock = lock(lane);
+        async move {
+            match lock? {
+                Some(lock) => deliver_pending(agent, lane, backend, &lock, retry)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+    futures_util::future::join_all(passes).await
+}
+
+/// The delivery loop of one lane, for callers that already hold its lock. The first lane
+/// also adopts the spool, into every lane.
+pub async fn deliver_pending(
+    agent: &Agent,
+    lane: &Lane,
+    backend: &Backend,
+    lock: &DeliveryLock,
+    retry: &RetryPolicy,
+) -> anyhow::Result<FlushReport> {
+    if std::ptr::eq(lane, &agent.lanes[0]) {
+        let others: Vec<&Queue> = agent.lanes[1..].iter().map(|l| &l.queue).collect();
+        for adopted in lane.queue.adopt_spool(lock, &others)? {
+            if let Err(e) = agent.state.record_last(&adopted) {
+                tracing::warn!("{e:#}");
+            }
+        }
+    }
+    let pending = lane.queue.pending(lock)?;
     let by_id: HashMap<&str, &Target> = agent
         .config
         .targets
@@ -220,7 +393,7 @@ pub async fn deliver_pending(
     let _waiting = (!pending.is_empty()).then(|| {
         agent.state.begin_activity(
             format!("delivering {} queued results", pending.len()),
-            agent.config.server_url().map(str::to_string),
+            agent.config.server_url(lane.kind).map(str::to_string),
         )
     });
     for (i, entry) in pending.iter().enumerate() {
@@ -229,13 +402,13 @@ pub async fn deliver_pending(
         let target = by_id.get(entry.result.target.as_str()).copied();
         match retry.run(|| backend.deliver(&entry.result, target)).await {
             Ok(()) => {
-                agent.queue.remove(entry)?;
+                lane.queue.remove(entry)?;
                 report.delivered += 1;
             }
             Err(DeliveryError::Rejected(e)) => {
                 let why = format!("{e:#}");
-                tracing::error!("{why}; kept in rejected/");
-                agent.queue.reject(entry, &why)?;
+                tracing::error!("{}: {why}; kept in rejected/", lane.kind.name());
+                lane.queue.reject(entry, &why)?;
                 report.rejected.push(why);
             }
             Err(DeliveryError::Transient(e)) => {
@@ -246,6 +419,6 @@ pub async fn deliver_pending(
             }
         }
     }
-    agent.queue.set_last_error(report.error.as_deref());
+    lane.queue.set_last_error(report.error.as_deref());
     Ok(report)
 }

@@ -12,6 +12,12 @@
 //! in `queue/` or `spool/` under a result's name but is no result (truncated, empty, not JSON,
 //! a directory, a FIFO): it is moved there with a `<name>.reason` beside it and a warning, so it
 //! never blocks delivery and `status` counts it.
+//!
+//! With several backends each has a lane of its own, `queue/<backend>/` (with its own
+//! `corrupt/`, `.lock` and `.last-error`) and `rejected/<backend>/`: every accepted result is
+//! written to each lane, so a backend that is down holds up only its own. Whoever delivers
+//! the first lane adopts the spool into every lane, and also what a single-backend agent left
+//! in `queue/` itself, so switching to several backends loses nothing.
 
 use crate::config::QueueSettings;
 use crate::result::CheckResult;
@@ -28,6 +34,8 @@ pub struct Queue {
     rejected: PathBuf,
     corrupt: PathBuf,
     limits: QueueSettings,
+    /// `queue/` itself when this is a lane: results queued before there were several backends.
+    legacy: Option<PathBuf>,
 }
 
 /// A queued result and the file that holds it.
@@ -57,6 +65,26 @@ pub struct QueueStats {
     pub last_error: Option<String>,
 }
 
+impl QueueStats {
+    /// Adds another lane's figures (the oldest of both; the errors one after the other).
+    pub fn add(&mut self, other: QueueStats) {
+        self.count += other.count;
+        self.bytes += other.bytes;
+        self.oldest_ms = match (self.oldest_ms, other.oldest_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // One spool serves every lane.
+        self.spooled = self.spooled.max(other.spooled);
+        self.rejected += other.rejected;
+        self.corrupt += other.corrupt;
+        self.last_error = match (self.last_error.take(), other.last_error) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 /// The queue is at its bound; the caller must not pretend the result was accepted.
 #[derive(Debug)]
 pub struct QueueFull(pub String);
@@ -79,6 +107,21 @@ impl Queue {
             rejected: root.join("rejected"),
             corrupt: root.join("queue").join("corrupt"),
             limits,
+            legacy: None,
+        }
+    }
+
+    /// One backend's lane when there are several: `queue/<name>/`, `rejected/<name>/`.
+    pub fn lane(state: &StateDir, limits: QueueSettings, name: &str) -> Queue {
+        let root = state.root();
+        let queue = root.join("queue").join(name);
+        Queue {
+            corrupt: queue.join("corrupt"),
+            queue,
+            spool: root.join("spool"),
+            rejected: root.join("rejected").join(name),
+            limits,
+            legacy: Some(root.join("queue")),
         }
     }
 
@@ -201,24 +244,43 @@ impl Queue {
             .with_context(|| format!("could not open {}", path.display()))
     }
 
-    /// Moves spooled results into the queue and returns them; unreadable ones go to
-    /// `queue/corrupt/`. A file that cannot be moved stays in the spool (a warning), and the
-    /// others are still adopted.
-    pub fn adopt_spool(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<CheckResult>> {
+    /// Moves spooled results into the queue (and a copy into each of `others`, the other
+    /// lanes) and returns them; unreadable ones go to `queue/corrupt/`. A file that cannot be
+    /// moved stays in the spool (a warning), and the others are still adopted. A lane also
+    /// adopts what was queued in `queue/` before there were several backends.
+    pub fn adopt_spool(
+        &self,
+        _lock: &DeliveryLock,
+        others: &[&Queue],
+    ) -> anyhow::Result<Vec<CheckResult>> {
         // The owner creates the spool, so that group members can hand results in.
         if let Err(e) = self.ensure_spool() {
             tracing::warn!("{e:#}");
         }
         let mut moved = Vec::new();
-        for path in list_json(&self.spool)? {
+        let mut inbox = list_json(&self.spool)?;
+        if let Some(legacy) = &self.legacy {
+            inbox.extend(list_json(legacy).unwrap_or_default());
+        }
+        for path in inbox {
             let name = path.file_name().unwrap_or_default().to_owned();
             match inspect(&path) {
                 Ok(result) => {
                     create_dir(&self.queue)?;
-                    match std::fs::rename(&path, self.queue.join(&name)) {
+                    // Copies first: should this stop half-way, the spooled file is still
+                    // there and is adopted again (the copies keep their names).
+                    let copied = others.iter().try_for_each(|lane| {
+                        let json = serde_json::to_vec(&result)?;
+                        create_dir(&lane.queue)?;
+                        write_atomic(&lane.queue.join(&name), &json, true)
+                    });
+                    let done = copied.and_then(|()| {
+                        std::fs::rename(&path, self.queue.join(&name)).map_err(Into::into)
+                    });
+                    match done {
                         Ok(()) => moved.push(result),
                         Err(e) => tracing::warn!(
-                            "could not move {} into the queue: {e}; it stays in the spool",
+                            "could not move {} into the queue: {e:#}; it stays where it is",
                             path.display()
                         ),
                     }
@@ -345,13 +407,17 @@ impl Queue {
         };
     }
 
-    /// Whether group members left results in the spool (cheap enough to poll).
+    /// Whether group members left results in the spool, or a lane finds results queued
+    /// before there were several backends (cheap enough to poll).
     pub fn has_spooled(&self) -> bool {
-        std::fs::read_dir(&self.spool)
-            .map(|mut d| {
-                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json")))
-            })
-            .unwrap_or(false)
+        let any_json = |dir: &Path| {
+            std::fs::read_dir(dir)
+                .map(|mut d| {
+                    d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json")))
+                })
+                .unwrap_or(false)
+        };
+        any_json(&self.spool) || self.legacy.as_deref().is_some_and(any_json)
     }
 
     /// Counts and sizes, read from the directory listings.

@@ -1,9 +1,11 @@
 //! Backends: where registrations and results go. Each implements [`Api`]; [`Backend`] picks
 //! one from the config. Adding a backend means one file here and one match arm below.
 
+mod healthchecks;
 mod icinga2;
 mod local;
 mod nixcloud;
+mod prometheus;
 
 pub use nixcloud::registration_bodies as nixcloud_bodies;
 
@@ -51,15 +53,23 @@ pub enum Backend {
     Nixcloud(nixcloud::Nixcloud),
     Local(local::Local),
     Icinga2(icinga2::Icinga2),
+    Prometheus(prometheus::Prometheus),
+    Healthchecks(healthchecks::Healthchecks),
 }
 
 impl Backend {
-    /// Sets up the configured backend (no network traffic yet).
-    pub fn new(config: &Config, state: &StateDir) -> anyhow::Result<Backend> {
-        Ok(match config.backend {
+    /// Sets up one configured backend (no network traffic yet).
+    pub fn new(kind: BackendKind, config: &Config, state: &StateDir) -> anyhow::Result<Backend> {
+        Ok(match kind {
             BackendKind::Nixcloud => Backend::Nixcloud(nixcloud::Nixcloud::new(config)?),
             BackendKind::Local => Backend::Local(local::Local::new(state)),
             BackendKind::Icinga2 => Backend::Icinga2(icinga2::Icinga2::new(config)?),
+            BackendKind::Prometheus => {
+                Backend::Prometheus(prometheus::Prometheus::new(config, state)?)
+            }
+            BackendKind::Healthchecks => {
+                Backend::Healthchecks(healthchecks::Healthchecks::new(config, state)?)
+            }
         })
     }
 }
@@ -70,6 +80,8 @@ impl Api for Backend {
             Backend::Nixcloud(b) => b.register(targets, complete).await,
             Backend::Local(b) => b.register(targets, complete).await,
             Backend::Icinga2(b) => b.register(targets, complete).await,
+            Backend::Prometheus(b) => b.register(targets, complete).await,
+            Backend::Healthchecks(b) => b.register(targets, complete).await,
         }
     }
 
@@ -82,6 +94,8 @@ impl Api for Backend {
             Backend::Nixcloud(b) => b.deliver(result, target).await,
             Backend::Local(b) => b.deliver(result, target).await,
             Backend::Icinga2(b) => b.deliver(result, target).await,
+            Backend::Prometheus(b) => b.deliver(result, target).await,
+            Backend::Healthchecks(b) => b.deliver(result, target).await,
         }
     }
 
@@ -90,6 +104,8 @@ impl Api for Backend {
             Backend::Nixcloud(b) => b.check_access(target),
             Backend::Local(b) => b.check_access(target),
             Backend::Icinga2(b) => b.check_access(target),
+            Backend::Prometheus(b) => b.check_access(target),
+            Backend::Healthchecks(b) => b.check_access(target),
         }
     }
 }

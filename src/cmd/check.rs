@@ -12,23 +12,32 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
         eprintln!("warning: {w}");
     }
     let passive = cfg.targets.iter().filter(|t| t.passive().is_some()).count();
+    let names: Vec<&str> = cfg.backends.iter().map(|b| b.name()).collect();
     println!(
-        "{}: OK, {} targets ({} active, {} passive), backend {}, state in {}",
+        "{}: OK, {} targets ({} active, {} passive), {} {}, state in {}",
         cfg.path.display(),
         cfg.targets.len(),
         cfg.targets.len() - passive,
         passive,
-        cfg.backend.name(),
+        if names.len() > 1 { "backends" } else { "backend" },
+        names.join(", "),
         cfg.state_dir.display()
     );
-    match cfg.backend {
-        BackendKind::Nixcloud => warn_about_keys(agent),
-        BackendKind::Icinga2 => {
-            if let Some(password) = cfg.icinga2.as_ref().map(|s| s.password()) {
-                warn_if_unreadable("icinga2.passwordFile", &password);
+    for kind in &cfg.backends {
+        match kind {
+            BackendKind::Nixcloud => warn_about_keys(agent),
+            BackendKind::Icinga2 => {
+                if let Some(password) = cfg.icinga2.as_ref().map(|s| s.password()) {
+                    warn_if_unreadable("icinga2.passwordFile", &password);
+                }
             }
+            BackendKind::Healthchecks => {
+                if let Some(key) = cfg.healthchecks.as_ref().map(|s| s.api_key()) {
+                    warn_if_unreadable("healthchecks.apiKeyFile", &key);
+                }
+            }
+            BackendKind::Local | BackendKind::Prometheus => {}
         }
-        BackendKind::Local => {}
     }
     for t in &cfg.targets {
         // Where the module took the target from (`origin`); only shown, never sent.
@@ -38,7 +47,7 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
             .map(|o| format!(" (from {o})"))
             .unwrap_or_default();
         for (what, body) in nixcloud_bodies(t) {
-            match cfg.backend {
+            match cfg.backends[0] {
                 BackendKind::Nixcloud => println!(
                     "would register {} ({what}){from}: POST {}/api/services {body}",
                     t.id, cfg.api_host

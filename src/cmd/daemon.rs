@@ -17,7 +17,7 @@
 
 use crate::agent::Agent;
 use crate::backend::Backend;
-use crate::deliver::{deliver_pending, FlushReport};
+use crate::deliver::{self, FlushReport};
 use crate::exit::Code;
 use crate::passive;
 use crate::result::CheckResult;
@@ -49,7 +49,7 @@ struct Job {
 /// each SIGHUP.
 pub async fn run(first: &Agent) -> anyhow::Result<Code> {
     first.require_owner()?;
-    let mut backend = first.backend()?;
+    let mut backends = first.backends()?;
     let mut stop = Stop::new()?;
     let mut hangup = signal(SignalKind::hangup())?;
     let _watchdog = spawn_watchdog();
@@ -61,9 +61,10 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
     let mut jobs = schedule(&first.config.targets, &[], start);
     let mut running: JoinSet<(String, anyhow::Result<CheckResult>)> = JoinSet::new();
     let mut next_register = start;
-    let mut next_flush = start;
+    // Each backend's lane has its own pause: one that is down holds up only its own.
+    let mut next_flush = vec![start; first.lanes.len()];
     let mut next_spool = start;
-    let mut backoff = FLUSH_BACKOFF_FIRST;
+    let mut backoff = vec![FLUSH_BACKOFF_FIRST; first.lanes.len()];
     let mut last_delivery: Option<std::time::SystemTime> = None;
 
     notify(&[NotifyState::Ready]);
@@ -75,7 +76,8 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
             .map(|j| j.next)
             .min()
             .unwrap_or(start + IDLE);
-        let wake = next_register.min(next_flush).min(next_spool).min(next_job);
+        let next_lane = next_flush.iter().copied().min().unwrap_or(start + IDLE);
+        let wake = next_register.min(next_lane).min(next_spool).min(next_job);
         let mut reload = false;
         tokio::select! {
             _ = stop.requested() => break,
@@ -86,7 +88,7 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
                         job.running = false;
                     }
                 }
-                next_flush = Instant::now();
+                next_flush.fill(Instant::now());
             }
             _ = tokio::time::sleep_until(wake) => {}
         }
@@ -102,7 +104,7 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
             reloading.extend(NotifyState::monotonic_usec_now().ok());
             notify(&reloading);
             let said = match load_again(agent) {
-                Ok((fresh, fresh_backend)) => {
+                Ok((fresh, fresh_backends)) => {
                     let said = format!(
                         "reloaded {}: {}",
                         path.display(),
@@ -110,12 +112,13 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
                     );
                     tracing::info!("{said}");
                     jobs = schedule(&fresh.config.targets, &jobs, now);
-                    backend = fresh_backend;
+                    backends = fresh_backends;
                     // Register the new set at once (a full round: removed targets are pruned
-                    // where the backend does that), and deliver with the new settings.
+                    // where the backend does that), and deliver with the new settings. The
+                    // backends may have changed, and their lanes with them.
                     next_register = now;
-                    next_flush = now;
-                    backoff = FLUSH_BACKOFF_FIRST;
+                    next_flush = vec![now; fresh.lanes.len()];
+                    backoff = vec![FLUSH_BACKOFF_FIRST; fresh.lanes.len()];
                     reloaded = Some(fresh);
                     said
                 }
@@ -136,7 +139,7 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
             let Some(outcomes) = watched(
                 agent,
                 &mut stop,
-                super::register::register(agent, &backend, &agent.config.targets, true),
+                super::register::register(agent, &backends, &agent.config.targets, true),
             )
             .await
             else {
@@ -180,34 +183,41 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
             });
         }
         if now >= next_spool {
-            if agent.queue.has_spooled() {
-                next_flush = now;
+            if agent.queue().has_spooled() {
+                // The first lane adopts the spool into every lane.
+                next_flush[0] = now;
             }
             next_spool = now + SPOOL_EVERY;
         }
-        if now >= next_flush {
-            let Some(flushed) = watched(agent, &mut stop, flush_once(agent, &backend)).await else {
+        let due: Vec<bool> = next_flush.iter().map(|&t| now >= t).collect();
+        if due.iter().any(|&d| d) {
+            let pass = flush_due(agent, &backends, &due);
+            let Some(reports) = watched(agent, &mut stop, pass).await else {
                 break;
             };
-            match flushed {
-                Some(report) if report.remaining > 0 => {
-                    tracing::warn!(
-                        "{} result(s) still queued: {}",
-                        report.remaining,
-                        report.error.unwrap_or_default()
-                    );
-                    next_flush = now + backoff;
-                    backoff = (backoff * 2).min(FLUSH_BACKOFF_MAX);
-                }
-                Some(report) => {
-                    if report.delivered > 0 {
-                        last_delivery = Some(std::time::SystemTime::now());
+            for (i, report) in reports.into_iter().enumerate() {
+                let kind = agent.lanes[i].kind.name();
+                match report {
+                    // Not due, or someone else is delivering: look again shortly.
+                    None if due[i] => next_flush[i] = now + SPOOL_EVERY,
+                    None => {}
+                    Some(report) if report.remaining > 0 => {
+                        tracing::warn!(
+                            "{kind}: {} result(s) still queued: {}",
+                            report.remaining,
+                            report.error.unwrap_or_default()
+                        );
+                        next_flush[i] = now + backoff[i];
+                        backoff[i] = (backoff[i] * 2).min(FLUSH_BACKOFF_MAX);
                     }
-                    backoff = FLUSH_BACKOFF_FIRST;
-                    next_flush = now + IDLE;
+                    Some(report) => {
+                        if report.delivered > 0 {
+                            last_delivery = Some(std::time::SystemTime::now());
+                        }
+                        backoff[i] = FLUSH_BACKOFF_FIRST;
+                        next_flush[i] = now + IDLE;
+                    }
                 }
-                // Someone else is delivering; look again shortly.
-                None => next_flush = now + SPOOL_EVERY,
             }
         }
         notify(&[NotifyState::Status(&status_line(agent, last_delivery))]);
@@ -271,7 +281,7 @@ fn same_schedule(a: &Target, b: &Target) -> bool {
 
 /// Loads the config file again (the path the daemon was started with) and its backend. The
 /// queue and the last results live in the state directory, which must stay the same.
-fn load_again(current: &Agent) -> anyhow::Result<(Agent, Backend)> {
+fn load_again(current: &Agent) -> anyhow::Result<(Agent, Vec<Backend>)> {
     let fresh = Agent::load(&current.config.path)?;
     if fresh.config.state_dir != current.config.state_dir {
         anyhow::bail!(
@@ -281,8 +291,8 @@ fn load_again(current: &Agent) -> anyhow::Result<(Agent, Backend)> {
         );
     }
     fresh.require_owner()?;
-    let backend = fresh.backend()?;
-    Ok((fresh, backend))
+    let backends = fresh.backends()?;
+    Ok((fresh, backends))
 }
 
 /// "3 targets (added: a; removed: b; changed: c)".
@@ -333,55 +343,67 @@ fn finished(
     let (id, result) = done.ok()?;
     match result {
         // Only an accepted result is a target's last one (a full queue refuses it).
-        Ok(result) => match agent.queue.push(&result) {
-            Ok(_) => {
-                if let Err(e) = agent.state.record_last(&result) {
-                    tracing::warn!("{e:#}");
-                }
+        Ok(result) => {
+            if let Err(e) = deliver::enqueue(agent, &result) {
+                tracing::error!("{e:#}");
             }
-            Err(e) => tracing::error!("{e:#}"),
-        },
+        }
         Err(e) => tracing::error!("{e:#}"),
     }
     Some(id)
 }
 
-/// One delivery pass if the lock is free; `None` when another process is delivering.
-async fn flush_once(agent: &Agent, backend: &Backend) -> Option<FlushReport> {
-    let lock = match agent.queue.try_lock() {
-        Ok(Some(lock)) => lock,
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            return None;
+/// One delivery pass over the lanes that are due and whose lock is free; `None` for a lane
+/// not due or delivered by another process.
+async fn flush_due(agent: &Agent, backends: &[Backend], due: &[bool]) -> Vec<Option<FlushReport>> {
+    let lock = |lane: &crate::agent::Lane| {
+        let i = agent.lanes.iter().position(|l| std::ptr::eq(l, lane));
+        match i.is_some_and(|i| due[i]) {
+            true => lane.queue.try_lock(),
+            false => Ok(None),
         }
     };
     // One attempt per pass: the pause between passes is the daemon's backoff.
-    match deliver_pending(agent, backend, &lock, &RetryPolicy::new(1)).await {
-        Ok(report) => Some(report),
-        Err(e) => {
-            tracing::error!("{e:#}");
-            Some(FlushReport {
-                remaining: 1,
-                error: Some(format!("{e:#}")),
-                ..Default::default()
-            })
-        }
-    }
+    let reports = deliver::flush_lanes_with(agent, backends, lock, &RetryPolicy::new(1)).await;
+    reports
+        .into_iter()
+        .map(|report| match report {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                Some(FlushReport {
+                    remaining: 1,
+                    error: Some(format!("{e:#}")),
+                    ..Default::default()
+                })
+            }
+        })
+        .collect()
 }
 
 /// "12 targets, 0 queued, last delivery 14:02:05Z", with the oldest queued result's time
 /// when there is a backlog.
 fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> String {
-    let stats = agent.queue.stats();
-    let queued = match stats.oldest_ms {
-        Some(ms) if stats.count > 0 => format!(
-            "{} queued (oldest from {})",
-            stats.count,
-            crate::queue::format_ms(ms)
-        ),
-        _ => format!("{} queued", stats.count),
-    };
+    let several = agent.lanes.len() > 1;
+    let mut queued = Vec::new();
+    let mut corrupt = 0;
+    for lane in &agent.lanes {
+        let stats = lane.queue.stats();
+        corrupt += stats.corrupt;
+        let count = match stats.oldest_ms {
+            Some(ms) if stats.count > 0 => format!(
+                "{} queued (oldest from {})",
+                stats.count,
+                crate::queue::format_ms(ms)
+            ),
+            _ => format!("{} queued", stats.count),
+        };
+        queued.push(match several {
+            true => format!("{}: {count}", lane.kind.name()),
+            false => count,
+        });
+    }
+    let queued = queued.join(", ");
     let last = last_delivery
         .map(|t| {
             humantime::format_rfc3339_seconds(t)
@@ -391,8 +413,8 @@ fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> S
                 .collect::<String>()
         })
         .unwrap_or_else(|| "none yet".to_string());
-    let corrupt = if stats.corrupt > 0 {
-        format!(", {} corrupt in queue/corrupt", stats.corrupt)
+    let corrupt = if corrupt > 0 {
+        format!(", {corrupt} corrupt in queue/corrupt")
     } else {
         String::new()
     };

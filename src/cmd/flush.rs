@@ -6,8 +6,8 @@ use crate::exit::Code;
 
 pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     agent.require_owner()?;
-    let backend = agent.backend()?;
-    let report = deliver::flush(agent, &backend).await?;
+    let backends = agent.backends()?;
+    let report = deliver::flush_all(agent, &backends).await?;
     println!(
         "delivered {}, refused {}, still queued {}",
         report.delivered,

@@ -40,7 +40,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
     }
 }
 
-/// One line about a delivered (or not) result, on stdout for success, stderr otherwise.
+/// One line per backend about a delivered (or not) result, on stdout for success, stderr
+/// otherwise. The backend is named only when there are several.
+fn report_fates(id: &str, fates: &crate::deliver::Fates) {
+    let several = fates.0.len() > 1;
+    for (kind, fate) in &fates.0 {
+        match several {
+            true => report_fate(&format!("{id} ({})", kind.name()), fate),
+            false => report_fate(id, fate),
+        }
+    }
+}
+
 fn report_fate(id: &str, fate: &crate::deliver::Fate) {
     use crate::deliver::Fate;
     match fate {

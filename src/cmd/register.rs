@@ -46,10 +46,10 @@ async fn once(agent: &Agent, ids: &[String]) -> anyhow::Result<Code> {
             .map(|id| agent.target(id).cloned())
             .collect::<anyhow::Result<_>>()?
     };
-    let backend = agent.backend()?;
+    let backends = agent.backends()?;
     // Talking to the server anyway: deliver what waited first.
-    let flushed = crate::deliver::flush(agent, &backend).await?;
-    let outcomes = register(agent, &backend, &selected, ids.is_empty()).await?;
+    let flushed = crate::deliver::flush_all(agent, &backends).await?;
+    let outcomes = register(agent, &backends, &selected, ids.is_empty()).await?;
     let failed: Vec<&Registered> = outcomes.iter().filter(|o| o.outcome.is_err()).collect();
     for o in &outcomes {
         match &o.outcome {
@@ -66,19 +66,40 @@ async fn once(agent: &Agent, ids: &[String]) -> anyhow::Result<Code> {
     Ok(code_of(&outcomes).worst(flushed.code()))
 }
 
-/// Registers `targets` and records the outcome per target for `status`.
+/// Registers `targets` with every backend at once and records the outcome per target for
+/// `status`. With several backends each row names its backend.
 pub async fn register(
     agent: &Agent,
-    backend: &Backend,
+    backends: &[Backend],
     targets: &[Target],
     complete: bool,
 ) -> anyhow::Result<Vec<Registered>> {
     let outcomes = {
+        let servers: Vec<&str> = agent
+            .lanes
+            .iter()
+            .filter_map(|l| agent.config.server_url(l.kind))
+            .collect();
         let _waiting = agent.state.begin_activity(
             format!("registering {} targets", targets.len()),
-            agent.config.server_url().map(str::to_string),
+            (!servers.is_empty()).then(|| servers.join(", ")),
         );
-        backend.register(targets, complete).await
+        let rounds = backends.iter().map(|b| b.register(targets, complete));
+        let rounds = futures_util::future::join_all(rounds).await;
+        let several = rounds.len() > 1;
+        agent
+            .lanes
+            .iter()
+            .zip(rounds)
+            .flat_map(|(lane, outcomes)| {
+                outcomes.into_iter().map(move |mut o| {
+                    if several {
+                        o.what = format!("{}: {}", lane.kind.name(), o.what);
+                    }
+                    o
+                })
+            })
+            .collect::<Vec<_>>()
     };
     let at_ms = now_ms();
     let mut per_target: BTreeMap<String, Registration> = BTreeMap::new();

@@ -16,10 +16,10 @@ pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
     let (output, perfdata) = watch::describe(&run, seconds, &journal);
     let mut result = CheckResult::new(target, run.state(), &output, &perfdata);
     result.duration_ms = seconds.map(|s| s * 1000);
-    let backend = agent.backend()?;
-    let fate = deliver::accept(agent, &backend, result).await?;
-    super::report_fate(&target.id, &fate);
-    Ok(fate.code())
+    let backends = agent.backends()?;
+    let fates = deliver::accept(agent, &backends, result).await?;
+    super::report_fates(&target.id, &fates);
+    Ok(fates.code())
 }
 
 /// The run's last log lines. journald takes a unit's output through a stream and may not have

@@ -25,10 +25,10 @@ pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
         result.state.label(),
         first_line(&result.output)
     );
-    let backend = agent.backend()?;
-    let fate = deliver::accept(agent, &backend, result).await?;
-    super::report_fate(&target.id, &fate);
-    Ok(fate.code())
+    let backends = agent.backends()?;
+    let fates = deliver::accept(agent, &backends, result).await?;
+    super::report_fates(&target.id, &fates);
+    Ok(fates.code())
 }
 
 /// The first line of a text, for one-line summaries.

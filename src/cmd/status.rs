@@ -3,12 +3,21 @@
 
 use crate::agent::Agent;
 use crate::exit::Code;
-use crate::queue::format_ms;
+use crate::queue::{format_ms, QueueStats};
 use serde_json::json;
 
 pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     let regs = agent.state.registrations();
-    let queue = agent.queue.stats();
+    let several = agent.lanes.len() > 1;
+    let lanes: Vec<(&str, QueueStats)> = agent
+        .lanes
+        .iter()
+        .map(|l| (l.kind.name(), named_stats(l, several)))
+        .collect();
+    let mut queue = QueueStats::default();
+    for (_, stats) in &lanes {
+        queue.add(stats.clone());
+    }
     let round = agent.state.registration_round();
     let now_ms = crate::state::now_ms();
     let activity = agent.state.activity().map(|a| a.describe(now_ms));
@@ -32,15 +41,21 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
                 "perfdata": r.perfdata,
                 "measured_at": format_ms(r.measured_at_ms),
                 "duration_ms": r.duration_ms,
-                "delivery": agent.queue.whereabouts(&r.id).unwrap_or("delivered"),
+                "delivery": crate::deliver::whereabouts(agent, &r.id),
             })),
         }));
     }
     if as_json {
         let doc = json!({
-            "backend": agent.config.backend.name(),
+            "backend": agent.lanes[0].kind.name(),
+            "backends": lanes.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             "targets": rows,
+            // Summed over the backends; `queues` has each one's own.
             "queue": queue,
+            "queues": lanes
+                .iter()
+                .map(|(name, stats)| (name.to_string(), json!(stats)))
+                .collect::<serde_json::Map<_, _>>(),
             "registration": {
                 "last_success": round.last_success_ms.map(format_ms),
                 "last_failure": round.last_failure_ms.map(format_ms),
@@ -89,25 +104,8 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
             );
         }
     }
-    let oldest = queue
-        .oldest_ms
-        .map(|ms| format!(", oldest from {}", format_ms(ms)))
-        .unwrap_or_default();
-    let corrupt = if queue.corrupt > 0 {
-        format!(
-            "; {} corrupt (moved to {})",
-            queue.corrupt,
-            agent.queue.corrupt_dir().display()
-        )
-    } else {
-        String::new()
-    };
-    println!(
-        "queue: {} waiting ({} bytes){oldest}; {} spooled; {} refused{corrupt}",
-        queue.count, queue.bytes, queue.spooled, queue.rejected
-    );
-    if let Some(e) = &queue.last_error {
-        println!("last delivery error: {e}");
+    for (name, stats) in &lanes {
+        print_queue(agent, several.then_some(*name), stats);
     }
     let when = |ms: Option<u64>| ms.map(format_ms).unwrap_or_else(|| "never".into());
     print!(
@@ -130,6 +128,42 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
+/// One lane's queue figures; with several backends its last error names the backend.
+fn named_stats(lane: &crate::agent::Lane, several: bool) -> QueueStats {
+    let mut stats = lane.queue.stats();
+    if several {
+        stats.last_error = stats
+            .last_error
+            .map(|e| format!("{}: {e}", lane.kind.name()));
+    }
+    stats
+}
+
+/// The `queue:` line (per backend when there are several) and the last delivery error.
+fn print_queue(agent: &Agent, backend: Option<&str>, queue: &QueueStats) {
+    let oldest = queue
+        .oldest_ms
+        .map(|ms| format!(", oldest from {}", format_ms(ms)))
+        .unwrap_or_default();
+    let corrupt = if queue.corrupt > 0 {
+        format!(
+            "; {} corrupt (moved to {})",
+            queue.corrupt,
+            agent.queue().corrupt_dir().display()
+        )
+    } else {
+        String::new()
+    };
+    let label = backend.map(|b| format!(" ({b})")).unwrap_or_default();
+    println!(
+        "queue{label}: {} waiting ({} bytes){oldest}; {} spooled; {} refused{corrupt}",
+        queue.count, queue.bytes, queue.spooled, queue.rejected
+    );
+    if let Some(e) = &queue.last_error {
+        println!("last delivery error: {e}");
+    }
+}
+
 /// Timeout for results of targets no longer in the config: the default `timers.timeout`.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 180;
 
@@ -138,7 +172,7 @@ const DEFAULT_TIMEOUT_MINUTES: u64 = 180;
 /// shorter outage is no alarm: nothing is lost, and the queue goes out when it ends.
 pub fn check_backlog(agent: &Agent) -> anyhow::Result<Code> {
     let now_ms = crate::state::now_ms();
-    let queued = agent.queue.peek();
+    let queued: Vec<_> = agent.lanes.iter().flat_map(|l| l.queue.peek()).collect();
     let overdue: Vec<String> = queued
         .iter()
         .filter_map(|r| {
@@ -155,12 +189,16 @@ pub fn check_backlog(agent: &Agent) -> anyhow::Result<Code> {
             })
         })
         .collect();
-    let last_error = agent
-        .queue
-        .stats()
-        .last_error
-        .map(|e| format!("; last delivery error: {e}"))
-        .unwrap_or_default();
+    let several = agent.lanes.len() > 1;
+    let errors: Vec<String> = agent
+        .lanes
+        .iter()
+        .filter_map(|l| named_stats(l, several).last_error)
+        .collect();
+    let last_error = match errors.is_empty() {
+        true => String::new(),
+        false => format!("; last delivery error: {}", errors.join("; ")),
+    };
     if overdue.is_empty() {
         let oldest = queued
             .first()

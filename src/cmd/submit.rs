@@ -22,8 +22,8 @@ pub async fn run(
         }
     }
     let result = CheckResult::new(target, state, output, perfdata);
-    let backend = agent.backend()?;
-    let fate = deliver::accept(agent, &backend, result).await?;
-    super::report_fate(&target.id, &fate);
-    Ok(fate.code())
+    let backends = agent.backends()?;
+    let fates = deliver::accept(agent, &backends, result).await?;
+    super::report_fates(&target.id, &fates);
+    Ok(fates.code())
 }

@@ -13,11 +13,11 @@ const SCRIPTS_AT_ONCE: usize = 4;
 
 pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     agent.require_owner()?;
-    let backend = agent.backend()?;
+    let backends = agent.backends()?;
     let targets = &agent.config.targets;
     // What waited from earlier runs goes first, so results arrive in the order measured.
-    let backlog = deliver::flush(agent, &backend).await?;
-    let registered = super::register::register(agent, &backend, targets, true).await?;
+    let backlog = deliver::flush_all(agent, &backends).await?;
+    let registered = super::register::register(agent, &backends, targets, true).await?;
     let mut code = super::register::code_of(&registered);
 
     let scripted: Vec<Target> = targets
@@ -40,20 +40,15 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
     for result in results {
         let result = result?;
         // Only an accepted result is a target's last one (a full queue refuses it).
-        match agent.queue.push(&result) {
-            Ok(_) => {
-                if let Err(e) = agent.state.record_last(&result) {
-                    tracing::warn!("{e:#}");
-                }
-                ran.push(result)
-            }
+        match deliver::enqueue(agent, &result) {
+            Ok(()) => ran.push(result),
             Err(e) => {
                 code = code.worst(exit::code_of(&e));
                 eprintln!("{}: {e:#}", result.target);
             }
         }
     }
-    let mut report = deliver::flush(agent, &backend).await?;
+    let mut report = deliver::flush_all(agent, &backends).await?;
     report.delivered += backlog.delivered;
     report.rejected.extend(backlog.rejected);
     code = code.worst(report.code());
@@ -70,11 +65,8 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
             "FAILED"
         };
         let (result, delivery) = match ran.iter().find(|r| r.target == t.id) {
-            Some(r) => (
-                r.state.label(),
-                deliver::fate_of(agent, &r.id, None).label(),
-            ),
-            None => ("-", "-"),
+            Some(r) => (r.state.label(), deliver::whereabouts(agent, &r.id)),
+            None => ("-", "-".to_string()),
         };
         println!(
             "{:<44} {:<15} {:<12} {:<10} {delivery}",

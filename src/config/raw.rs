@@ -1,7 +1,10 @@
 //! The config file as written: serde structs that mirror the TOML (and so the NixOS options)
 //! one to one, before defaults from other places are applied and ids are checked.
 
-use super::{BackendKind, DeliverySettings, Icinga2Settings, QueueSettings};
+use super::{
+    BackendKind, DeliverySettings, HealthchecksSettings, Icinga2Settings, PrometheusSettings,
+    QueueSettings,
+};
 use crate::checks;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -12,8 +15,8 @@ use toml::Spanned;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawConfig {
-    #[serde(default)]
-    pub(super) backend: BackendKind,
+    pub(super) backend: Option<BackendKind>,
+    pub(super) backends: Option<Vec<BackendKind>>,
     #[serde(default = "default_api_host")]
     pub(super) api_host: Spanned<String>,
     pub(super) api_key: Option<String>,
@@ -26,6 +29,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) delivery: DeliverySettings,
     pub(super) icinga2: Option<RawIcinga2>,
+    pub(super) prometheus: Option<PrometheusSettings>,
+    pub(super) healthchecks: Option<RawHealthchecks>,
     #[serde(default)]
     pub(super) targets: RawTargets,
 }
@@ -54,6 +59,30 @@ impl RawIcinga2 {
             password_file: self.password_file,
             ca_file: self.ca_file,
             server_name: self.server_name,
+            owner: self.owner,
+        }
+    }
+}
+
+/// `[healthchecks]`: as [`HealthchecksSettings`], with the URL's place in the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawHealthchecks {
+    #[serde(default = "default_healthchecks_url")]
+    pub(super) url: Spanned<String>,
+    api_key_file: PathBuf,
+    owner: Option<String>,
+}
+
+fn default_healthchecks_url() -> Spanned<String> {
+    Spanned::new(0..0, "https://healthchecks.io".to_string())
+}
+
+impl RawHealthchecks {
+    pub(super) fn settings(self) -> HealthchecksSettings {
+        HealthchecksSettings {
+            url: self.url.into_inner().trim_end_matches('/').to_string(),
+            api_key_file: self.api_key_file,
             owner: self.owner,
         }
     }

@@ -11,7 +11,7 @@ fn err(text: &str) -> String {
 #[test]
 fn defaults_follow_the_original() {
     let cfg = parse("[[targets.active.check_ssl_cert]]\nhost = \"example.org\"\n").unwrap();
-    assert_eq!(cfg.backend, BackendKind::Nixcloud);
+    assert_eq!(cfg.backends, vec![BackendKind::Nixcloud]);
     assert_eq!(cfg.api_host, "https://status.nixcloud.io");
     let t = &cfg.targets[0];
     assert_eq!(t.id, "example.org-SSL");

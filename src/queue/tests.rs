@@ -79,7 +79,7 @@ fn spool_is_adopted_and_garbage_set_aside() {
     q.push_spool(&result(1)).unwrap();
     std::fs::write(q.spool.join("junk.json"), b"not json").unwrap();
     let lock = q.lock().unwrap();
-    assert_eq!(q.adopt_spool(&lock).unwrap().len(), 1);
+    assert_eq!(q.adopt_spool(&lock, &[]).unwrap().len(), 1);
     assert_eq!(q.pending(&lock).unwrap().len(), 1);
     let stats = q.stats();
     assert_eq!((stats.rejected, stats.corrupt), (0, 1));
@@ -117,7 +117,7 @@ fn the_owner_creates_the_spool_when_it_delivers() {
     use std::os::unix::fs::MetadataExt;
     let (_d, q) = queue(QueueSettings::default());
     let lock = q.lock().unwrap();
-    assert!(q.adopt_spool(&lock).unwrap().is_empty());
+    assert!(q.adopt_spool(&lock, &[]).unwrap().is_empty());
     assert_eq!(std::fs::metadata(&q.spool).unwrap().mode() & 0o7777, 0o2770);
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests: the built binary against servers on 127.0.0.1.
 
+mod backends;
 mod daemon;
 mod edges;
 mod icinga2;
