@@ -219,6 +219,46 @@ mod tests {
         assert_ne!(a, b);
         assert!(a < c && b < c);
     }
+
+    #[test]
+    fn labels_are_the_nagios_names() {
+        // `run` and `status` print these; the order is the state's number.
+        let labels: Vec<(u8, &str)> = [State::Ok, State::Warning, State::Critical, State::Unknown]
+            .into_iter()
+            .map(|s| (u8::from(s), s.label()))
+            .collect();
+        assert_eq!(
+            labels,
+            [(0, "OK"), (1, "WARNING"), (2, "CRITICAL"), (3, "UNKNOWN")]
+        );
+    }
+
+    #[test]
+    fn measured_at_is_the_stored_milliseconds_after_the_epoch() {
+        let mut r = CheckResult::new(&passive_target(), State::Ok, "", "");
+        r.measured_at_ms = 1_767_225_600_123; // 2026-01-01T00:00:00.123Z
+        assert_eq!(
+            humantime::format_rfc3339_millis(r.measured_at()).to_string(),
+            "2026-01-01T00:00:00.123Z"
+        );
+    }
+
+    #[test]
+    fn a_cut_inside_a_multi_byte_char_moves_forward_to_the_next_char() {
+        // "a" then 50000 two-byte chars then "b": 100002 bytes. The cut would start at byte
+        // 100002 - 65472 = 34530, inside an "é" (they start at odd offsets), so it starts at
+        // 34531: that char is dropped whole, the text stays valid and within the limit.
+        let text = format!("a{}b", "é".repeat(50_000));
+        let cut = keep_tail(&text, MAX_TEXT);
+        assert_eq!(
+            cut,
+            format!(
+                "[cut: first 34531 of 100002 bytes dropped] {}b",
+                "é".repeat(32_735)
+            )
+        );
+        assert!(cut.len() <= MAX_TEXT);
+    }
 }
 
 /// Property tests (proptest): any text in, no panic, a faithful value out.

@@ -194,4 +194,19 @@ mod tests {
         assert!(!out.unwrap_err().is_transient());
         assert_eq!(calls.get(), 1);
     }
+
+    #[test]
+    fn an_error_shows_its_whole_chain_whatever_its_class() {
+        // What `flush`, `status` and the journal print for a failed delivery: every cause.
+        let transient = DeliveryError::Transient(
+            anyhow::anyhow!("connection refused").context("POST https://status.nixcloud.io/api"),
+        );
+        assert_eq!(
+            transient.to_string(),
+            "POST https://status.nixcloud.io/api: connection refused"
+        );
+        let rejected =
+            DeliveryError::Rejected(anyhow::anyhow!("HTTP 404: no such host").context("h-n"));
+        assert_eq!(format!("{rejected}"), "h-n: HTTP 404: no such host");
+    }
 }

@@ -151,4 +151,50 @@ mod tests {
             assert_eq!(escape(id), want, "escaping {id:?}");
         }
     }
+
+    fn configured(text: &str) -> Vec<Target> {
+        crate::config::Config::parse(std::path::Path::new("/etc/test.toml"), text)
+            .unwrap()
+            .targets
+    }
+
+    #[test]
+    fn status_shows_each_kind_of_schedule() {
+        let ts = configured(concat!(
+            "[[targets.active.check_ping]]\nhost = \"a\"\n",
+            "[[targets.passive]]\nhost = \"h\"\nname = \"by-hand\"\n",
+            "[[targets.passive]]\nhost = \"h\"\nname = \"scripted\"\nscript = \"exit=0\"\n",
+            "timers = { check = 5, timeout = 15 }\n",
+        ));
+        let got: Vec<(&str, String)> = ts.iter().map(|t| (t.id.as_str(), t.schedule())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "a-PING",
+                    "registered daily; checked by the server".to_string()
+                ),
+                (
+                    "h-by-hand",
+                    "pushed by hand, expected every 60 min".to_string()
+                ),
+                ("h-scripted", "script every 5 min".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_are_found_by_id_or_by_escaped_id() {
+        // `run`, `submit` and `report-unit` take either form (a unit name carries the escaped).
+        let ts = configured(concat!(
+            "[[targets.passive]]\nhost = \"a:b\"\nname = \"x\"\n",
+            "[[targets.passive]]\nhost = \"c\"\nname = \"y\"\n",
+        ));
+        let found = |id: &str| find(&ts, id).map(|t| t.id.as_str());
+        assert_eq!(found("c-y"), Some("c-y"));
+        assert_eq!(found("a:b-x"), Some("a:b-x"));
+        assert_eq!(found("a_b-x"), Some("a:b-x"));
+        assert_eq!(found("c_y"), None);
+        assert_eq!(found("a_b-y"), None);
+    }
 }
