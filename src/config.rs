@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod backends;
-pub use backends::{
-    BackendKind, HealthchecksSettings, Icinga2Settings, PrometheusSettings,
-};
+pub use backends::{BackendKind, HealthchecksSettings, Icinga2Settings, PrometheusSettings};
 
 /// Where the config lives when neither `--config` nor the environment says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
@@ -116,7 +114,10 @@ impl Config {
     /// Every secret the config refers to (top level, per target).
     pub fn secrets(&self) -> Vec<KeySource> {
         let icinga = self.icinga2.as_ref().map(Icinga2Settings::password);
-        let healthchecks = self.healthchecks.as_ref().map(HealthchecksSettings::api_key);
+        let healthchecks = self
+            .healthchecks
+            .as_ref()
+            .map(HealthchecksSettings::api_key);
         let keys = self
             .key
             .iter()
@@ -172,18 +173,19 @@ impl Config {
         check_unique(&file, &targets)?;
         let healthchecks = match raw.healthchecks {
             Some(s) => {
-                checked_url(&file, text, "healthchecks.url", &s.url, "healthchecks.apiKeyFile")?;
+                checked_url(
+                    &file,
+                    text,
+                    "healthchecks.url",
+                    &s.url,
+                    "healthchecks.apiKeyFile",
+                )?;
                 Some(s.settings())
             }
             None => None,
         };
         let backends = backends::chosen(&file, raw.backend, raw.backends)?;
-        backends::require_settings(
-            &file,
-            &backends,
-            icinga2.is_some(),
-            healthchecks.is_some(),
-        )?;
+        backends::require_settings(&file, &backends, icinga2.is_some(), healthchecks.is_some())?;
         let first_active = targets
             .iter()
             .find(|t| t.passive().is_none())

@@ -138,12 +138,10 @@ pub async fn accept(
     if let Err(e) = agent.state.record_last(&result) {
         tracing::warn!("{e:#}");
     }
-    let reports = flush_lanes(agent, backends, |lane| {
-        lane.queue.lock().map(Some)
-    })
-    .await;
+    let reports = flush_lanes(agent, backends, |lane| lane.queue.lock().map(Some)).await;
     let mut fates = Vec::with_capacity(agent.lanes.len());
-    for (((lane, backend), path), report) in agent.lanes.iter().zip(backends).zip(paths).zip(reports)
+    for (((lane, backend), path), report) in
+        agent.lanes.iter().zip(backends).zip(paths).zip(reports)
     {
         let Some(path) = path else {
             continue;

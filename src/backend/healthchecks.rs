@@ -1,36 +1,393 @@
-//! The `healthchecks` backend (being written).
+//! The Healthchecks backend: the Management API v3 to register, ping URLs for results.
+//!
+//! `register` creates or updates one check per passive target (`unique: ["name"]` with the
+//! target id as name, so repeating it is safe), timeout and grace from `timers`, tagged
+//! `nixcloud-monitoring nixcloud-owner:<owner>`; with the whole config it deletes this owner's
+//! checks that are no longer configured. The ping URLs it answers with are kept in
+//! `<stateDir>/healthchecks/checks.json`. A result is a ping with the exit status
+//! (`<ping_url>/<state>`: 0 is success, WARNING/CRITICAL/UNKNOWN are failures, since
+//! Healthchecks knows only up and down), its output and perfdata in the body. Healthchecks
+//! keeps only the first `Ping-Body-Limit` bytes of a body (10,000 by default), so a long
+//! output is cut here, keeping its end, where the error usually is. Healthchecks runs no
+//! checks: active targets are skipped (and alone they are a config error).
+//!
+//! What a real server answers is recorded in docs/healthchecks.md.
 
-use super::{Api, Registered};
+use super::{bounded, machine_name, Api, Registered};
 use crate::config::Config;
-use crate::result::CheckResult;
+use crate::http::{self, ClientOptions};
+use crate::result::{keep_tail, CheckResult};
 use crate::retry::DeliveryError;
-use crate::secrets::SecretError;
-use crate::state::StateDir;
+use crate::secrets::{KeySource, SecretError};
+use crate::state::{write_atomic, StateDir};
 use crate::targets::Target;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// Placeholder until the backend lands.
-pub struct Healthchecks {}
+/// What a server keeps of a ping body unless it says otherwise (`PING_BODY_LIMIT`).
+const BODY_LIMIT: usize = 10_000;
+/// Healthchecks' bounds for `timeout` and `grace`, in seconds (inclusive).
+const SECONDS_MIN: u64 = 60;
+const SECONDS_MAX: u64 = 31_536_000;
+
+/// A Healthchecks project, reached through its API key.
+pub struct Healthchecks {
+    shared: Arc<Shared>,
+    concurrency: usize,
+}
+
+/// What register's parallel requests share.
+struct Shared {
+    client: reqwest::Client,
+    api: String,
+    key: KeySource,
+    owner_tag: String,
+    /// `<stateDir>/healthchecks/checks.json`.
+    file: PathBuf,
+    /// The checks known, by target id; read from `file` at first use.
+    checks: Mutex<Option<BTreeMap<String, Check>>>,
+}
+
+/// A check as kept between runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Check {
+    uuid: String,
+    ping_url: String,
+}
 
 impl Healthchecks {
-    pub fn new(_config: &Config, _state: &StateDir) -> anyhow::Result<Healthchecks> {
-        Ok(Healthchecks {})
+    pub fn new(config: &Config, state: &StateDir) -> anyhow::Result<Healthchecks> {
+        let s = config
+            .healthchecks
+            .as_ref()
+            .context("backend \"healthchecks\" needs a [healthchecks] table")?;
+        let client = http::client(&ClientOptions {
+            base_url: &s.url,
+            timeout: Duration::from_secs(config.delivery.timeout),
+            ..Default::default()
+        })?;
+        let owner = s.owner.clone().unwrap_or_else(machine_name);
+        Ok(Healthchecks {
+            shared: Arc::new(Shared {
+                client,
+                api: format!("{}/api/v3/checks/", s.url),
+                key: s.api_key(),
+                // Tags are split on spaces by the server.
+                owner_tag: format!("nixcloud-owner:{}", owner.replace(char::is_whitespace, "_")),
+                file: state.root().join("healthchecks").join("checks.json"),
+                checks: Mutex::new(None),
+            }),
+            concurrency: config.delivery.concurrency,
+        })
     }
 }
 
+impl Shared {
+    fn key(&self) -> Result<String, DeliveryError> {
+        // Fixed on this machine, not by the server: keep results queued.
+        self.key
+            .read()
+            .map_err(|e| DeliveryError::Transient(anyhow::anyhow!("{e}")))
+    }
+
+    /// The known checks (reading the file at first use).
+    fn known(&self) -> std::sync::MutexGuard<'_, Option<BTreeMap<String, Check>>> {
+        let mut guard = self.checks.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let read = std::fs::read(&self.file)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            *guard = Some(read.unwrap_or_default());
+        }
+        guard
+    }
+
+    fn ping_url(&self, id: &str) -> Option<String> {
+        self.known()
+            .as_ref()
+            .and_then(|m| m.get(id).map(|c| c.ping_url.clone()))
+    }
+
+    /// Records the checks now known; `complete` replaces the whole map.
+    fn remember(&self, found: Vec<(String, Check)>, complete: bool) -> anyhow::Result<()> {
+        let mut guard = self.known();
+        let map = guard.get_or_insert_with(BTreeMap::new);
+        if complete {
+            map.clear();
+        }
+        map.extend(found);
+        let dir = self.file.parent().unwrap_or(&self.file);
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+        let json = serde_json::to_vec_pretty(&*map).context("could not encode checks")?;
+        write_atomic(&self.file, &json, false)
+    }
+
+    /// Creates or updates the check of one passive target; returns it.
+    async fn upsert(&self, target: &Target) -> Result<Check, DeliveryError> {
+        let p = target
+            .passive()
+            .expect("only passive targets are registered");
+        let period = (p.check_minutes * 60).clamp(SECONDS_MIN, SECONDS_MAX);
+        let grace = (p.timeout_minutes.saturating_sub(p.check_minutes) * 60)
+            .clamp(SECONDS_MIN, SECONDS_MAX);
+        let body = json!({
+            "name": target.id,
+            "tags": format!("nixcloud-monitoring {}", self.owner_tag),
+            "desc": format!("{} on {} (nixcloud-monitoring)", target.name, target.host),
+            "timeout": period,
+            "grace": grace,
+            "unique": ["name"],
+        });
+        let what = format!("registering {} with Healthchecks", target.id);
+        let request = self
+            .client
+            .post(&self.api)
+            .header("X-Api-Key", self.key()?)
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        let answer = http::send(request, &what).await?;
+        parse_check(&answer).map_err(|e| DeliveryError::Transient(e.context(what)))
+    }
+
+    /// This owner's checks on the server: (name, uuid).
+    async fn owned(&self) -> Result<Vec<(String, String)>, DeliveryError> {
+        let what = "listing this owner's Healthchecks checks";
+        let request = self
+            .client
+            .get(&self.api)
+            .query(&[("tag", &self.owner_tag)])
+            .header("X-Api-Key", self.key()?);
+        let answer = http::send(request, what).await?;
+        let doc: Value = serde_json::from_str(&answer).map_err(|e| {
+            DeliveryError::Transient(anyhow::anyhow!("{what}: the answer is not JSON: {e}"))
+        })?;
+        Ok(doc["checks"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| Some((c["name"].as_str()?.into(), c["uuid"].as_str()?.into())))
+            .collect())
+    }
+
+    async fn delete(&self, name: &str, uuid: &str) -> Result<(), DeliveryError> {
+        let what = format!("removing the Healthchecks check of {name}, no longer configured");
+        let request = self
+            .client
+            .delete(format!("{}{uuid}", self.api))
+            .header("X-Api-Key", self.key()?);
+        match http::send(request, &what).await {
+            // Gone already (deleted by hand, or by a run that stopped half-way).
+            Err(DeliveryError::Rejected(e)) if e.to_string().contains("HTTP 404") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Sends one ping: `<ping_url>/<suffix>` with `body`.
+    async fn ping(&self, url: &str, suffix: &str, body: String, what: &str) -> PingOutcome {
+        let request = self.client.post(format!("{url}/{suffix}")).body(body);
+        match http::send_raw(request, what).await {
+            Err(e) => PingOutcome::Failed(e),
+            Ok(a) if a.status == 404 => PingOutcome::Unknown(a.error(what)),
+            Ok(a) => match crate::retry::classify(a.status) {
+                crate::retry::Class::Success => PingOutcome::Done,
+                crate::retry::Class::Transient => {
+                    PingOutcome::Failed(DeliveryError::Transient(a.error(what)))
+                }
+                crate::retry::Class::Rejected => {
+                    PingOutcome::Failed(DeliveryError::Rejected(a.error(what)))
+                }
+            },
+        }
+    }
+}
+
+enum PingOutcome {
+    Done,
+    /// The server does not know the check (deleted there): register it again.
+    Unknown(anyhow::Error),
+    Failed(DeliveryError),
+}
+
+fn parse_check(answer: &str) -> anyhow::Result<Check> {
+    let doc: Value = serde_json::from_str(answer).context("the answer is not JSON")?;
+    let field = |k: &str| {
+        doc[k]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("the answer has no {k}: {}", keep_tail(answer, 200)))
+    };
+    Ok(Check {
+        uuid: field("uuid")?,
+        ping_url: field("ping_url")?.trim_end_matches('/').to_string(),
+    })
+}
+
+/// The ping body: the output, then the perfdata after a `|` line as plugins print it, cut to
+/// what the server keeps, keeping the end.
+pub fn ping_body(result: &CheckResult) -> String {
+    let text = match result.perfdata.is_empty() {
+        true => result.output.clone(),
+        false => format!("{}\n| {}", result.output, result.perfdata),
+    };
+    keep_tail(&text, BODY_LIMIT)
+}
+
 impl Api for Healthchecks {
-    async fn register(&self, _targets: &[Target], _complete: bool) -> Vec<Registered> {
-        Vec::new()
+    async fn register(&self, targets: &[Target], complete: bool) -> Vec<Registered> {
+        let passive: Vec<Target> = targets
+            .iter()
+            .filter(|t| t.passive().is_some())
+            .cloned()
+            .collect();
+        let shared = self.shared.clone();
+        let done = bounded(passive, self.concurrency, move |t: Target| {
+            let shared = shared.clone();
+            async move {
+                let outcome = shared.upsert(&t).await;
+                (t.id, outcome)
+            }
+        })
+        .await;
+        let mut found = Vec::new();
+        let mut rows = Vec::new();
+        for (id, outcome) in done {
+            let what = match &outcome {
+                Ok(check) => format!("check {}", check.uuid),
+                Err(_) => "check".to_string(),
+            };
+            rows.push(Registered {
+                target: id.clone(),
+                what,
+                outcome: outcome.map(|check| found.push((id, check))),
+            });
+        }
+        // Prune only after a round where everything was taken: a partial one must not remove
+        // what the failed part would have kept.
+        let all_ok = rows.iter().all(|r| r.outcome.is_ok());
+        if let Err(e) = self.shared.remember(found, complete && all_ok) {
+            tracing::warn!("{e:#}");
+        }
+        if complete && all_ok {
+            rows.extend(self.prune(targets).await);
+        }
+        rows
     }
 
     async fn deliver(
         &self,
-        _result: &CheckResult,
-        _target: Option<&Target>,
+        result: &CheckResult,
+        target: Option<&Target>,
     ) -> Result<(), DeliveryError> {
-        Err(DeliveryError::Transient(anyhow::anyhow!("healthchecks: not written yet")))
+        let what = format!("sending the result of {} to Healthchecks", result.target);
+        let suffix = u8::from(result.state).to_string();
+        let url = match self.shared.ping_url(&result.target) {
+            Some(url) => url,
+            None => self.register_one(result, target).await?,
+        };
+        match self
+            .shared
+            .ping(&url, &suffix, ping_body(result), &what)
+            .await
+        {
+            PingOutcome::Done => Ok(()),
+            PingOutcome::Failed(e) => Err(e),
+            // Deleted on the server: create it again and send once more.
+            PingOutcome::Unknown(e) => {
+                tracing::warn!("{e:#}; registering {} again", result.target);
+                let url = self.register_one(result, target).await?;
+                match self
+                    .shared
+                    .ping(&url, &suffix, ping_body(result), &what)
+                    .await
+                {
+                    PingOutcome::Done => Ok(()),
+                    PingOutcome::Failed(e) => Err(e),
+                    PingOutcome::Unknown(e) => Err(DeliveryError::Rejected(e)),
+                }
+            }
+        }
     }
 
     fn check_access(&self, _target: Option<&Target>) -> Result<(), SecretError> {
-        Ok(())
+        self.shared.key.read().map(drop)
+    }
+
+    async fn started(&self, target: &Target) {
+        let Some(url) = self.shared.ping_url(&target.id) else {
+            return;
+        };
+        let what = format!("telling Healthchecks that {} started", target.id);
+        // Only so that Healthchecks shows the run time: a failure here changes nothing else.
+        match self.shared.ping(&url, "start", String::new(), &what).await {
+            PingOutcome::Done => {}
+            PingOutcome::Failed(e) => tracing::debug!("{e}"),
+            PingOutcome::Unknown(e) => tracing::debug!("{e:#}"),
+        }
+    }
+}
+
+impl Healthchecks {
+    /// Registers the target of a result whose check is not known yet (the result came before
+    /// the first registration); returns its ping URL.
+    async fn register_one(
+        &self,
+        result: &CheckResult,
+        target: Option<&Target>,
+    ) -> Result<String, DeliveryError> {
+        let target = target.filter(|t| t.passive().is_some()).ok_or_else(|| {
+            DeliveryError::Rejected(anyhow::anyhow!(
+                "no Healthchecks check for {}: it is no longer a passive target in the config",
+                result.target
+            ))
+        })?;
+        let check = self.shared.upsert(target).await?;
+        let url = check.ping_url.clone();
+        if let Err(e) = self
+            .shared
+            .remember(vec![(target.id.clone(), check)], false)
+        {
+            tracing::warn!("{e:#}");
+        }
+        Ok(url)
+    }
+
+    /// Deletes this owner's checks whose target is no longer configured.
+    async fn prune(&self, targets: &[Target]) -> Vec<Registered> {
+        let owned = match self.shared.owned().await {
+            Ok(owned) => owned,
+            Err(e) => {
+                return vec![Registered {
+                    target: "(removed targets)".into(),
+                    what: "listing checks to remove".into(),
+                    outcome: Err(e),
+                }]
+            }
+        };
+        let mut rows = Vec::new();
+        for (name, uuid) in owned {
+            if targets
+                .iter()
+                .any(|t| t.id == name && t.passive().is_some())
+            {
+                continue;
+            }
+            let outcome = self.shared.delete(&name, &uuid).await;
+            if outcome.is_ok() {
+                tracing::info!("removed the Healthchecks check of {name} ({uuid})");
+            }
+            rows.push(Registered {
+                target: name,
+                what: format!("removed check {uuid}"),
+                outcome,
+            });
+        }
+        rows
     }
 }

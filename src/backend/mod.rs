@@ -46,6 +46,12 @@ pub trait Api {
     /// without access gets [`SecretError::PermissionDenied`] and hands the result to the
     /// service instead.
     fn check_access(&self, target: Option<&Target>) -> Result<(), SecretError>;
+
+    /// `target`'s script starts now (Healthchecks shows the run time from this); best effort,
+    /// never an error. Most backends need nothing.
+    fn started(&self, _target: &Target) -> impl Future<Output = ()> {
+        async {}
+    }
 }
 
 /// The configured backend.
@@ -99,6 +105,12 @@ impl Api for Backend {
         }
     }
 
+    async fn started(&self, target: &Target) {
+        if let Backend::Healthchecks(b) = self {
+            b.started(target).await
+        }
+    }
+
     fn check_access(&self, target: Option<&Target>) -> Result<(), SecretError> {
         match self {
             Backend::Nixcloud(b) => b.check_access(target),
@@ -108,6 +120,20 @@ impl Api for Backend {
             Backend::Healthchecks(b) => b.check_access(target),
         }
     }
+}
+
+/// Tells every backend that `target`'s script starts now.
+pub async fn started(backends: &[Backend], target: &Target) {
+    futures_util::future::join_all(backends.iter().map(|b| b.started(target))).await;
+}
+
+/// The machine's host name: the default owner mark of what a backend creates on a server.
+pub fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "nixcloud-monitoring".to_string())
 }
 
 /// Runs `work` on every job with at most `limit` in flight, returning outputs in job order.

@@ -19,7 +19,11 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
         cfg.targets.len(),
         cfg.targets.len() - passive,
         passive,
-        if names.len() > 1 { "backends" } else { "backend" },
+        if names.len() > 1 {
+            "backends"
+        } else {
+            "backend"
+        },
         names.join(", "),
         cfg.state_dir.display()
     );

@@ -49,7 +49,8 @@ struct Job {
 /// each SIGHUP.
 pub async fn run(first: &Agent) -> anyhow::Result<Code> {
     first.require_owner()?;
-    let mut backends = first.backends()?;
+    // Shared with the script tasks, which tell the backends a script started.
+    let mut backends = std::sync::Arc::new(first.backends()?);
     let mut stop = Stop::new()?;
     let mut hangup = signal(SignalKind::hangup())?;
     let _watchdog = spawn_watchdog();
@@ -112,7 +113,7 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
                     );
                     tracing::info!("{said}");
                     jobs = schedule(&fresh.config.targets, &jobs, now);
-                    backends = fresh_backends;
+                    backends = std::sync::Arc::new(fresh_backends);
                     // Register the new set at once (a full round: removed targets are pruned
                     // where the backend does that), and deliver with the new settings. The
                     // backends may have changed, and their lanes with them.
@@ -176,9 +177,11 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
             job.next = now + Duration::from_secs(p.check_minutes * 60);
             job.running = true;
             let (target, scratch) = (job.target.clone(), scratch.clone());
+            let backends = backends.clone();
             running.spawn(async move {
                 let p = target.passive().expect("jobs are passive targets");
-                let result = passive::run(&target, &p.script, p.script_timeout, &scratch).await;
+                let run = passive::run(&target, &p.script, p.script_timeout, &scratch);
+                let (result, ()) = tokio::join!(run, crate::backend::started(&backends, &target));
                 (target.id, result)
             });
         }

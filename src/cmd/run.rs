@@ -18,14 +18,18 @@ pub async fn run(agent: &Agent, id: &str) -> anyhow::Result<Code> {
         Role::Owner => agent.state.root().join("tmp"),
         Role::Guest => std::env::temp_dir(),
     };
-    let result = passive::run(target, &p.script, p.script_timeout, &scratch).await?;
+    let backends = agent.backends()?;
+    let (result, ()) = tokio::join!(
+        passive::run(target, &p.script, p.script_timeout, &scratch),
+        crate::backend::started(&backends, target)
+    );
+    let result = result?;
     println!(
         "{}: {} - {}",
         target.id,
         result.state.label(),
         first_line(&result.output)
     );
-    let backends = agent.backends()?;
     let fates = deliver::accept(agent, &backends, result).await?;
     super::report_fates(&target.id, &fates);
     Ok(fates.code())

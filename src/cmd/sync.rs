@@ -26,11 +26,14 @@ pub async fn run(agent: &Agent) -> anyhow::Result<Code> {
         .cloned()
         .collect();
     let scratch = agent.state.root().join("tmp");
+    let backends = std::sync::Arc::new(backends);
+    let shared = backends.clone();
     let results = bounded(scripted, SCRIPTS_AT_ONCE, move |t: Target| {
-        let scratch = scratch.clone();
+        let (scratch, backends) = (scratch.clone(), shared.clone());
         async move {
             let p = t.passive().expect("filtered to passive targets");
-            passive::run(&t, &p.script, p.script_timeout, &scratch).await
+            let run = passive::run(&t, &p.script, p.script_timeout, &scratch);
+            tokio::join!(run, crate::backend::started(&backends, &t)).0
         }
     })
     .await;

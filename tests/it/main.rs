@@ -3,6 +3,7 @@
 mod backends;
 mod daemon;
 mod edges;
+mod healthchecks;
 mod icinga2;
 mod local;
 mod module;
