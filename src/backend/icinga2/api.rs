@@ -1,4 +1,4 @@
-//! The Icinga2 REST calls the backend makes: create-or-update, list owned objects, delete,
+//! The Icinga2 REST calls the backend makes: create-or-update, update, query, delete,
 //! reschedule, and process-check-result. Every call sends `Accept: application/json` (Icinga2
 //! answers 400 to PUT, POST and DELETE without it) and basic auth.
 
@@ -59,6 +59,24 @@ impl Conn {
         if !(created.status == 500 && created.body.contains("already exists")) {
             return outcome(created, doing).map(|()| Ensured::Created);
         }
+        Ok(if self.update(pw, kind, name, attrs, doing).await? {
+            Ensured::Updated
+        } else {
+            Ensured::Foreign
+        })
+    }
+
+    /// Sets `attrs` on an existing object with POST, filtered on its name and on carrying an
+    /// owner mark (any agent's). Whether an object matched: `false` when it does not exist or
+    /// has no mark (the admin's), and then nothing was changed.
+    pub async fn update(
+        &self,
+        pw: &str,
+        kind: &str,
+        name: &str,
+        attrs: Map<String, Value>,
+        doing: &str,
+    ) -> Result<bool, DeliveryError> {
         let singular = kind.trim_end_matches('s');
         let body = json!({
             "filter": format!(
@@ -72,15 +90,44 @@ impl Conn {
             .header("Content-Type", "application/json")
             .body(body.to_string());
         let text = http::send(post, doing).await?;
-        let updated = serde_json::from_str::<Value>(&text)
+        Ok(serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|doc| doc["results"].as_array().map(|r| !r.is_empty()))
-            .unwrap_or(false);
-        Ok(if updated {
-            Ensured::Updated
-        } else {
-            Ensured::Foreign
-        })
+            .unwrap_or(false))
+    }
+
+    /// The objects of `kind` matching `filter` (an Icinga2 expression over `filter_vars`),
+    /// with the attributes `attrs`: `(full name, attributes)`. A plain GET with the parameters
+    /// as a JSON body (Icinga2 reads a GET's body), so it reads and never writes.
+    pub async fn query(
+        &self,
+        pw: &str,
+        kind: &str,
+        filter: &str,
+        filter_vars: Value,
+        attrs: &[String],
+    ) -> Result<Vec<(String, Map<String, Value>)>, DeliveryError> {
+        let body = json!({ "filter": filter, "filter_vars": filter_vars, "attrs": attrs });
+        let request = self
+            .request(pw, Method::GET, &format!("/v1/objects/{kind}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        let doing = format!("reading this agent's {kind} from Icinga2");
+        let text = http::send(request, &doing).await?;
+        let doc: Value = serde_json::from_str(&text).map_err(|e| {
+            DeliveryError::Transient(anyhow::anyhow!("{doing}: unexpected answer: {e}"))
+        })?;
+        let results = doc["results"].as_array().ok_or_else(|| {
+            DeliveryError::Transient(anyhow::anyhow!("{doing}: unexpected answer: no results"))
+        })?;
+        Ok(results
+            .iter()
+            .filter_map(|r| {
+                let name = r["name"].as_str()?.to_string();
+                let attrs = r["attrs"].as_object().cloned().unwrap_or_default();
+                Some((name, attrs))
+            })
+            .collect())
     }
 
     /// Moves a service's next check `seconds` ahead. A new passive service would otherwise run
@@ -122,27 +169,17 @@ impl Conn {
         owner: &str,
     ) -> Result<Vec<String>, DeliveryError> {
         let singular = kind.trim_end_matches('s');
-        let body = json!({
-            "filter": format!("{singular}.vars.nixcloud_monitoring_owner == owner"),
-            "filter_vars": { "owner": owner },
-            "attrs": ["__name"],
-        });
-        let request = self
-            .request(pw, Method::POST, &format!("/v1/objects/{kind}"))
-            .header("X-HTTP-Method-Override", "GET")
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-        let doing = format!("listing this agent's {kind} in Icinga2");
-        let text = http::send(request, &doing).await?;
-        let doc: Value = serde_json::from_str(&text).map_err(|e| {
-            DeliveryError::Transient(anyhow::anyhow!("{doing}: unexpected answer: {e}"))
-        })?;
-        Ok(doc["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["name"].as_str().map(str::to_string))
-            .collect())
+        let filter = format!("{singular}.vars.nixcloud_monitoring_owner == owner");
+        let found = self
+            .query(
+                pw,
+                kind,
+                &filter,
+                json!({ "owner": owner }),
+                &["__name".into()],
+            )
+            .await?;
+        Ok(found.into_iter().map(|(name, _)| name).collect())
     }
 
     pub async fn delete(

@@ -3,14 +3,18 @@
 //!
 //! `register` creates or updates one host object per target host and one service object per
 //! target and family (see `objects`); with the whole config it also removes the services (and
-//! then empty hosts) that carry this agent's owner mark but are no longer configured. Results
+//! then empty hosts) that carry this agent's owner mark but are no longer configured. It first
+//! reads this owner's objects (two GETs) and writes only what is missing, differs or is gone
+//! (see `diff`): an unchanged config makes no write at all. Results
 //! go to `POST /v1/actions/process-check-result` with the real execution time.
 
 mod api;
+mod diff;
 mod objects;
 mod perfdata;
 
 use api::{outcome, Conn, Ensured};
+use diff::{Action, Current};
 
 use super::{bounded, Api, Registered};
 use crate::config::Config;
@@ -44,6 +48,11 @@ pub struct Icinga2 {
 /// What [`Icinga2::ensure_all`] did: outcomes per service, the wanted service names (full
 /// `host!service`) and host names.
 type Registration = (Vec<Registered>, BTreeSet<String>, BTreeSet<String>);
+
+/// A wanted host: its name and attributes.
+type HostJob = (String, Map<String, Value>);
+/// A wanted service: the target's id and the service.
+type ServiceJob = (String, objects::Service);
 
 impl Icinga2 {
     pub fn new(config: &Config) -> anyhow::Result<Icinga2> {
@@ -105,21 +114,113 @@ impl Icinga2 {
         })
     }
 
-    /// Creates or updates hosts and services for `targets`; outcomes per service.
-    async fn ensure_all(&self, conn: &Conn, targets: &[Target], password: &str) -> Registration {
-        let hosts: BTreeSet<String> = targets.iter().map(|t| t.host.clone()).collect();
-        let host_jobs: Vec<(String, Map<String, Value>)> = hosts
+    /// This owner's hosts and services as Icinga2 has them, with the attributes the agent
+    /// sets (two GETs, side by side), plus the wanted hosts that exist under another mark or
+    /// none (the admin's own host, used as it is). `hosts` and `services` are the wanted ones.
+    async fn read(
+        &self,
+        conn: &Conn,
+        password: &str,
+        hosts: &[HostJob],
+        services: &[ServiceJob],
+    ) -> Result<Current, DeliveryError> {
+        let host_attrs = diff::attr_names(hosts.iter().map(|(_, a)| a));
+        let service_attrs = diff::attr_names(services.iter().map(|(_, s)| &s.attrs));
+        let names: Map<String, Value> = hosts
             .iter()
+            .map(|(h, _)| (h.clone(), Value::Bool(true)))
+            .collect();
+        let (found_hosts, found_services) = tokio::join!(
+            conn.query(
+                password,
+                "hosts",
+                "host.vars.nixcloud_monitoring_owner == owner || names.contains(host.name)",
+                serde_json::json!({ "owner": self.owner, "names": names }),
+                &host_attrs,
+            ),
+            conn.query(
+                password,
+                "services",
+                "service.vars.nixcloud_monitoring_owner == owner",
+                serde_json::json!({ "owner": self.owner }),
+                &service_attrs,
+            ),
+        );
+        // The filters are checked here too: an API behind a proxy that drops a GET's body
+        // would answer with every object, and those must not be taken for this owner's.
+        let owner = self.owner.as_str();
+        Ok(Current {
+            hosts: found_hosts?
+                .into_iter()
+                .filter(|(n, a)| diff::owner(a) == Some(owner) || names.contains_key(n))
+                .collect(),
+            services: found_services?
+                .into_iter()
+                .filter(|(_, a)| diff::owner(a) == Some(owner))
+                .collect(),
+        })
+    }
+
+    /// The wanted hosts and services of `targets`: `(name, attributes)` per host, `(target
+    /// id, service)` per service.
+    fn wanted(&self, targets: &[Target]) -> (Vec<HostJob>, Vec<ServiceJob>) {
+        let hosts: BTreeSet<&String> = targets.iter().map(|t| &t.host).collect();
+        let hosts = hosts
+            .into_iter()
             .map(|h| (h.clone(), objects::host_attrs(h, &self.owner)))
             .collect();
+        let services = targets
+            .iter()
+            .flat_map(|t| {
+                objects::services(t, &self.owner)
+                    .into_iter()
+                    .map(|s| (t.id.clone(), s))
+            })
+            .collect();
+        (hosts, services)
+    }
+
+    /// Creates or updates hosts and services for `targets`; outcomes per service. With
+    /// `current` (what Icinga2 has), only what is missing or differs is written; without it,
+    /// every object (PUT, then the filtered POST when it exists).
+    async fn ensure_all(
+        &self,
+        conn: &Conn,
+        targets: &[Target],
+        password: &str,
+        current: Option<&Current>,
+    ) -> Registration {
+        let (hosts, services) = self.wanted(targets);
+        self.ensure_wanted(conn, password, hosts, services, current)
+            .await
+    }
+
+    async fn ensure_wanted(
+        &self,
+        conn: &Conn,
+        password: &str,
+        hosts: Vec<HostJob>,
+        services: Vec<ServiceJob>,
+        current: Option<&Current>,
+    ) -> Registration {
+        let host_names: BTreeSet<String> = hosts.iter().map(|(h, _)| h.clone()).collect();
+        let host_jobs: Vec<(String, Map<String, Value>, Action)> = hosts
+            .into_iter()
+            .map(|(h, attrs)| {
+                let action = current.map_or(Action::Ensure, |c| c.host(&h, &attrs));
+                (h, attrs, action)
+            })
+            .collect();
+        let mut counts = Counts::default();
+        counts.add(host_jobs.iter().map(|j| j.2));
         let (c, pw) = (conn.clone(), password.to_string());
-        let host_outcomes = bounded(host_jobs, self.concurrency, move |(name, attrs)| {
+        let host_outcomes = bounded(host_jobs, self.concurrency, move |(name, attrs, action)| {
             let (conn, pw) = (c.clone(), pw.clone());
             async move {
                 let doing = format!("registering host {name} in Icinga2");
                 // A host without an owner mark (the admin's own) is used as it is: the
                 // services go onto it, the host stays theirs (never changed nor pruned).
-                let outcome = conn.ensure(&pw, "hosts", &name, attrs, &doing).await;
+                let outcome = write(&conn, &pw, "hosts", &name, attrs, action, &doing).await;
                 (
                     name,
                     outcome
@@ -134,65 +235,98 @@ impl Icinga2 {
             .filter_map(|(h, o)| o.err().map(|e| (h, e)))
             .collect();
 
-        let services: Vec<(String, objects::Service)> = targets
-            .iter()
-            .flat_map(|t| {
-                objects::services(t, &self.owner)
-                    .into_iter()
-                    .map(|s| (t.id.clone(), s))
+        let wanted: BTreeSet<String> = services.iter().map(|(_, s)| s.full_name()).collect();
+        let service_jobs: Vec<(String, objects::Service, Action)> = services
+            .into_iter()
+            .map(|(target, s)| {
+                let action =
+                    current.map_or(Action::Ensure, |c| c.service(&s.full_name(), &s.attrs));
+                (target, s, action)
             })
             .collect();
-        let wanted: BTreeSet<String> = services.iter().map(|(_, s)| s.full_name()).collect();
+        counts.add(service_jobs.iter().map(|j| j.2));
         let (c, pw) = (conn.clone(), password.to_string());
-        let outcomes = bounded(services, self.concurrency, move |(target, service)| {
-            let (conn, pw, failed) = (c.clone(), pw.clone(), failed_hosts.clone());
-            async move {
-                let what = service.name.clone();
-                let outcome = match failed.get(&service.host) {
-                    // The host's failure, with its class: a 401 stays a refusal.
-                    Some((true, e)) => Err(DeliveryError::Transient(anyhow::anyhow!("{e}"))),
-                    Some((false, e)) => Err(DeliveryError::Rejected(anyhow::anyhow!("{e}"))),
-                    None => {
-                        let doing = format!("registering {target} ({what}) in Icinga2");
-                        let silence = service.allowed_silence();
-                        let full_name = service.full_name();
-                        let created = conn
-                            .ensure(&pw, "services", &full_name, service.attrs, &doing)
+        let outcomes = bounded(
+            service_jobs,
+            self.concurrency,
+            move |(target, service, action)| {
+                let (conn, pw, failed) = (c.clone(), pw.clone(), failed_hosts.clone());
+                async move {
+                    let what = service.name.clone();
+                    let outcome = match failed.get(&service.host) {
+                        // The host's failure, with its class: a 401 stays a refusal.
+                        Some((true, e)) => Err(DeliveryError::Transient(anyhow::anyhow!("{e}"))),
+                        Some((false, e)) => Err(DeliveryError::Rejected(anyhow::anyhow!("{e}"))),
+                        None => {
+                            let doing = format!("registering {target} ({what}) in Icinga2");
+                            let silence = service.allowed_silence();
+                            let full_name = service.full_name();
+                            let done = write(
+                                &conn,
+                                &pw,
+                                "services",
+                                &full_name,
+                                service.attrs,
+                                action,
+                                &doing,
+                            )
                             .await;
-                        match (created, silence) {
-                            (Ok(Ensured::Created), Some(seconds)) => {
-                                conn.postpone(&pw, &service.host, &service.name, seconds)
-                                    .await
+                            match (done, silence) {
+                                (Ok(Some(Ensured::Created)), Some(seconds)) => {
+                                    conn.postpone(&pw, &service.host, &service.name, seconds)
+                                        .await
+                                }
+                                (Ok(Some(Ensured::Foreign)), _) => {
+                                    Err(DeliveryError::Rejected(foreign(&full_name)))
+                                }
+                                (done, _) => done.map(drop),
                             }
-                            (Ok(Ensured::Foreign), _) => {
-                                Err(DeliveryError::Rejected(foreign(&full_name)))
-                            }
-                            (created, _) => created.map(drop),
                         }
+                    };
+                    Registered {
+                        target,
+                        what,
+                        outcome,
                     }
-                };
-                Registered {
-                    target,
-                    what,
-                    outcome,
                 }
-            }
-        })
+            },
+        )
         .await;
-        (outcomes, wanted, hosts)
+        if current.is_some() {
+            tracing::info!(
+                "Icinga2: {} objects as wanted, {} differed (updated), {} not found (created)",
+                counts.keep,
+                counts.update,
+                counts.ensure
+            );
+        }
+        (outcomes, wanted, host_names)
     }
 
     /// Removes this agent's services (then hosts) that are not wanted any more.
+    /// `current` is what the read before the writes found (listed anew without it).
     async fn prune(
         &self,
         conn: &Conn,
         password: &str,
         wanted: &BTreeSet<String>,
         hosts: &BTreeSet<String>,
+        current: Option<&Current>,
     ) -> Vec<Registered> {
         let mut out = Vec::new();
         for (kind, keep) in [("services", wanted), ("hosts", hosts)] {
-            let owned = match conn.owned(password, kind, &self.owner).await {
+            let listed = match current {
+                Some(c) => {
+                    let objects = if kind == "services" {
+                        &c.services
+                    } else {
+                        &c.hosts
+                    };
+                    Ok(Current::owned(objects, &self.owner).cloned().collect())
+                }
+                None => conn.owned(password, kind, &self.owner).await,
+            };
+            let owned = match listed {
                 Ok(names) => names,
                 Err(e) => {
                     out.push(Registered {
@@ -221,6 +355,49 @@ impl Icinga2 {
             }
         }
         out
+    }
+}
+
+/// Writes one object as `action` says; `None` when nothing was written.
+async fn write(
+    conn: &Conn,
+    pw: &str,
+    kind: &str,
+    name: &str,
+    attrs: Map<String, Value>,
+    action: Action,
+    doing: &str,
+) -> Result<Option<Ensured>, DeliveryError> {
+    match action {
+        Action::Keep => return Ok(None),
+        Action::Update => {
+            if conn.update(pw, kind, name, attrs.clone(), doing).await? {
+                return Ok(Some(Ensured::Updated));
+            }
+            // Gone, or its mark removed, since the read: as if it had not been there.
+        }
+        Action::Ensure => {}
+    }
+    conn.ensure(pw, kind, name, attrs, doing).await.map(Some)
+}
+
+/// How many objects took each action (for the log).
+#[derive(Default)]
+struct Counts {
+    keep: usize,
+    update: usize,
+    ensure: usize,
+}
+
+impl Counts {
+    fn add(&mut self, actions: impl Iterator<Item = Action>) {
+        for a in actions {
+            *match a {
+                Action::Keep => &mut self.keep,
+                Action::Update => &mut self.update,
+                Action::Ensure => &mut self.ensure,
+            } += 1;
+        }
     }
 }
 
@@ -255,11 +432,28 @@ impl Api for Icinga2 {
                     .collect();
             }
         };
-        let (mut outcomes, wanted, hosts) = self.ensure_all(&conn, targets, &password).await;
+        let (hosts, services) = self.wanted(targets);
+        // What is there already, read once: only what is missing or differs is written. When
+        // the read fails, every object is written as before the read existed: that is correct,
+        // only slower, and a failure that also stops the writes (a wrong password, the server
+        // down) is then reported per object with its own class, as before.
+        let current = match self.read(&conn, &password, &hosts, &services).await {
+            Ok(current) => Some(current),
+            Err(e) => {
+                tracing::warn!("{e}; writing every object instead");
+                None
+            }
+        };
+        let (mut outcomes, wanted, hosts) = self
+            .ensure_wanted(&conn, &password, hosts, services, current.as_ref())
+            .await;
         // Only with the whole config, and only when every target is in place: a partial
         // failure must not be read as "these are gone".
         if complete && outcomes.iter().all(|o| o.outcome.is_ok()) {
-            outcomes.extend(self.prune(&conn, &password, &wanted, &hosts).await);
+            outcomes.extend(
+                self.prune(&conn, &password, &wanted, &hosts, current.as_ref())
+                    .await,
+            );
         }
         outcomes
     }
@@ -288,7 +482,7 @@ impl Api for Icinga2 {
             ))));
         };
         let (registered, _, _) = self
-            .ensure_all(&conn, std::slice::from_ref(target), &password)
+            .ensure_all(&conn, std::slice::from_ref(target), &password, None)
             .await;
         if let Some(Err(e)) = registered
             .into_iter()
