@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Connection settings written by .ci/icinga2-setup.sh.
@@ -773,4 +775,318 @@ fn tls_with_a_wrong_ca_or_a_wrong_server_name_is_refused() {
             "{what}: nothing was registered"
         );
     }
+}
+
+/// A plain-HTTP proxy on 127.0.0.1 in front of the test Icinga2: the agent talks to it (an
+/// `http://` url, as behind a TLS-terminating proxy), it forwards every request with curl and
+/// records it, so a test can count what the agent wrote. `intercept` may answer a request
+/// itself instead (to make the API fail).
+fn proxy(
+    icinga: &Icinga,
+    intercept: impl Fn(&crate::util::Request) -> Option<Reply> + Send + Sync + 'static,
+) -> TestServer {
+    let server = TestServer::start();
+    let name = icinga.var("ICINGA2_SERVER_NAME").to_string();
+    let ca = icinga.var("ICINGA2_CA_FILE").to_string();
+    server.reply(move |req| {
+        if let Some(reply) = intercept(req) {
+            return reply;
+        }
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            &req.method,
+            "--cacert",
+            &ca,
+        ])
+        .args(["--resolve", &format!("{name}:5665:127.0.0.1")])
+        // No `Expect: 100-continue` round trip for larger bodies.
+        .args(["-H", "Expect:"]);
+        for (k, v) in &req.headers {
+            let skip = ["host", "content-length", "connection", "transfer-encoding"];
+            if !skip.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+                cmd.args(["-H", &format!("{k}: {v}")]);
+            }
+        }
+        if !req.body.is_empty() {
+            cmd.args(["--data-binary", "@-"]);
+        }
+        cmd.arg(format!("https://{name}:5665{}", req.path))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("curl runs");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&req.body).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        Reply::Status(code.trim().parse().unwrap_or(502), body.to_string())
+    });
+    server
+}
+
+impl Icinga {
+    /// Like [`Icinga::config`], but the agent talks to Icinga2 through `proxy`.
+    fn config_via(&self, sb: &Sandbox, proxy: &TestServer, owner: &str, targets: &str) {
+        sb.config(&format!(
+            "backend = \"icinga2\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 2\ntimeout = 10\n\
+             [icinga2]\nurl = \"{}\"\nuser = \"{}\"\npasswordFile = \"{}\"\nowner = \"{owner}\"\n{targets}",
+            proxy.url(),
+            self.var("ICINGA2_USER"),
+            self.var("ICINGA2_PASSWORD_FILE"),
+        ));
+    }
+}
+
+/// The requests that change something in Icinga2 (everything but GET), as
+/// `METHOD object-name`: the name from the path (PUT, DELETE) or from the POST's filter_vars.
+fn writes(requests: &[crate::util::Request]) -> Vec<String> {
+    let mut out: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| {
+            let path = r.path.split('?').next().unwrap_or("");
+            let name = match r.method.as_str() {
+                "POST" if path.starts_with("/v1/objects/") => r.json()["filter_vars"]["name"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+                _ => decode(path.rsplit('/').next().unwrap_or("")),
+            };
+            format!(
+                "{} {} {name}",
+                r.method,
+                path.split('/').nth(3).unwrap_or(path)
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        match (b, tail.get(..2)) {
+            (b'%', Some(hex)) => {
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).unwrap(), 16).unwrap());
+                rest = &tail[2..];
+            }
+            _ => {
+                out.push(b);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// How many requests the proxy has answered once the last one is recorded: the server records
+/// a request after answering it, so the agent may have exited a moment before.
+fn settled(proxy: &TestServer) -> usize {
+    let mut seen = proxy.requests().len();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = proxy.requests().len();
+        if now == seen {
+            return now;
+        }
+        seen = now;
+    }
+}
+
+/// The requests after the first `first`, once all are recorded.
+fn since(proxy: &TestServer, first: usize) -> Vec<crate::util::Request> {
+    settled(proxy);
+    proxy.requests().split_off(first)
+}
+
+/// A check_http target named `name` (IPv4 only: one service).
+fn http_target(host: &str, name: &str, port: u16) -> String {
+    format!("[[targets.active.check_http]]\nhost = \"{host}\"\nname = \"{name}\"\nport = {port}\ncontains = \"hello\"\nipv6 = false\n")
+}
+
+#[test]
+fn an_unchanged_registration_reads_and_writes_nothing() {
+    // Every kind, so every variable Icinga2 stores (and may give back in its own form:
+    // numbers, lists, booleans) is compared as it comes back.
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("same");
+    let proxy = proxy(&icinga, |_| None);
+    let sb = Sandbox::new();
+    // Hosts of this test's own: a host shared with other owners (127.0.0.1 in other tests)
+    // is marked by whoever registered it last, and taking it back is a write.
+    let targets = format!(
+        "{}{}\
+         [[targets.active.check_http]]\nhost = \"{o}\"\nname = \"both\"\nport = 8081\n\
+         [[targets.active.check_ssl_cert]]\nhost = \"{o}\"\nname = \"ssl\"\nwarningDays = 10\n\
+         [[targets.active.check_dns]]\nhost = \"{o}\"\nname = \"dns\"\nserver = \"127.0.0.1\"\nexpected-address = \"127.0.0.1\"\n\
+         [[targets.active.check_ping]]\nhost = \"{o}\"\nname = \"ping\"\nwarning = \"10.5,2%\"\n\
+         [[targets.active.check_smtp]]\nhost = \"{o}\"\nname = \"smtp\"\ncertificate = 10\n\
+         [[targets.active.check_ssh]]\nhost = \"{o}\"\nname = \"ssh\"\nremoteVersion = \"OpenSSH_9.2p1\"\n\
+         [[targets.active.check_hydra]]\nhost = \"http://{o}:1/hydra\"\nname = \"hydra\"\nproject = \"p\"\njobset = \"j\"\n\
+         [[targets.passive]]\nhost = \"{o}-passive\"\nname = \"backup\"\ntags = [\"a\", \"b\"]\n",
+        http_target(&o, "one", 8081),
+        http_target(&format!("{o}-web"), "web", 8082),
+    );
+    icinga.config_via(&sb, &proxy, &o, &targets);
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let first = settled(&proxy);
+    assert!(
+        !writes(&proxy.requests()).is_empty(),
+        "the first registration writes"
+    );
+
+    let out = sb.cmd(&["register"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("registered 17 of 17 (0 failed)"), "{text}");
+    let second = &since(&proxy, first);
+    assert_eq!(writes(second), Vec::<String>::new(), "unchanged: no writes");
+    // The two reads, this owner's hosts and services, and nothing else.
+    let mut read: Vec<&str> = second.iter().map(|r| r.path.as_str()).collect();
+    read.sort();
+    assert_eq!(
+        read,
+        ["/v1/objects/hosts", "/v1/objects/services"],
+        "{second:#?}"
+    );
+}
+
+#[test]
+fn a_changed_target_writes_only_its_own_objects() {
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("one");
+    let proxy = proxy(&icinga, |_| None);
+    let sb = Sandbox::new();
+    let both = |name: &str, port: u16| {
+        format!("[[targets.active.check_http]]\nhost = \"{o}\"\nname = \"{name}\"\nport = {port}\n")
+    };
+    icinga.config_via(
+        &sb,
+        &proxy,
+        &o,
+        &format!("{}{}{}", both("a", 8081), both("b", 8081), both("c", 8081)),
+    );
+    sb.cmd(&["register"]).assert().success();
+    let first = settled(&proxy);
+
+    icinga.config_via(
+        &sb,
+        &proxy,
+        &o,
+        &format!("{}{}{}", both("a", 8081), both("b", 8089), both("c", 8081)),
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("registered 6 of 6 (0 failed)"), "{text}");
+    assert_eq!(
+        writes(&since(&proxy, first)),
+        [
+            format!("POST services {o}!b (IPv4)"),
+            format!("POST services {o}!b (IPv6)"),
+        ]
+    );
+    for family in ["IPv4", "IPv6"] {
+        let vars = &icinga.service(&format!("{o}!b ({family})")).unwrap()["vars"];
+        assert_eq!(vars["http_port"], 8089, "{vars:#}");
+        let other = &icinga.service(&format!("{o}!a ({family})")).unwrap()["vars"];
+        assert_eq!(other["http_port"], 8081, "{other:#}");
+    }
+}
+
+#[test]
+fn a_removed_target_deletes_only_its_objects() {
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("drop");
+    let other_host = format!("{o}-other");
+    let proxy = proxy(&icinga, |_| None);
+    let sb = Sandbox::new();
+    let (a, b, c) = (
+        http_target(&o, "a", 8081),
+        http_target(&o, "b", 8081),
+        http_target(&other_host, "c", 8081),
+    );
+    icinga.config_via(&sb, &proxy, &o, &format!("{a}{b}{c}"));
+    sb.cmd(&["register"]).assert().success();
+    let first = settled(&proxy);
+
+    // b leaves a host that keeps a; c leaves its host empty.
+    icinga.config_via(&sb, &proxy, &o, &a);
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(
+        writes(&since(&proxy, first)),
+        [
+            format!("DELETE hosts {other_host}"),
+            format!("DELETE services {o}!b (IPv4)"),
+            format!("DELETE services {other_host}!c (IPv4)"),
+        ]
+    );
+    assert!(icinga.service(&format!("{o}!a (IPv4)")).is_some());
+    assert!(icinga.service(&format!("{o}!b (IPv4)")).is_none());
+    assert!(icinga.service(&format!("{other_host}!c (IPv4)")).is_none());
+}
+
+#[test]
+fn when_reading_the_objects_fails_every_object_is_written() {
+    // A failed read (here a 503 for both) does not stop registering: every object is written
+    // as without the read, and a full register lists this owner's objects again to prune.
+    let Some(icinga) = Icinga::get() else { return };
+    let o = unique("noread");
+    let reads_to_fail = Arc::new(AtomicUsize::new(0));
+    let failing = reads_to_fail.clone();
+    let proxy = proxy(&icinga, move |r| {
+        let fail = r.method == "GET"
+            && failing
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        fail.then(|| Reply::Status(503, r#"{"error":503,"status":"busy"}"#.into()))
+    });
+    let sb = Sandbox::new();
+    let (a, b) = (http_target(&o, "a", 8081), http_target(&o, "b", 8081));
+    icinga.config_via(&sb, &proxy, &o, &format!("{a}{b}"));
+    sb.cmd(&["register"]).assert().success();
+    let first = settled(&proxy);
+
+    icinga.config_via(
+        &sb,
+        &proxy,
+        &o,
+        &format!("{a}{}", http_target(&o, "b", 8089)),
+    );
+    reads_to_fail.store(2, Ordering::SeqCst);
+    let out = sb.cmd(&["register"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("writing every object instead"), "{text}");
+    let written = writes(&since(&proxy, first));
+    assert_eq!(
+        written,
+        [
+            format!("POST hosts {o}"),
+            format!("POST services {o}!a (IPv4)"),
+            format!("POST services {o}!b (IPv4)"),
+            format!("PUT hosts {o}"),
+            format!("PUT services {o}!a (IPv4)"),
+            format!("PUT services {o}!b (IPv4)"),
+        ]
+    );
+    let gets = since(&proxy, first)
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(
+        gets, 4,
+        "two failed reads, then the two listings for pruning"
+    );
+    let vars = &icinga.service(&format!("{o}!b (IPv4)")).unwrap()["vars"];
+    assert_eq!(vars["http_port"], 8089, "{vars:#}");
 }
