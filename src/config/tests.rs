@@ -310,3 +310,214 @@ fn the_line_index_agrees_with_counting_newlines() {
         assert_eq!(index.line(offset), line_of(text, offset), "offset {offset}");
     }
 }
+
+#[test]
+fn backend_names_are_the_ones_the_config_accepts() {
+    // Messages and the queue's lane directories use `name()`; it must read back as the config's.
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        backend: BackendKind,
+    }
+    for kind in [
+        BackendKind::Nixcloud,
+        BackendKind::Local,
+        BackendKind::Icinga2,
+    ] {
+        let doc: Doc = toml::from_str(&format!("backend = \"{}\"\n", kind.name())).unwrap();
+        assert_eq!(doc.backend, kind, "{}", kind.name());
+    }
+    let names = [
+        BackendKind::Nixcloud.name(),
+        BackendKind::Local.name(),
+        BackendKind::Icinga2.name(),
+    ];
+    assert_eq!(names, ["nixcloud", "local", "icinga2"]);
+}
+
+#[test]
+fn every_secret_is_listed_for_loading_before_privileges_are_dropped() {
+    let cfg = parse(concat!(
+        "apiKeyFile = \"/run/keys/top\"\n",
+        "backend = \"icinga2\"\n",
+        "[icinga2]\nurl = \"https://icinga:5665\"\nuser = \"u\"\npasswordFile = \"/run/keys/icinga\"\n",
+        "[[targets.passive]]\nhost = \"h\"\nname = \"a\"\napiKeyFile = \"/run/keys/a\"\n",
+        "[[targets.passive]]\nhost = \"h\"\nname = \"b\"\n",
+        "[[targets.passive]]\nhost = \"h\"\nname = \"c\"\napiKey = \"literal\"\n",
+    ))
+    .unwrap();
+    let file = |path: &str, credential: &str| KeySource::File {
+        path: path.into(),
+        credential: credential.into(),
+    };
+    assert_eq!(
+        cfg.secrets(),
+        [
+            file("/run/keys/top", "api-key"),
+            file("/run/keys/a", "api-key-h-a"),
+            KeySource::Literal("literal".into()),
+            file("/run/keys/icinga", "icinga2-password"),
+        ]
+    );
+}
+
+#[test]
+fn an_error_in_the_third_of_several_tables_names_that_one() {
+    let e = err(concat!(
+        "[[targets.passive]]\nhost = \"h\"\nname = \"a\"\n",
+        "[[targets.passive]]\nhost = \"h\"\nname = \"b\"\n",
+        "[[targets.passive]]\nhost = \"h\"\nname = \"c\"\nnmae = \"typo\"\n",
+    ));
+    assert!(
+        e.starts_with("/etc/test.toml:10 (in [[targets.passive]] #3, line 7): "),
+        "{e}"
+    );
+    assert!(e.contains("nmae"), "{e}");
+}
+
+/// Set in the child process that [`resolved_under`] starts: the file it writes its answers to.
+const CHILD_ENV: &str = "NIXCLOUD_MONITORING_TEST_RESOLVED";
+
+/// What `resolve_path` and `resolve_state_dir` return with the environment changed as in
+/// `env` (`None` removes a variable), computed by a child process of this test binary: changing
+/// the environment of the shared, multi-threaded test process would race with other tests.
+fn resolved_under(env: &[(&str, Option<&str>)]) -> BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("resolved");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "config::tests::write_resolved_paths"])
+        .env(CHILD_ENV, &answers);
+    for (name, value) in env {
+        match value {
+            Some(v) => child.env(name, v),
+            None => child.env_remove(name),
+        };
+    }
+    let out = child.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let text = std::fs::read_to_string(&answers).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let got: BTreeMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(got.len(), 4, "{text}");
+    got
+}
+
+/// Only does something in the child process of [`resolved_under`].
+#[test]
+fn write_resolved_paths() {
+    let Some(answers) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let text = [
+        ("config", resolve_path(None)),
+        ("flag", resolve_path(Some(Path::new("/flag.toml")))),
+        ("state", resolve_state_dir(Some("/from/stateDir".into()))),
+        ("state_default", resolve_state_dir(None)),
+    ]
+    .map(|(what, path)| format!("{what}={}\n", path.display()))
+    .concat();
+    std::fs::write(answers, text).unwrap();
+}
+
+#[test]
+fn config_and_state_paths_follow_flag_environment_and_defaults() {
+    let got = |env: &[(&str, Option<&str>)]| {
+        let r = resolved_under(env);
+        [
+            r["config"].clone(),
+            r["flag"].clone(),
+            r["state"].clone(),
+            r["state_default"].clone(),
+        ]
+    };
+    // Nothing set: the default file; stateDir, else the user's state directory.
+    assert_eq!(
+        got(&[
+            (PATH_ENV, None),
+            ("STATE_DIRECTORY", None),
+            ("HOME", Some("/home/alice")),
+            ("XDG_STATE_HOME", None),
+        ]),
+        [
+            "/etc/nixcloud-monitoring/config.toml",
+            "/flag.toml",
+            "/from/stateDir",
+            "/home/alice/.local/state/nixcloud-monitoring",
+        ]
+    );
+    // Both set: the variable names the file; systemd's first StateDirectory= wins over stateDir.
+    assert_eq!(
+        got(&[
+            (PATH_ENV, Some("/srv/agent.toml")),
+            (
+                "STATE_DIRECTORY",
+                Some("/var/lib/nixcloud-monitoring:/var/lib/other")
+            ),
+        ]),
+        [
+            "/srv/agent.toml",
+            "/flag.toml",
+            "/var/lib/nixcloud-monitoring",
+            "/var/lib/nixcloud-monitoring",
+        ]
+    );
+    // Set but empty: as if unset.
+    assert_eq!(
+        got(&[
+            (PATH_ENV, Some("")),
+            ("STATE_DIRECTORY", Some("")),
+            ("HOME", Some("/home/alice")),
+            ("XDG_STATE_HOME", None),
+        ]),
+        [
+            "/etc/nixcloud-monitoring/config.toml",
+            "/flag.toml",
+            "/from/stateDir",
+            "/home/alice/.local/state/nixcloud-monitoring",
+        ]
+    );
+}
+
+#[test]
+fn each_backend_names_its_own_server_in_messages() {
+    let cfg = parse(concat!(
+        "backends = [\"nixcloud\", \"icinga2\", \"healthchecks\", \"local\", \"prometheus\"]\n",
+        "apiHost = \"https://status.example.org/\"\n",
+        "[icinga2]\nurl = \"https://icinga:5665\"\nuser = \"u\"\npasswordFile = \"/run/keys/icinga\"\n",
+        "[healthchecks]\nurl = \"https://hc.example.org/\"\napiKeyFile = \"/run/keys/hc\"\n",
+    ))
+    .unwrap();
+    let urls: Vec<(&str, Option<&str>)> = cfg
+        .backends
+        .iter()
+        .map(|&kind| (kind.name(), cfg.server_url(kind)))
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            ("nixcloud", Some("https://status.example.org")),
+            ("icinga2", Some("https://icinga:5665")),
+            ("healthchecks", Some("https://hc.example.org")),
+            ("local", None),
+            ("prometheus", None),
+        ]
+    );
+    // Both servers' credentials are loaded before privileges are dropped.
+    assert_eq!(
+        cfg.secrets(),
+        [
+            KeySource::File {
+                path: "/run/keys/icinga".into(),
+                credential: "icinga2-password".into()
+            },
+            KeySource::File {
+                path: "/run/keys/hc".into(),
+                credential: "healthchecks-api-key".into()
+            },
+        ]
+    );
+}
