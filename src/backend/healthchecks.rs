@@ -24,7 +24,7 @@ use crate::targets::Target;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -128,22 +128,27 @@ impl Shared {
         write_atomic(&self.file, &json, false)
     }
 
-    /// Creates or updates the check of one passive target; returns it.
-    async fn upsert(&self, target: &Target) -> Result<Check, DeliveryError> {
+    /// What the check of a passive target should hold (the fields `register` sets).
+    fn wanted(&self, target: &Target) -> Value {
         let p = target
             .passive()
             .expect("only passive targets are registered");
         let period = (p.check_minutes * 60).clamp(SECONDS_MIN, SECONDS_MAX);
         let grace = (p.timeout_minutes.saturating_sub(p.check_minutes) * 60)
             .clamp(SECONDS_MIN, SECONDS_MAX);
-        let body = json!({
+        json!({
             "name": target.id,
             "tags": format!("nixcloud-monitoring {}", self.owner_tag),
             "desc": format!("{} on {} (nixcloud-monitoring)", target.name, target.host),
             "timeout": period,
             "grace": grace,
-            "unique": ["name"],
-        });
+        })
+    }
+
+    /// Creates or updates the check of one passive target; returns it.
+    async fn upsert(&self, target: &Target) -> Result<Check, DeliveryError> {
+        let mut body = self.wanted(target);
+        body["unique"] = json!(["name"]);
         let what = format!("registering {} with Healthchecks", target.id);
         let request = self
             .client
@@ -155,8 +160,8 @@ impl Shared {
         parse_check(&answer).map_err(|e| DeliveryError::Transient(e.context(what)))
     }
 
-    /// This owner's checks on the server: (name, uuid).
-    async fn owned(&self) -> Result<Vec<(String, String)>, DeliveryError> {
+    /// This owner's checks on the server, as listed (one request).
+    async fn owned(&self) -> Result<Vec<Value>, DeliveryError> {
         let what = "listing this owner's Healthchecks checks";
         let request = self
             .client
@@ -164,16 +169,16 @@ impl Shared {
             .query(&[("tag", &self.owner_tag)])
             .header("X-Api-Key", self.key()?);
         let answer = http::send(request, what).await?;
-        let doc: Value = serde_json::from_str(&answer).map_err(|e| {
+        let mut doc: Value = serde_json::from_str(&answer).map_err(|e| {
             DeliveryError::Transient(anyhow::anyhow!("{what}: the answer is not JSON: {e}"))
         })?;
-        Ok(doc["checks"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|c| Some((c["name"].as_str()?.into(), c["uuid"].as_str()?.into())))
-            .collect())
+        match doc["checks"].take() {
+            Value::Array(checks) => Ok(checks),
+            _ => Err(DeliveryError::Transient(anyhow::anyhow!(
+                "{what}: the answer has no list of checks: {}",
+                keep_tail(&answer, 200)
+            ))),
+        }
     }
 
     async fn delete(&self, name: &str, uuid: &str) -> Result<(), DeliveryError> {
@@ -241,13 +246,36 @@ pub fn ping_body(result: &CheckResult) -> String {
 
 impl Api for Healthchecks {
     async fn register(&self, targets: &[Target], complete: bool) -> Vec<Registered> {
-        let passive: Vec<Target> = targets
+        // One listing first: checks that already hold what we want are not written again, and
+        // the same listing says what to prune. Without it, everything is written and nothing
+        // is pruned.
+        let owned = self.shared.owned().await;
+        if let Err(e) = &owned {
+            tracing::warn!("{e}; registering every check");
+        }
+        let owned = owned.as_deref().unwrap_or_default();
+        let by_name: HashMap<&str, &Value> = owned
             .iter()
-            .filter(|t| t.passive().is_some())
-            .cloned()
+            .filter_map(|c| Some((c["name"].as_str()?, c)))
             .collect();
+        let mut rows = Vec::new();
+        let mut found = Vec::new();
+        let mut to_write = Vec::new();
+        for t in targets.iter().filter(|t| t.passive().is_some()) {
+            match unchanged(&by_name, &self.shared.wanted(t)) {
+                Some(check) => {
+                    rows.push(Registered {
+                        target: t.id.clone(),
+                        what: format!("check {} (unchanged)", check.uuid),
+                        outcome: Ok(()),
+                    });
+                    found.push((t.id.clone(), check));
+                }
+                None => to_write.push(t.clone()),
+            }
+        }
         let shared = self.shared.clone();
-        let done = bounded(passive, self.concurrency, move |t: Target| {
+        let done = bounded(to_write, self.concurrency, move |t: Target| {
             let shared = shared.clone();
             async move {
                 let outcome = shared.upsert(&t).await;
@@ -255,8 +283,6 @@ impl Api for Healthchecks {
             }
         })
         .await;
-        let mut found = Vec::new();
-        let mut rows = Vec::new();
         for (id, outcome) in done {
             let what = match &outcome {
                 Ok(check) => format!("check {}", check.uuid),
@@ -274,8 +300,8 @@ impl Api for Healthchecks {
         if let Err(e) = self.shared.remember(found, complete && all_ok) {
             tracing::warn!("{e:#}");
         }
-        if complete && all_ok {
-            rows.extend(self.prune(targets).await);
+        if complete && all_ok && !owned.is_empty() {
+            rows.extend(self.prune(targets, owned).await);
         }
         rows
     }
@@ -358,36 +384,42 @@ impl Healthchecks {
         Ok(url)
     }
 
-    /// Deletes this owner's checks whose target is no longer configured.
-    async fn prune(&self, targets: &[Target]) -> Vec<Registered> {
-        let owned = match self.shared.owned().await {
-            Ok(owned) => owned,
-            Err(e) => {
-                return vec![Registered {
-                    target: "(removed targets)".into(),
-                    what: "listing checks to remove".into(),
-                    outcome: Err(e),
-                }]
-            }
-        };
+    /// Deletes this owner's checks (as listed in `owned`) whose target is no longer
+    /// configured.
+    async fn prune(&self, targets: &[Target], owned: &[Value]) -> Vec<Registered> {
         let mut rows = Vec::new();
-        for (name, uuid) in owned {
+        for check in owned {
+            let (Some(name), Some(uuid)) = (check["name"].as_str(), check["uuid"].as_str()) else {
+                continue;
+            };
             if targets
                 .iter()
                 .any(|t| t.id == name && t.passive().is_some())
             {
                 continue;
             }
-            let outcome = self.shared.delete(&name, &uuid).await;
+            let outcome = self.shared.delete(name, uuid).await;
             if outcome.is_ok() {
                 tracing::info!("removed the Healthchecks check of {name} ({uuid})");
             }
             rows.push(Registered {
-                target: name,
+                target: name.to_string(),
                 what: format!("removed check {uuid}"),
                 outcome,
             });
         }
         rows
     }
+}
+
+/// The listed check named as `wanted` if it already holds every field of it.
+fn unchanged(owned: &HashMap<&str, &Value>, wanted: &Value) -> Option<Check> {
+    let same = owned.get(wanted["name"].as_str()?)?;
+    if !wanted.as_object()?.iter().all(|(k, v)| &same[k] == v) {
+        return None;
+    }
+    Some(Check {
+        uuid: same["uuid"].as_str()?.to_string(),
+        ping_url: same["ping_url"].as_str()?.trim_end_matches('/').to_string(),
+    })
 }

@@ -28,6 +28,8 @@ impl Standin {
             .args([script, "--port", "0", "--api-key", KEY, "--fail-mode-file"])
             .arg(fail_mode.path())
             .stdout(Stdio::piped())
+            // Its access log; the tests read what arrived through the API.
+            .stderr(Stdio::null())
             .spawn()
             .expect("python3 runs the Healthchecks stand-in");
         let mut line = String::new();
@@ -66,6 +68,18 @@ impl Standin {
         s.read_to_string(&mut answer).unwrap();
         let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
         serde_json::from_str(body).unwrap_or(Value::String(body.to_string()))
+    }
+
+    /// POST `body` to `path` with the key (to change a check by hand).
+    fn post(&self, path: &str, body: &str) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Api-Key: {KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        s.read_to_string(&mut String::new()).unwrap();
     }
 
     fn checks(&self) -> Vec<Value> {
@@ -154,9 +168,27 @@ fn register_creates_one_check_per_passive_target_and_repeating_changes_nothing()
     assert_eq!(nightly["desc"], "nightly on backup (nixcloud-monitoring)");
     let first: Vec<String> = hc.checks().iter().map(|c| c["uuid"].to_string()).collect();
     assert_eq!(first.len(), 2);
-    sb.cmd(&["register"]).assert().success();
+    let out = sb.cmd(&["-v", "register"]).output().unwrap();
+    let text = output_text(&out);
     let again: Vec<String> = hc.checks().iter().map(|c| c["uuid"].to_string()).collect();
-    assert_eq!(again, first, "the same checks, updated in place");
+    assert_eq!(again, first, "the same checks");
+    // Unchanged checks are not written again (one listing, no upsert).
+    assert_eq!(text.matches("(unchanged)").count(), 2, "{text}");
+
+    // A check changed on the server is put back, and only that one is written.
+    let uuid = hc.uuid("backup-nightly");
+    hc.post(
+        &format!("/api/v3/checks/{uuid}"),
+        r#"{"desc": "edited by hand"}"#,
+    );
+    let out = sb.cmd(&["-v", "register"]).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(text.matches("(unchanged)").count(), 1, "{text}");
+    assert!(text.contains("registered web-disk (check"), "{text}");
+    assert_eq!(
+        hc.check("backup-nightly")["desc"],
+        "nightly on backup (nixcloud-monitoring)"
+    );
 }
 
 #[test]
