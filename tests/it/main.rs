@@ -9,6 +9,7 @@ mod local;
 mod module;
 mod nixcloud;
 mod origin;
+mod prometheus;
 mod queue;
 mod schema;
 mod util;
