@@ -392,6 +392,9 @@ def match_keywords(haystack, keywords):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle and delayed ACKs add 40 ms to
+    # every answer on a kept-alive connection (timing only; the answers are the same).
+    disable_nagle_algorithm = True
     server_version = "WSGIServer/0.2"
     sys_version = "CPython"
 
