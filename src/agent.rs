@@ -31,7 +31,49 @@ pub struct Agent {
 impl Agent {
     /// Loads the config (a config error is a usage error, exit 2).
     pub fn load(path: &Path) -> anyhow::Result<Agent> {
-        let config = Config::load(path).map_err(exit::usage)?;
+        Agent::load_for(path, None)
+    }
+
+    /// Loads the config for a command about the one target `id` (`submit`, `run`,
+    /// `report-unit`), or about all with `None`. With a big config, an indexed and unchanged
+    /// file gives that target alone ([`Config::load_target`]); it is used only while nothing
+    /// else is queued or spooled (a command delivers the whole backlog, which needs every
+    /// target's key and settings), and its queues then deliver that target's results only.
+    pub fn load_for(path: &Path, id: Option<&str>) -> anyhow::Result<Agent> {
+        let (config, partial) = match id {
+            Some(id) => Config::load_target(path, id).map_err(exit::usage)?,
+            None => (Config::load(path).map_err(exit::usage)?, false),
+        };
+        let agent = Agent::with_config(config)?;
+        if !partial {
+            return Ok(agent);
+        }
+        if agent.lanes.iter().any(|lane| lane.queue.has_results()) {
+            return Agent::load_for(path, None);
+        }
+        let only = agent.config.targets[0].id.clone();
+        let Agent {
+            config,
+            state,
+            lanes,
+            role,
+        } = agent;
+        let lanes = lanes
+            .into_iter()
+            .map(|lane| Lane {
+                kind: lane.kind,
+                queue: lane.queue.only_target(&only),
+            })
+            .collect();
+        Ok(Agent {
+            config,
+            state,
+            lanes,
+            role,
+        })
+    }
+
+    fn with_config(config: Config) -> anyhow::Result<Agent> {
         let role = privileges::settle(&config.state_dir, || secrets::preload(&config.secrets()))?;
         let state = StateDir::new(config.state_dir.clone());
         let lanes = match config.backends.as_slice() {

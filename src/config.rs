@@ -127,9 +127,24 @@ impl Config {
 
     /// Reads and checks the config file.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("could not read config file {}", path.display()))?;
-        Config::parse(path, &text)
+        Config::parse(path, &read_source(path)?.text)
+    }
+
+    /// For a command about the one target `id` (raw or escaped): when the file is unchanged
+    /// since a full load indexed it, a config with that target alone, read from the index
+    /// (`true`); else the whole file, checked as [`Config::load`] does (`false`), and indexed
+    /// for the next call. A target that is not in the index gets the full load, so a wrong id
+    /// is reported as before.
+    pub fn load_target(path: &Path, id: &str) -> anyhow::Result<(Config, bool)> {
+        let source = read_source(path)?;
+        if let Some(config) = cache::lookup(path, &source, id) {
+            return Ok((config, true));
+        }
+        let config = Config::parse(path, &source.text)?;
+        if config.targets.len() > 1 {
+            cache::store(&config, &source);
+        }
+        Ok((config, false))
     }
 
     /// Checks config text; `path` is only used in messages and as [`Config::path`].
@@ -207,6 +222,11 @@ impl Config {
             warnings,
         })
     }
+}
+
+fn read_source(path: &Path) -> anyhow::Result<cache::Source> {
+    cache::Source::read(path)
+        .with_context(|| format!("could not read config file {}", path.display()))
 }
 
 fn key_source(
@@ -556,6 +576,7 @@ fn enclosing_table(text: &str, line: usize) -> Option<String> {
     })
 }
 
+mod cache;
 mod raw;
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub struct Queue {
     limits: QueueSettings,
     /// `queue/` itself when this is a lane: results queued before there were several backends.
     legacy: Option<PathBuf>,
+    /// Set for a command that knows one target only ([`Queue::only_target`]).
+    only: Option<String>,
 }
 
 /// A queued result and the file that holds it.
@@ -108,6 +110,7 @@ impl Queue {
             corrupt: root.join("queue").join("corrupt"),
             limits,
             legacy: None,
+            only: None,
         }
     }
 
@@ -122,7 +125,37 @@ impl Queue {
             rejected: root.join("rejected").join(name),
             limits,
             legacy: Some(root.join("queue")),
+            only: None,
         }
+    }
+
+    /// This queue as a command that read one target of the config alone sees it: its
+    /// delivery passes send that target's results only and leave the spool alone, since the
+    /// keys and settings of other targets are unknown to it. Whoever queued the others
+    /// delivers them (every command delivers after queuing), and so do `flush`, the flush
+    /// timer and the daemon.
+    pub fn only_target(mut self, id: &str) -> Queue {
+        self.only = Some(id.to_string());
+        self
+    }
+
+    /// Whether any result waits here, in the spool or (for a lane) in `queue/` itself: cheap,
+    /// it stops at the first.
+    pub fn has_results(&self) -> bool {
+        let any_json = |dir: &Path| {
+            std::fs::read_dir(dir)
+                .map(|mut d| {
+                    d.any(|e| {
+                        e.is_ok_and(|e| {
+                            let name = e.file_name();
+                            let name = name.to_string_lossy();
+                            !name.starts_with('.') && name.ends_with(".json")
+                        })
+                    })
+                })
+                .unwrap_or(false)
+        };
+        any_json(&self.queue) || self.has_spooled()
     }
 
     /// Durably appends a result; fails with [`QueueFull`] at the configured bounds.
@@ -257,6 +290,9 @@ impl Queue {
         if let Err(e) = self.ensure_spool() {
             tracing::warn!("{e:#}");
         }
+        if self.only.is_some() {
+            return Ok(Vec::new());
+        }
         let mut moved = Vec::new();
         let mut inbox = list_json(&self.spool)?;
         if let Some(legacy) = &self.legacy {
@@ -301,6 +337,7 @@ impl Queue {
         let mut out = Vec::new();
         for path in list_json(&self.queue)? {
             match inspect(&path) {
+                Ok(result) if self.only.as_ref().is_some_and(|id| *id != result.target) => {}
                 Ok(result) => out.push(Entry { path, result }),
                 Err(Unreadable::Gone) => {}
                 Err(Unreadable::Corrupt(why)) => {

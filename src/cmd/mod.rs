@@ -18,7 +18,14 @@ use crate::exit::Code;
 /// Runs the parsed command line and says how it ended.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
     let config_path = config::resolve_path(cli.config.as_deref());
-    let agent = Agent::load(&config_path)?;
+    // A command about one target may read that target alone from a big config.
+    let one = match &cli.command {
+        Command::Submit { id, .. } | Command::Run { id } | Command::ReportUnit { id } => {
+            Some(id.as_str())
+        }
+        _ => None,
+    };
+    let agent = Agent::load_for(&config_path, one)?;
     match cli.command {
         Command::Check => check::run(&agent),
         Command::Status { check: true, .. } => status::check_backlog(&agent),
