@@ -101,6 +101,21 @@ for c in seed big; do
   chmod +x "$work/command-$c"
 done
 
+# Growth with the number of targets (issue 13.4): the same shape as big.toml, N - 1 check_http
+# targets and the passive one, each with a state directory of its own.
+for n in 10 100 1000 10000; do
+  {
+    printf 'apiHost = "%s"\napiKeyFile = "%s"\nstateDir = "%s"\n' "$url" "$work/key" "$work/g$n-state"
+    printf '[[targets.passive]]\nhost = "mail.lastlog.de"\nname = "sometest"\ntimers = { check = 600, timeout = 660 }\n'
+    for i in $(seq $((n - 1))); do
+      printf '[[targets.active.check_http]]\nhost = "host%d.example.org"\nurl = "/health"\ncontains = "ok"\n' "$i"
+    done
+  } >"$work/g$n.toml"
+done
+# A config file is indexed for one-target commands only once it has been left alone for 2 s
+# (src/config/cache.rs); a real machine's config is older than that.
+sleep 2.5
+
 # --- helpers ---------------------------------------------------------------------------------------
 # hyperfine JSON -> "median low high" in ms; low/high are p10/p90, or min/max for <= 5 runs.
 stats() {
@@ -217,6 +232,29 @@ c_rss=$(peak_rss 21 "${curl_cmd[@]}")
 row P1 "manual result, peak RSS (median of 21)" "$(mib "$a_rss") MiB (1,000-target config: $(mib "$b_rss") MiB)" \
   "wrapper $(mib "$w_rss") MiB (its largest process); bare curl $(mib "$c_rss") MiB" \
   "$(ratio "$a_rss" "$c_rss") of curl" "≤ 8 MiB" "$(verdict "$a_rss <= 8192 && $b_rss <= 8192")"
+
+# --- growth: submit and check at 10 ... 10,000 targets -------------------------------------------
+part G "submit (100 runs) and check (5 runs) at 10, 100, 1,000, 10,000 targets"
+before=$(count /api/services/results)
+bench g-curl 100 10 "curl -s -X POST -H 'Authorization: ApiKey $API_KEY' -H 'Content-Type: application/json' --data '$body' $url/api/services/results"
+read -r gc_med gc_lo gc_hi < <(stats "$work/g-curl.json")
+growth=()
+for n in 10 100 1000 10000; do
+  bench "g-submit-$n" 100 10 "$BIN --config $work/g$n.toml submit mail.lastlog.de-sometest 快乐 '' 0"
+  bench "g-check-$n" 5 1 "$BIN --config $work/g$n.toml check"
+  read -r s_med s_lo s_hi < <(stats "$work/g-submit-$n.json")
+  read -r k_med k_lo k_hi < <(stats "$work/g-check-$n.json")
+  growth+=("| $n | $(timed _ "$s_med" "$s_lo" "$s_hi") | $(ratio "$s_med" "$gc_med") | $(timed _ "$k_med" "$k_lo" "$k_hi") | $(awk -v k="$k_med" -v n="$n" 'BEGIN { printf "%.1f", k * 1000 / n }') µs |")
+done
+got=$(($(count /api/services/results) - before))
+[ "$got" -eq $((110 + 4 * 110)) ] || { echo "growth: the receiver got $got results, expected 550" >&2; exit 1; }
+read -r s10 _ _ < <(stats "$work/g-submit-10.json")
+read -r s10k _ _ < <(stats "$work/g-submit-10000.json")
+read -r s1k _ _ < <(stats "$work/g-submit-1000.json")
+row "P1 (extra)" "manual result, \`submit\`, growth 10 → 10,000 targets (table below)" \
+  "1,000: $(ms "$s1k") ms, 10,000: $(ms "$s10k") ms (10: $(ms "$s10") ms)" "bare curl $(timed _ "$gc_med" "$gc_lo" "$gc_hi")" \
+  "$(ratio "$s1k" "$gc_med"), $(ratio "$s10k" "$gc_med") of curl" "< curl at 1,000 and 10,000" \
+  "$(verdict "$s1k < $gc_med && $s10k < $gc_med")"
 
 # --- P2: register 1,000 active targets (2,000 registrations) --------------------------------------
 part P2 "register 1,000 targets = 2,000 registrations (agent 10 runs, curl loop 3 runs)"
@@ -390,6 +428,15 @@ to cases a real machine meets.
 | --- | --- | --- | --- | --- | --- | --- |
 EOF
   printf '%s\n' "${rows[@]}"
+  cat <<EOF
+
+Growth with the number of targets (medians, 10th–90th percentile; submit 100 runs, check 5
+runs, min–max; bare curl $(timed _ "$gc_med" "$gc_lo" "$gc_hi") in the same part):
+
+| targets | \`submit\` | of curl | \`check\` | \`check\` per target |
+| --- | --- | --- | --- | --- |
+EOF
+  printf '%s\n' "${growth[@]}"
 } >"$work/report.md"
 
 # BENCHMARKS.md: replace what lies between the markers, keep the rest (hand-written notes).
