@@ -380,7 +380,7 @@ pub async fn deliver_pending(
             }
         }
     }
-    let pending = lane.queue.pending(lock)?;
+    let pending = lane.queue.pending_paths(lock)?;
     let by_id: HashMap<&str, &Target> = agent
         .config
         .targets
@@ -394,19 +394,22 @@ pub async fn deliver_pending(
             agent.config.server_url(lane.kind).map(str::to_string),
         )
     });
-    for (i, entry) in pending.iter().enumerate() {
+    for (i, path) in pending.iter().enumerate() {
+        let Some(entry) = lane.queue.entry(path) else {
+            continue;
+        };
         // Results of targets removed from the config are still delivered (with the top-level
         // key), so nothing accepted is dropped.
         let target = by_id.get(entry.result.target.as_str()).copied();
         match retry.run(|| backend.deliver(&entry.result, target)).await {
             Ok(()) => {
-                lane.queue.remove(entry)?;
+                lane.queue.remove(&entry)?;
                 report.delivered += 1;
             }
             Err(DeliveryError::Rejected(e)) => {
                 let why = format!("{e:#}");
                 tracing::error!("{}: {why}; kept in rejected/", lane.kind.name());
-                lane.queue.reject(entry, &why)?;
+                lane.queue.reject(&entry, &why)?;
                 report.rejected.push(why);
             }
             Err(DeliveryError::Transient(e)) => {

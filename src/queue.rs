@@ -332,20 +332,36 @@ impl Queue {
 
     /// Every queued result, oldest first. What is no result (truncated, empty, not JSON, a
     /// directory, …) is moved to `queue/corrupt/` with a warning: it neither stops nor fails
-    /// the pass, and a failure to move it is only a warning too (it is skipped).
-    pub fn pending(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<Entry>> {
-        let mut out = Vec::new();
-        for path in list_json(&self.queue)? {
-            match inspect(&path) {
-                Ok(result) if self.only.as_ref().is_some_and(|id| *id != result.target) => {}
-                Ok(result) => out.push(Entry { path, result }),
-                Err(Unreadable::Gone) => {}
-                Err(Unreadable::Corrupt(why)) => {
-                    self.move_corrupt(&path, &why);
-                }
+    /// the pass, and a failure to move it is only a warning too (it is skipped). (Delivery
+    /// reads them one by one instead: [`Queue::pending_paths`].)
+    #[cfg(test)]
+    pub fn pending(&self, lock: &DeliveryLock) -> anyhow::Result<Vec<Entry>> {
+        let paths = self.pending_paths(lock)?;
+        Ok(paths.iter().filter_map(|p| self.entry(p)).collect())
+    }
+
+    /// The files of the queued results, oldest first, without reading them: a delivery pass
+    /// reads each one when its turn comes ([`Queue::entry`]), so a backlog of 10,000 results
+    /// is never in memory at once.
+    pub fn pending_paths(&self, _lock: &DeliveryLock) -> anyhow::Result<Vec<PathBuf>> {
+        list_json(&self.queue)
+    }
+
+    /// The queued result in `path`; `None` when it is gone, belongs to another target (see
+    /// [`Queue::only_target`]) or is no result (then moved to `queue/corrupt/` with a warning).
+    pub fn entry(&self, path: &Path) -> Option<Entry> {
+        match inspect(path) {
+            Ok(result) if self.only.as_ref().is_some_and(|id| *id != result.target) => None,
+            Ok(result) => Some(Entry {
+                path: path.to_path_buf(),
+                result,
+            }),
+            Err(Unreadable::Gone) => None,
+            Err(Unreadable::Corrupt(why)) => {
+                self.move_corrupt(path, &why);
+                None
             }
         }
-        Ok(out)
     }
 
     /// Moves an unreadable entry to `queue/corrupt/` (keeping its name, with `<name>.reason`

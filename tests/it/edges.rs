@@ -312,3 +312,65 @@ fn submit_takes_state_names_and_digits() {
     let want: Vec<serde_json::Value> = states.iter().map(|(_, n)| (*n).into()).collect();
     assert_eq!(sent, want);
 }
+
+/// A settled config (older than 2 s) is indexed by the first one-target command; the next reads
+/// its target from the index, and an edit of the file is seen at once (the index is not used).
+#[test]
+fn one_target_commands_use_the_config_index_until_the_file_changes() {
+    let sb = crate::util::Sandbox::new();
+    sb.config(
+        "backend = \"local\"\nstateDir = \"{state}\"\n\
+         [[targets.passive]]\nhost = \"a\"\nname = \"one\"\n\
+         [[targets.passive]]\nhost = \"b\"\nname = \"two\"\n",
+    );
+    let settle = |sb: &crate::util::Sandbox| {
+        let status = std::process::Command::new("touch")
+            .args(["-d", "1 minute ago"])
+            .arg(sb.path("config.toml"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // The change time cannot be set back: the index waits until it is 2 s old too.
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+    };
+    settle(&sb);
+    let submit = |args: &[&str]| {
+        let out = sb.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{}", crate::util::output_text(&out));
+        crate::util::output_text(&out)
+    };
+    // The first call makes the state directory, the second indexes into it.
+    for _ in 0..2 {
+        let first = submit(&["-vv", "submit", "a-one", "x", "", "0"]);
+        assert!(!first.contains("read from the config index"), "{first}");
+    }
+    let index = sb.state_dir().join(".config-index");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&index).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let second = submit(&["-vv", "submit", "b-two", "y", "", "0"]);
+    assert!(
+        second.contains("target b-two read from the config index"),
+        "{second}"
+    );
+    // An edit (same length: only the identity tells) makes the next call read the file.
+    sb.edit_config("name = \"two\"", "name = \"owt\"");
+    settle(&sb);
+    let out = sb.cmd(&["submit", "b-two", "z", "", "0"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the stale index still knew b-two: {}",
+        crate::util::output_text(&out)
+    );
+    // That full load indexed the edited file.
+    let third = submit(&["-vv", "submit", "b-owt", "z", "", "0"]);
+    assert!(
+        third.contains("target b-owt read from the config index"),
+        "{third}"
+    );
+    let results = std::fs::read_to_string(sb.state_dir().join("local/results.jsonl")).unwrap();
+    assert_eq!(results.lines().count(), 4);
+}
