@@ -210,7 +210,12 @@ names = {r["body"]["payload"]["name"] for r in regs if abs(r["at"] - last) < 5}
 print("added" in names, "removed" in names)' "$work/api/requests.jsonl")
 expect_eq "the registration after the switch no longer names the removed target" "True False" "$last_round"
 check "the removed target's command is gone" test ! -e "$machine/usr/local/bin/$prefix-passive-result-sys-removed"
-expect_eq "no unit failed after the switch" "0" "$(c systemctl list-units --failed --no-legend | wc -l)"
+failed_units=$(c systemctl list-units --failed --no-legend --plain | awk '{print $1}')
+if [ -z "$failed_units" ]; then
+	ok "no unit failed after the switch"
+else
+	bad "no unit failed after the switch" "$(for u in $failed_units; do echo "$u:"; c journalctl --no-pager -o cat -u "$u" | tail -8; done)"
+fi
 
 # ---- daemon mode --------------------------------------------------------------------------------
 regs_before=$(api_count /api/services body.payload.name=added)
@@ -293,3 +298,44 @@ expect_eq "no watchdog restart over two periods" "0 $pid active" \
 c systemctl stop $prefix.service
 expect_eq "the daemon stops cleanly" "inactive success" \
 	"$(c systemctl show -p ActiveState --value $prefix.service) $(c systemctl show -p Result --value $prefix.service)"
+
+# ---- the prometheus backend beside nixcloud: the textfile under the units' sandbox -------------
+# The node exporter runs as NixOS runs it (user node-exporter, ProtectSystem=strict), reading
+# the directory the module's tmpfiles rule makes; the agent's units write it through
+# ReadWritePaths=. A group member's result goes through the spool into both backends' queues.
+switch_to prom
+textdir=/var/lib/nixcloud-monitoring-textfile
+expect_eq "the textfile directory is the agent's, with the exporter's group, 2750" \
+	"nixcloud-monitoring node-exporter 2750" "$(c stat -c '%U %G %a' $textdir)"
+cp /usr/bin/prometheus-node-exporter "$machine/usr/local/bin/"
+exporter_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+c systemd-run --quiet --unit=node-exporter-test -p User=node-exporter -p Group=node-exporter \
+	-p ProtectSystem=strict -p ProtectHome=yes -p PrivateTmp=yes -p UMask=0077 \
+	/usr/local/bin/prometheus-node-exporter --web.listen-address=127.0.0.1:$exporter_port \
+	--collector.disable-defaults --collector.textfile --collector.textfile.directory=$textdir
+prom_file=$textdir/nixcloud-monitoring.prom
+if wait_for 40 'c grep -q "nixcloud_monitoring_registered_timestamp_seconds{.*target=\"sys-manual\"" $prom_file'; then
+	ok "after the switch the registration writes the textfile from the sandboxed unit"
+else
+	bad "after the switch the registration writes the textfile from the sandboxed unit" \
+		"$(c journalctl --no-pager -o cat -u "$prefix-register*" | tail -10)"
+fi
+before=$(results_for manual "body.output=to both")
+check "a group member's command succeeds with two backends" c su alice -s /bin/bash -c "$cmd 'to both' '' 1"
+if wait_for 20 'c grep -q "^nixcloud_monitoring_state{.*target=\"sys-manual\".*} 1$" $prom_file'; then
+	ok "the spooled result reaches the prometheus backend (state 1 in the textfile)"
+else
+	bad "the spooled result reaches the prometheus backend" "$(c cat $prom_file 2>&1 | grep sys-manual)"
+fi
+wait_for 20 'test "$(results_for manual "body.output=to both")" -gt "$before"' &&
+	ok "the same result reaches the nixcloud backend" || bad "the same result reaches the nixcloud backend"
+expect_eq "the textfile is 0644 with the exporter's group" "644 node-exporter" "$(c stat -c '%a %G' $prom_file)"
+scrape=$(curl -s --max-time 5 "http://127.0.0.1:$exporter_port/metrics" || true)
+expect_match "the node exporter, as its own user, serves the result" \
+	'nixcloud_monitoring_state\{host="sys",service="manual",target="sys-manual"\} 1' "$scrape"
+expect_match "the node exporter reads the textfile without error" '^node_textfile_scrape_error 0$' \
+	"$(grep '^node_textfile_scrape_error' <<<"$scrape")"
+expect_eq "the exporter's user cannot write the directory" "denied" \
+	"$(c setpriv --reuid=node-exporter --regid=node-exporter --init-groups touch $textdir/x 2>/dev/null && echo written || echo denied)"
+expect_eq "no unit failed with two backends" "0" "$(c systemctl list-units --failed --no-legend | wc -l)"
+c systemctl stop node-exporter-test

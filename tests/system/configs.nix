@@ -8,6 +8,8 @@
 #   v2      v1 after a switch: `sys-removed` gone, `sys-added` new
 #   daemon  v2 in daemon mode
 #   daemon2 daemon after a switch that adds `sys-added2`
+#   prom    v2 with the prometheus backend beside nixcloud, its textfile in the
+#           node exporter's directory (as the module sets it with the exporter on)
 {
   apiHost,
   docScripts,
@@ -126,6 +128,13 @@ in
         ExecStart = "/bin/true";
       };
     };
+  };
+  prom = v2 // {
+    backends = [
+      "nixcloud"
+      "prometheus"
+    ];
+    prometheus.textfile = "/var/lib/nixcloud-monitoring-textfile/nixcloud-monitoring.prom";
   };
   # daemon after a switch that adds a target
   daemon2 = daemon // {

@@ -70,6 +70,8 @@ users_and_keys() {
 		chroot "$machine" useradd --create-home --shell /bin/bash --groups nixcloud-monitoring "$member"
 	done
 	chroot "$machine" useradd --create-home --shell /bin/bash bob
+	# As nixpkgs' exporters.nix makes it for the node exporter (DynamicUser = false).
+	chroot "$machine" useradd --system --user-group --no-create-home --shell /usr/sbin/nologin node-exporter
 	# /run is a fresh tmpfs at boot: the key is made there, as /run/keys is on NixOS.
 	echo "f+ /run/keys/nixcloud-monitoring 0600 root root - system-test-key" \
 		>"$machine/etc/tmpfiles.d/keys.conf"
@@ -104,6 +106,8 @@ switch_to() {
 	local unit
 	for unit in $(jq_list "$diff" removed); do c systemctl stop "$unit" 2>/dev/null || true; done
 	c systemctl daemon-reload
+	# The activation script's tmpfiles run (directories a new config needs).
+	c systemd-tmpfiles --create --remove --exclude-prefix=/dev
 	for unit in $(jq_list "$diff" changed); do
 		if [ "$(c systemctl is-active "$unit" || true)" == active ]; then
 			c systemctl restart "$unit"

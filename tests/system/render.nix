@@ -82,7 +82,12 @@ let
     exe = "${agent}/bin/nixcloud-monitoring";
     basePath = map pkg names.scriptTools;
     inherit (watch) watched;
+    # What module.nix adds for the prometheus backend (nix/prometheus.nix).
+    writablePaths = helpers.prometheus.writablePaths cfg;
   };
+  # With the node exporter on, its textfile directory (NixOS's exporter group is
+  # node-exporter).
+  usesPrometheus = builtins.elem "prometheus" (cfg.backends or [ cfg.backend ]);
 
   # The admin's services, with what the module adds to them (OnSuccess=/OnFailure=), as the
   # NixOS module system merges two definitions of one service.
@@ -183,7 +188,9 @@ let
 in
 {
   inherit agent configFile unitFiles;
-  inherit (units) tmpfilesRules;
+  tmpfilesRules =
+    units.tmpfilesRules
+    ++ (if usesPrometheus then helpers.prometheus.tmpfilesRules "node-exporter" else [ ]);
   commandsBuildScript = units.commandsBuildScript "${pkg "bash"}/bin/bash";
   config = configText;
   configPath = names.configPath;
