@@ -74,10 +74,16 @@ impl Store {
                 self.targets.remove(&t.id);
                 continue;
             }
-            let last = self.targets.remove(&t.id).and_then(|e| e.last);
+            let before = self.targets.remove(&t.id);
             let mut entry = Entry::from_target(t);
-            entry.registered_ms = Some(at_ms);
-            entry.last = last;
+            // The first registration's time: the stale rule fires for a target registered
+            // longer ago than its timeout without any result, and a time renewed by every
+            // daily registration would never let a timeout over 24 h pass.
+            entry.registered_ms = before
+                .as_ref()
+                .and_then(|e| e.registered_ms)
+                .or(Some(at_ms));
+            entry.last = before.and_then(|e| e.last);
             self.targets.insert(t.id.clone(), entry);
         }
     }
@@ -156,10 +162,11 @@ mod tests {
         );
 
         assert!(store.record(&result(&ts[0], State::Warning, 10, "1"), Some(&ts[0])));
-        // Partial: h-b alone is refreshed, h-a stays with its result and old time.
+        // Partial: h-b alone is registered again, h-a stays with its result; both keep the
+        // time they were first registered.
         store.register(&ts[1..2], false, 20);
         assert_eq!(store.targets["h-a"].registered_ms, Some(5));
-        assert_eq!(store.targets["h-b"].registered_ms, Some(20));
+        assert_eq!(store.targets["h-b"].registered_ms, Some(5));
         assert!(store.targets["h-a"].last.is_some());
         // Complete without h-a: gone, result and all; h-b keeps going.
         store.register(&ts[1..], true, 30);
