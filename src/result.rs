@@ -264,3 +264,6 @@ mod tests {
 /// Property tests (proptest): any text in, no panic, a faithful value out.
 #[cfg(test)]
 pub(crate) mod props;
+
+/// Splitting perfdata text, for the backends that take it apart.
+pub mod perfdata;

@@ -220,6 +220,17 @@ enum PingOutcome {
     Failed(DeliveryError),
 }
 
+impl PingOutcome {
+    /// The delivery's outcome; a check still unknown after registering it is refused.
+    fn into_result(self) -> Result<(), DeliveryError> {
+        match self {
+            PingOutcome::Done => Ok(()),
+            PingOutcome::Failed(e) => Err(e),
+            PingOutcome::Unknown(e) => Err(DeliveryError::Rejected(e)),
+        }
+    }
+}
+
 fn parse_check(answer: &str) -> anyhow::Result<Check> {
     let doc: Value = serde_json::from_str(answer).context("the answer is not JSON")?;
     let field = |k: &str| {
@@ -317,27 +328,16 @@ impl Api for Healthchecks {
             Some(url) => url,
             None => self.register_one(result, target).await?,
         };
-        match self
-            .shared
-            .ping(&url, &suffix, ping_body(result), &what)
-            .await
-        {
-            PingOutcome::Done => Ok(()),
-            PingOutcome::Failed(e) => Err(e),
+        let first = self.shared.ping(&url, &suffix, ping_body(result), &what);
+        match first.await {
             // Deleted on the server: create it again and send once more.
             PingOutcome::Unknown(e) => {
                 tracing::warn!("{e:#}; registering {} again", result.target);
                 let url = self.register_one(result, target).await?;
-                match self
-                    .shared
-                    .ping(&url, &suffix, ping_body(result), &what)
-                    .await
-                {
-                    PingOutcome::Done => Ok(()),
-                    PingOutcome::Failed(e) => Err(e),
-                    PingOutcome::Unknown(e) => Err(DeliveryError::Rejected(e)),
-                }
+                let again = self.shared.ping(&url, &suffix, ping_body(result), &what);
+                again.await.into_result()
             }
+            other => other.into_result(),
         }
     }
 

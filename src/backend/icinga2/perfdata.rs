@@ -28,34 +28,9 @@ pub fn convert(text: &str) -> Vec<String> {
             .filter_map(|item| item.as_str().map(str::to_string))
             .collect(),
         // Not JSON, or a bare JSON number or string: Nagios text.
-        _ => split_nagios(text),
+        _ => crate::result::perfdata::split_nagios(text),
     };
     items.into_iter().filter(|item| valid_item(item)).collect()
-}
-
-/// Splits on spaces outside single-quoted labels.
-fn split_nagios(text: &str) -> Vec<String> {
-    let mut items = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !current.is_empty() {
-                    items.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        items.push(current);
-    }
-    items
 }
 
 /// `label=value…` with a label and a value that starts like a number.

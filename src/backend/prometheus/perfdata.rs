@@ -60,26 +60,7 @@ fn nagios_items(text: &str) -> Vec<String> {
         },
         None => (text, false),
     };
-    let mut items = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !current.is_empty() {
-                    items.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        items.push(current);
-    }
+    let mut items = crate::result::perfdata::split_nagios(text);
     if cut && !items.is_empty() {
         items.remove(0);
     }
