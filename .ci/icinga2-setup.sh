@@ -3,7 +3,11 @@
 # a random ApiUser password, no sample objects, started without systemd.
 #
 #   bash .ci/icinga2-setup.sh          install (if needed), configure, start; writes $ENV_FILE
-#   bash .ci/icinga2-setup.sh stop     stop the daemon (its whole process group)
+#   bash .ci/icinga2-setup.sh stop     stop the daemon (its whole process group) and the HA pair
+#
+# Then it starts the HA pair of tests/icinga2-ha/setup.sh too (two more nodes forming zone
+# "master" on 127.0.0.1:5667/5668, certificates from this node's CA) for tests/it/icinga2_ha.rs;
+# NIXCLOUD_ICINGA2_NO_HA=1 leaves it out (those tests are then skipped, or fail under CI).
 #
 # The tests read $ENV_FILE: $NIXCLOUD_ICINGA2_ENV, default /tmp/nixcloud-icinga2/env (the same
 # default as tests/it/icinga2.rs). $NIXCLOUD_ICINGA2_DIR (default /tmp/nixcloud-icinga2) holds
@@ -26,8 +30,11 @@ stop() {
   fi
 }
 
+HA_SETUP="$(dirname "$0")/../tests/icinga2-ha/setup.sh"
+
 if [ "${1:-}" = stop ]; then
   stop
+  bash "$HA_SETUP" stop
   exit 0
 fi
 
@@ -128,3 +135,7 @@ ICINGA2_CA_FILE=/var/lib/icinga2/certs/ca.crt
 ICINGA2_SERVER_NAME=$node
 EOF
 echo "Icinga2 API on https://127.0.0.1:5665 (certificate name $node); settings in $ENV_FILE"
+
+if [ "${NIXCLOUD_ICINGA2_NO_HA:-}" != 1 ]; then
+  bash "$HA_SETUP"
+fi

@@ -174,10 +174,15 @@ in
 
     icinga2 = {
       url = mkOption {
-        type = types.nullOr types.str;
+        type = types.nullOr (types.either types.str (types.listOf types.str));
         default = null;
         example = "https://icinga.example.org:5665";
-        description = "Base URL of the Icinga 2 REST API (backend = \"icinga2\").";
+        description = ''
+          Base URL of the Icinga 2 REST API (backend = "icinga2"), or a list
+          of them: the endpoints of one zone (its two masters, or a satellite
+          zone's endpoints). The agent uses one and moves on to the next when
+          it cannot connect, times out or answers 5xx.
+        '';
       };
       user = mkOption {
         type = types.nullOr types.str;
@@ -204,12 +209,13 @@ in
         '';
       };
       serverName = mkOption {
-        type = types.nullOr types.str;
+        type = types.nullOr (types.either types.str (types.listOf types.str));
         default = null;
         example = "icinga-master";
         description = ''
           Name on the API certificate when it differs from the URL's host
-          (Icinga's node name).
+          (Icinga's node name); with several URLs, one name for all or a list
+          of one name per URL, in the same order.
         '';
       };
       owner = mkOption {

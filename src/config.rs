@@ -171,7 +171,13 @@ impl Config {
         let icinga2 = match raw.icinga2 {
             Some(s) => {
                 let credentials = "icinga2.user and icinga2.passwordFile";
-                checked_url(&file, text, "icinga2.url", &s.url, credentials)?;
+                if let Some(why) = s.mismatch() {
+                    let line = line_of(text, s.url.span().start);
+                    bail!("{file}:{line}: {why}");
+                }
+                for url in s.urls() {
+                    checked_url(&file, text, "icinga2.url", &url, credentials)?;
+                }
                 Some(s.settings())
             }
             None => None,

@@ -109,16 +109,20 @@ pub(super) fn require_settings(
 /// The Icinga2 API connection (read as `raw::RawIcinga2`).
 #[derive(Debug, Clone)]
 pub struct Icinga2Settings {
-    /// API base, e.g. `https://icinga.example.org:5665`.
+    /// API base, e.g. `https://icinga.example.org:5665`: the first of `urls`, for messages.
     pub url: String,
+    /// Every endpoint, in the order to try them (`url` as a list: a zone's masters); never
+    /// empty.
+    pub urls: Vec<String>,
     /// The ApiUser's name.
     pub user: String,
     /// File holding the ApiUser's password (credential `icinga2-password`).
     pub password_file: PathBuf,
     /// CA certificate that signed the API certificate; system roots when absent.
     pub ca_file: Option<PathBuf>,
-    /// Name on the API certificate when it is not the URL's host (Icinga's node name).
-    pub server_name: Option<String>,
+    /// Name on the API certificate when it is not the URL's host (Icinga's node name), one per
+    /// entry of `urls` (a single `serverName` is repeated); empty when not set.
+    pub server_names: Vec<String>,
     /// Marks the objects this agent owns (`vars.nixcloud_monitoring_owner`); only those are
     /// updated and pruned. Default: the machine's host name.
     pub owner: Option<String>,

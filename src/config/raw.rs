@@ -43,24 +43,84 @@ fn default_api_host() -> Spanned<String> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawIcinga2 {
-    pub(super) url: Spanned<String>,
+    pub(super) url: Spanned<OneOrMany>,
     user: String,
     password_file: PathBuf,
     ca_file: Option<PathBuf>,
-    server_name: Option<String>,
+    pub(super) server_name: Option<OneOrMany>,
     owner: Option<String>,
 }
 
 impl RawIcinga2 {
+    /// Each URL with the place of `url` in the file.
+    pub(super) fn urls(&self) -> Vec<Spanned<String>> {
+        let span = self.url.span();
+        let urls = &self.url.get_ref().0;
+        urls.iter()
+            .map(|u| Spanned::new(span.clone(), u.clone()))
+            .collect()
+    }
+
+    /// Why `url` and `serverName` do not go together, if they do not: an empty list, or a
+    /// list of names that is not one per URL.
+    pub(super) fn mismatch(&self) -> Option<String> {
+        let urls = self.url.get_ref().0.len();
+        let names = self.server_name.as_ref().map_or(0, |n| n.0.len());
+        if urls == 0 {
+            return Some("icinga2.url is an empty list; give at least one URL".into());
+        }
+        match &self.server_name {
+            Some(OneOrMany(_, false)) if names != urls => Some(format!(
+                "icinga2.serverName lists {names} names for {urls} URLs in icinga2.url; give one \
+                 name per URL, in the same order, or a single name for all"
+            )),
+            _ => None,
+        }
+    }
+
     pub(super) fn settings(self) -> Icinga2Settings {
+        let urls = self.url.into_inner().0;
+        let server_names = match self.server_name {
+            None => Vec::new(),
+            Some(OneOrMany(names, false)) => names,
+            Some(OneOrMany(name, true)) => vec![name[0].clone(); urls.len()],
+        };
         Icinga2Settings {
-            url: self.url.into_inner(),
+            url: urls[0].clone(),
+            urls,
             user: self.user,
             password_file: self.password_file,
             ca_file: self.ca_file,
-            server_name: self.server_name,
+            server_names,
             owner: self.owner,
         }
+    }
+}
+
+/// A string, or a list of strings (`icinga2.url`, `icinga2.serverName`): the values, and
+/// whether it was a single string.
+pub(super) struct OneOrMany(pub(super) Vec<String>, bool);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![s.to_string()], true))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(OneOrMany(out, false))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -5,6 +5,7 @@ mod daemon;
 mod edges;
 mod healthchecks;
 mod icinga2;
+mod icinga2_ha;
 mod local;
 mod module;
 mod nixcloud;

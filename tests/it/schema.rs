@@ -280,6 +280,8 @@ enum AgentType {
     Bool,
     Int(i128, i128),
     Seq(Box<AgentType>),
+    /// A string or a list of strings (`icinga2.url`).
+    StrOrStrs,
     Enum(BTreeSet<String>),
     Other(String),
 }
@@ -326,6 +328,7 @@ fn agent_type(schema: &Schema, path: &[String], wrap_in_list: bool) -> AgentType
         "a string" => AgentType::Str,
         "path string" => AgentType::PathStr,
         "a boolean" => AgentType::Bool,
+        "a string or a list of strings" => AgentType::StrOrStrs,
         "a sequence" if !wrap_in_list => AgentType::Seq(Box::new(agent_type(schema, path, true))),
         n => match int_range(n) {
             Some((lo, hi)) => AgentType::Int(lo, hi),
@@ -364,6 +367,8 @@ fn fits(module: &Value, agent: &AgentType) -> Result<(), (bool, String)> {
             }
         }
         ("listOf", AgentType::Seq(elem)) => fits(&module["elemType"], elem),
+        ("either", AgentType::StrOrStrs) => fits(&module["left"], &AgentType::Str)
+            .and_then(|()| fits(&module["right"], &AgentType::Seq(Box::new(AgentType::Str)))),
         _ => Err((false, format!("module type {module}, agent {agent:?}"))),
     }
 }
@@ -378,6 +383,7 @@ fn sample_of(ty: &Value) -> Value {
         "int" | "positiveInt" | "intBetween" | "port" => json!(ty["min"].as_i64().unwrap().max(1)),
         "enum" => ty["values"][0].clone(),
         "listOf" => json!([sample_of(&ty["elemType"])]),
+        "either" => sample_of(&ty["left"]),
         other => panic!("no sample for module type {other}"),
     }
 }

@@ -1,13 +1,19 @@
 //! The Icinga2 REST calls the backend makes: create-or-update, update, query, delete,
 //! reschedule, and process-check-result. Every call sends `Accept: application/json` (Icinga2
-//! answers 400 to PUT, POST and DELETE without it) and basic auth.
+//! answers 400 to PUT, POST and DELETE without it) and basic auth, to the endpoint in use of
+//! `icinga2.url`, moving on to the next one when it fails (see [`Pool`]).
 
-use super::perfdata;
-use crate::http;
+use super::{perfdata, Endpoint};
+use crate::http::{self, ClientOptions};
 use crate::result::CheckResult;
 use crate::retry::{classify, Class, DeliveryError};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
 
 /// What [`Conn::ensure`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,21 +24,163 @@ pub(super) enum Ensured {
     Foreign,
 }
 
-/// What each request needs; cheap to clone into concurrent tasks.
+/// What each request needs; cheap to clone into concurrent tasks (the endpoints and which one
+/// is in use are shared).
 #[derive(Clone)]
 pub(super) struct Conn {
-    pub client: reqwest::Client,
-    pub base: String,
+    pub pool: Arc<Pool>,
     pub user: String,
 }
 
+/// The endpoints of `icinga2.url` (a zone's masters, or a satellite zone's endpoints), each
+/// with its client built at first use, and the one in use. A request goes to the one in use;
+/// when it cannot connect, times out or answers 5xx (but for Icinga2's own "already exists"),
+/// the same request goes to the next, round robin, and the first that answers is used from
+/// then on, for the rest of the process. A 4xx is the server's word and final.
+pub(super) struct Pool {
+    nodes: Vec<Node>,
+    current: AtomicUsize,
+    ca_file: Option<PathBuf>,
+    timeout: Duration,
+}
+
+struct Node {
+    endpoint: Endpoint,
+    /// Built at first use: resolving the URL's host (with `serverName`) may fail for a while,
+    /// and that must keep results queued rather than fail the command before it queues.
+    client: OnceCell<reqwest::Client>,
+}
+
+impl Pool {
+    pub fn new(endpoints: Vec<Endpoint>, ca_file: Option<PathBuf>, timeout: Duration) -> Pool {
+        Pool {
+            nodes: endpoints
+                .into_iter()
+                .map(|endpoint| Node {
+                    endpoint,
+                    client: OnceCell::new(),
+                })
+                .collect(),
+            current: AtomicUsize::new(0),
+            ca_file,
+            timeout,
+        }
+    }
+
+    async fn client(&self, node: &Node) -> Result<reqwest::Client, DeliveryError> {
+        node.client
+            .get_or_try_init(|| async {
+                let e = &node.endpoint;
+                let resolve = match &e.server_name {
+                    None => None,
+                    Some(name) => Some((name.as_str(), e.address().await?)),
+                };
+                http::client(&ClientOptions {
+                    base_url: &e.base,
+                    timeout: self.timeout,
+                    ca_file: self.ca_file.as_deref(),
+                    resolve,
+                })
+            })
+            .await
+            .cloned()
+            .map_err(|e: anyhow::Error| {
+                DeliveryError::Transient(anyhow::anyhow!(
+                    "Icinga2 API {}: {e:#}",
+                    node.endpoint.base
+                ))
+            })
+    }
+
+    /// Records that `to` answered after `from` failed (`why`); said once per move, even when
+    /// concurrent requests found it at the same time.
+    fn moved(&self, from: usize, to: usize, why: &str) {
+        if self
+            .current
+            .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            tracing::warn!(
+                "Icinga2: moved from {} to {}: {why}",
+                self.nodes[from].endpoint.base,
+                self.nodes[to].endpoint.base
+            );
+        }
+    }
+}
+
+/// Whether an answer means "this endpoint cannot serve now, ask the next": a 5xx, except the
+/// 500 with which Icinga2 answers a PUT of an object that exists (every node would say so).
+fn moves_on(answer: &http::Answer) -> bool {
+    answer.status >= 500 && !(answer.status == 500 && answer.body.contains("already exists"))
+}
+
 impl Conn {
-    fn request(&self, password: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.base))
-            .basic_auth(&self.user, Some(password))
-            // Icinga2 answers 400 to PUT, POST and DELETE without it.
-            .header("Accept", "application/json")
+    /// Sends `method path` (with a JSON `body`) to the endpoint in use, and on to the next
+    /// ones while they fail (see [`Pool`]). With one endpoint: one request, as always. What
+    /// the last endpoint said (answer or error) when none answered.
+    async fn call(
+        &self,
+        password: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        doing: &str,
+    ) -> Result<http::Answer, DeliveryError> {
+        let pool = &*self.pool;
+        let n = pool.nodes.len();
+        let first = pool.current.load(Ordering::SeqCst);
+        let mut why = String::new();
+        let mut last = None;
+        for i in 0..n {
+            let at = (first + i) % n;
+            let node = &pool.nodes[at];
+            let sent = match pool.client(node).await {
+                Ok(client) => {
+                    let mut request = client
+                        .request(method.clone(), format!("{}{path}", node.endpoint.base))
+                        .basic_auth(&self.user, Some(password))
+                        // Icinga2 answers 400 to PUT, POST and DELETE without it.
+                        .header("Accept", "application/json");
+                    if let Some(body) = &body {
+                        request = request
+                            .header("Content-Type", "application/json")
+                            .body(body.clone());
+                    }
+                    http::send_raw(request, doing).await
+                }
+                Err(e) => Err(e),
+            };
+            match &sent {
+                Ok(answer) if !moves_on(answer) => {
+                    if at != first {
+                        pool.moved(first, at, &why);
+                    }
+                    return sent;
+                }
+                Ok(answer) => why = answer.error(doing).to_string(),
+                Err(e) => why = e.to_string(),
+            }
+            if n > 1 {
+                tracing::debug!("Icinga2 endpoint {} failed: {why}", node.endpoint.base);
+            }
+            last = Some(sent);
+        }
+        last.expect("at least one endpoint")
+    }
+
+    /// [`Conn::call`], and a 2xx answer's body, or the error its status means.
+    async fn send(
+        &self,
+        password: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        doing: &str,
+    ) -> Result<String, DeliveryError> {
+        let answer = self.call(password, method, path, body, doing).await?;
+        outcome_of(&answer, doing)?;
+        Ok(answer.body)
     }
 
     /// PUT creates; an existing object ("already exists", 500) is updated with POST instead,
@@ -47,15 +195,15 @@ impl Conn {
         attrs: Map<String, Value>,
         doing: &str,
     ) -> Result<Ensured, DeliveryError> {
-        let put = self
-            .request(
+        let created = self
+            .call(
                 pw,
                 Method::PUT,
                 &format!("/v1/objects/{kind}/{}", encode(name)),
+                Some(json!({ "attrs": attrs }).to_string()),
+                doing,
             )
-            .header("Content-Type", "application/json")
-            .body(json!({ "attrs": attrs }).to_string());
-        let created = http::send_raw(put, doing).await?;
+            .await?;
         if !(created.status == 500 && created.body.contains("already exists")) {
             return outcome(created, doing).map(|()| Ensured::Created);
         }
@@ -85,11 +233,10 @@ impl Conn {
             "filter_vars": { "name": name },
             "attrs": attrs,
         });
-        let post = self
-            .request(pw, Method::POST, &format!("/v1/objects/{kind}"))
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-        let text = http::send(post, doing).await?;
+        let path = format!("/v1/objects/{kind}");
+        let text = self
+            .send(pw, Method::POST, &path, Some(body.to_string()), doing)
+            .await?;
         Ok(serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|doc| doc["results"].as_array().map(|r| !r.is_empty()))
@@ -108,12 +255,11 @@ impl Conn {
         attrs: &[String],
     ) -> Result<Vec<(String, Map<String, Value>)>, DeliveryError> {
         let body = json!({ "filter": filter, "filter_vars": filter_vars, "attrs": attrs });
-        let request = self
-            .request(pw, Method::GET, &format!("/v1/objects/{kind}"))
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
         let doing = format!("reading this agent's {kind} from Icinga2");
-        let text = http::send(request, &doing).await?;
+        let path = format!("/v1/objects/{kind}");
+        let text = self
+            .send(pw, Method::GET, &path, Some(body.to_string()), &doing)
+            .await?;
         let doc: Value = serde_json::from_str(&text).map_err(|e| {
             DeliveryError::Transient(anyhow::anyhow!("{doing}: unexpected answer: {e}"))
         })?;
@@ -149,16 +295,10 @@ impl Conn {
             "/v1/actions/reschedule-check?service={}",
             encode(&format!("{host}!{service}"))
         );
-        let request = self
-            .request(pw, Method::POST, &path)
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-        http::send(
-            request,
-            &format!("scheduling the stale check of {host}!{service}"),
-        )
-        .await
-        .map(drop)
+        let doing = format!("scheduling the stale check of {host}!{service}");
+        self.send(pw, Method::POST, &path, Some(body.to_string()), &doing)
+            .await
+            .map(drop)
     }
 
     /// Names of the objects of `kind` that carry this owner's mark.
@@ -191,12 +331,10 @@ impl Conn {
     ) -> Result<(), DeliveryError> {
         let query = if cascade { "?cascade=1" } else { "" };
         let path = format!("/v1/objects/{kind}/{}{query}", encode(name));
-        http::send(
-            self.request(pw, Method::DELETE, &path),
-            &format!("removing {name} from Icinga2"),
-        )
-        .await
-        .map(drop)
+        let doing = format!("removing {name} from Icinga2");
+        self.send(pw, Method::DELETE, &path, None, &doing)
+            .await
+            .map(drop)
     }
 
     pub async fn process_check_result(
@@ -215,23 +353,22 @@ impl Conn {
             "execution_start": start,
             "execution_end": end,
         });
-        let request = self
-            // With `?service=` an unknown service is a 404 (a filter matching nothing is a 500).
-            .request(
-                pw,
-                Method::POST,
-                &format!(
-                    "/v1/actions/process-check-result?service={}",
-                    encode(&format!("{}!{}", r.host, r.name))
-                ),
-            )
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-        http::send_raw(request, &format!("delivering the result for {}", r.target)).await
+        // With `?service=` an unknown service is a 404 (a filter matching nothing is a 500).
+        let path = format!(
+            "/v1/actions/process-check-result?service={}",
+            encode(&format!("{}!{}", r.host, r.name))
+        );
+        let doing = format!("delivering the result for {}", r.target);
+        self.call(pw, Method::POST, &path, Some(body.to_string()), &doing)
+            .await
     }
 }
 
 pub(super) fn outcome(answer: http::Answer, doing: &str) -> Result<(), DeliveryError> {
+    outcome_of(&answer, doing)
+}
+
+fn outcome_of(answer: &http::Answer, doing: &str) -> Result<(), DeliveryError> {
     match classify(answer.status) {
         Class::Success => Ok(()),
         Class::Transient => Err(DeliveryError::Transient(answer.error(doing))),
@@ -255,7 +392,27 @@ pub(super) fn encode(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{encode, moves_on};
+    use crate::http::Answer;
+
+    #[test]
+    fn only_5xx_moves_on_and_not_an_existing_object() {
+        let answer = |status: u16, body: &str| Answer {
+            place: "PUT x".into(),
+            status,
+            body: body.into(),
+        };
+        assert!(moves_on(&answer(503, "busy")));
+        assert!(moves_on(&answer(502, "")));
+        assert!(moves_on(&answer(500, "internal")));
+        assert!(!moves_on(&answer(
+            500,
+            r#"{"error":500,"status":"Object 'h' already exists."}"#
+        )));
+        assert!(!moves_on(&answer(404, "")));
+        assert!(!moves_on(&answer(401, "")));
+        assert!(!moves_on(&answer(200, "")));
+    }
 
     #[test]
     fn object_names_are_encoded_for_paths() {

@@ -13,12 +13,11 @@ mod diff;
 mod objects;
 mod perfdata;
 
-use api::{outcome, Conn, Ensured};
+use api::{outcome, Conn, Ensured, Pool};
 use diff::{Action, Current};
 
 use super::{bounded, Api, Registered};
 use crate::config::Config;
-use crate::http::{self, ClientOptions};
 use crate::result::CheckResult;
 use crate::retry::DeliveryError;
 use crate::secrets::{KeySource, SecretError};
@@ -27,19 +26,13 @@ use anyhow::Context;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 /// A connection to an Icinga2 API.
 pub struct Icinga2 {
-    endpoint: Endpoint,
-    user: String,
-    ca_file: Option<PathBuf>,
-    timeout: Duration,
-    /// Built at first use: resolving the URL's host (with `serverName`) may fail for a while,
-    /// and that must keep results queued rather than fail the command before it queues.
-    conn: OnceCell<Conn>,
+    /// The endpoints of `icinga2.url` and which one is in use, shared by every request.
+    conn: Conn,
     password: KeySource,
     owner: String,
     concurrency: usize,
@@ -60,7 +53,12 @@ impl Icinga2 {
             .icinga2
             .as_ref()
             .context("backend = \"icinga2\" needs an [icinga2] table")?;
-        let endpoint = Endpoint::parse(&s.url, s.server_name.as_deref())?;
+        let endpoints = s
+            .urls
+            .iter()
+            .enumerate()
+            .map(|(i, url)| Endpoint::parse(url, s.server_names.get(i).map(String::as_str)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         // A bad CA file is a config error: say so now, not at the first request.
         if let Some(ca) = &s.ca_file {
             let pem = std::fs::read(ca)
@@ -69,12 +67,12 @@ impl Icinga2 {
                 format!("icinga2.caFile {} is not a PEM certificate", ca.display())
             })?;
         }
+        let timeout = Duration::from_secs(config.delivery.timeout);
         Ok(Icinga2 {
-            endpoint,
-            user: s.user.clone(),
-            ca_file: s.ca_file.clone(),
-            timeout: Duration::from_secs(config.delivery.timeout),
-            conn: OnceCell::new(),
+            conn: Conn {
+                pool: Arc::new(Pool::new(endpoints, s.ca_file.clone(), timeout)),
+                user: s.user.clone(),
+            },
             password: s.password(),
             owner: s.owner.clone().unwrap_or_else(machine_name),
             concurrency: config.delivery.concurrency,
@@ -82,36 +80,14 @@ impl Icinga2 {
     }
 
     /// The connection and the password, or why there is none (transient: fixed on this
-    /// machine or by time, not by the server, so results stay queued).
+    /// machine or by time, not by the server, so results stay queued). A client that cannot
+    /// be built (the URL's host does not resolve) fails its requests the same way.
     async fn session(&self) -> Result<(Conn, String), DeliveryError> {
-        let conn = self
-            .conn
-            .get_or_try_init(|| self.connect())
-            .await
-            .map_err(|e| DeliveryError::Transient(anyhow::anyhow!("Icinga2 API: {e:#}")))?;
         let password = self
             .password
             .read()
             .map_err(|e| DeliveryError::Transient(anyhow::anyhow!("Icinga2 API password: {e}")))?;
-        Ok((conn.clone(), password))
-    }
-
-    async fn connect(&self) -> anyhow::Result<Conn> {
-        let resolve = match &self.endpoint.server_name {
-            None => None,
-            Some(name) => Some((name.as_str(), self.endpoint.address().await?)),
-        };
-        let client = http::client(&ClientOptions {
-            base_url: &self.endpoint.base,
-            timeout: self.timeout,
-            ca_file: self.ca_file.as_deref(),
-            resolve,
-        })?;
-        Ok(Conn {
-            client,
-            base: self.endpoint.base.clone(),
-            user: self.user.clone(),
-        })
+        Ok((self.conn.clone(), password))
     }
 
     /// This owner's hosts and services as Icinga2 has them, with the attributes the agent
