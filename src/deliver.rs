@@ -71,6 +71,13 @@ pub struct FlushReport {
 }
 
 impl FlushReport {
+    /// Delivery stopped at `entry` with `left` results still queued, because of `error`.
+    fn stop(&mut self, left: usize, error: &anyhow::Error, entry: &queue::Entry) {
+        self.remaining = left;
+        self.error = Some(format!("{error:#}"));
+        self.stopped_at = Some((entry.result.id.clone(), entry.result.target.clone()));
+    }
+
     /// The exit code for this pass.
     pub fn code(&self) -> Code {
         if self.remaining > 0 {
@@ -394,31 +401,57 @@ pub async fn deliver_pending(
             agent.config.server_url(lane.kind).map(str::to_string),
         )
     });
-    for (i, path) in pending.iter().enumerate() {
-        let Some(entry) = lane.queue.entry(path) else {
-            continue;
-        };
+    // Backends that take many results at once (a file rewritten per call) get them in
+    // chunks; the others one by one.
+    let mut left = pending.len();
+    'chunks: for chunk in pending.chunks(backend.batch().max(1)) {
+        let entries: Vec<queue::Entry> = chunk.iter().filter_map(|p| lane.queue.entry(p)).collect();
         // Results of targets removed from the config are still delivered (with the top-level
         // key), so nothing accepted is dropped.
-        let target = by_id.get(entry.result.target.as_str()).copied();
-        match retry.run(|| backend.deliver(&entry.result, target)).await {
-            Ok(()) => {
-                lane.queue.remove(&entry)?;
-                report.delivered += 1;
-            }
-            Err(DeliveryError::Rejected(e)) => {
-                let why = format!("{e:#}");
-                tracing::error!("{}: {why}; kept in rejected/", lane.kind.name());
-                lane.queue.reject(&entry, &why)?;
-                report.rejected.push(why);
-            }
-            Err(DeliveryError::Transient(e)) => {
-                report.remaining = pending.len() - i;
-                report.error = Some(format!("{e:#}"));
-                report.stopped_at = Some((entry.result.id.clone(), entry.result.target.clone()));
-                break;
+        let target_of = |e: &queue::Entry| by_id.get(e.result.target.as_str()).copied();
+        if entries.len() > 1 {
+            let items: Vec<_> = entries.iter().map(|e| (&e.result, target_of(e))).collect();
+            match retry.run(|| backend.deliver_many(&items)).await {
+                Ok(()) => {
+                    for entry in &entries {
+                        lane.queue.remove(entry)?;
+                    }
+                    report.delivered += entries.len();
+                    left -= chunk.len();
+                    continue;
+                }
+                Err(DeliveryError::Transient(e)) => {
+                    report.stop(left, &e, &entries[0]);
+                    break;
+                }
+                // One of them is refused: find which, one by one.
+                Err(DeliveryError::Rejected(_)) => {}
             }
         }
+        for entry in &entries {
+            match retry
+                .run(|| backend.deliver(&entry.result, target_of(entry)))
+                .await
+            {
+                Ok(()) => {
+                    lane.queue.remove(entry)?;
+                    report.delivered += 1;
+                }
+                Err(DeliveryError::Rejected(e)) => {
+                    let why = format!("{e:#}");
+                    tracing::error!("{}: {why}; kept in rejected/", lane.kind.name());
+                    lane.queue.reject(entry, &why)?;
+                    report.rejected.push(why);
+                }
+                Err(DeliveryError::Transient(e)) => {
+                    report.stop(left, &e, entry);
+                    break 'chunks;
+                }
+            }
+            left -= 1;
+        }
+        // Entries found gone or unreadable in this chunk.
+        left -= chunk.len() - entries.len();
     }
     lane.queue.set_last_error(report.error.as_deref());
     Ok(report)

@@ -42,6 +42,27 @@ pub trait Api {
         target: Option<&Target>,
     ) -> impl Future<Output = Result<(), DeliveryError>>;
 
+    /// How many results [`Api::deliver_many`] takes at once; 1 (most backends): results go
+    /// one by one through [`Api::deliver`].
+    fn batch(&self) -> usize {
+        1
+    }
+
+    /// Delivers several results, oldest first, all or none, for backends whose every call
+    /// costs the same whatever it carries (a file rewritten whole). Only called with
+    /// [`Api::batch`] above 1.
+    fn deliver_many(
+        &self,
+        items: &[(&CheckResult, Option<&Target>)],
+    ) -> impl Future<Output = Result<(), DeliveryError>> {
+        async move {
+            for (result, target) in items {
+                self.deliver(result, *target).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Whether this process may deliver for `target` (reads its secret); a group member
     /// without access gets [`SecretError::PermissionDenied`] and hands the result to the
     /// service instead.
@@ -102,6 +123,28 @@ impl Api for Backend {
             Backend::Icinga2(b) => b.deliver(result, target).await,
             Backend::Prometheus(b) => b.deliver(result, target).await,
             Backend::Healthchecks(b) => b.deliver(result, target).await,
+        }
+    }
+
+    fn batch(&self) -> usize {
+        match self {
+            Backend::Prometheus(b) => b.batch(),
+            _ => 1,
+        }
+    }
+
+    async fn deliver_many(
+        &self,
+        items: &[(&CheckResult, Option<&Target>)],
+    ) -> Result<(), DeliveryError> {
+        match self {
+            Backend::Prometheus(b) => b.deliver_many(items).await,
+            _ => {
+                for (result, target) in items {
+                    self.deliver(result, *target).await?;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -600,3 +600,36 @@ fn an_unwritable_textfile_queues_and_a_removed_target_goes_at_the_next_registrat
         "{content}"
     );
 }
+
+/// A backlog goes out in one rewrite of the textfile, not one per result, and the file then
+/// shows each target's newest result.
+#[test]
+fn a_backlog_is_written_in_one_rewrite() {
+    let sb = sandbox(r#"["prometheus"]"#);
+    sb.write("textfiles", "in the way");
+    for state in ["0", "1", "2", "3", "1"] {
+        let out = sb
+            .cmd(&[
+                "submit",
+                "web1-backup",
+                &format!("state {state}"),
+                "",
+                state,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    }
+    std::fs::remove_file(sb.path("textfiles")).unwrap();
+    let text = run_ok(&sb, &["-vv", "flush"]);
+    assert!(
+        text.contains("delivered 5, refused 0, still queued 0"),
+        "{text}"
+    );
+    assert_eq!(text.matches(" written ").count(), 1, "one rewrite: {text}");
+    let content = std::fs::read_to_string(textfile(&sb)).unwrap();
+    assert!(
+        content.contains(&format!("nixcloud_monitoring_state{BACKUP} 1\n")),
+        "{content}"
+    );
+}
