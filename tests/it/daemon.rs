@@ -412,3 +412,74 @@ fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
     let status = terminate(&mut child.0);
     assert!(status.success(), "{status:?}: {}", log_text());
 }
+
+/// With two backends, one of them down: the daemon delivers to the other at once, keeps the
+/// down one's results in its own queue, names both in STATUS, and delivers the backlog when
+/// that server is back.
+#[test]
+fn daemon_with_one_backend_down_delivers_to_the_other_at_once() {
+    let server = TestServer::start();
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let u = up.clone();
+    server.reply(move |_| match u.load(std::sync::atomic::Ordering::SeqCst) {
+        true => Reply::Status(200, "{}".into()),
+        false => Reply::Status(503, "maintenance".into()),
+    });
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k");
+    sb.config(&format!(
+        "backends = [\"nixcloud\", \"local\"]\napiHost = \"{}\"\napiKeyFile = \"{}\"\n\
+         stateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"tick\"\nscript = 'exit=0; status=tick'\n",
+        server.url(),
+        key.display()
+    ));
+    let sock_path = sb.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let mut child = KillOnDrop(
+        sb.std_cmd(&["daemon"])
+            .env("NOTIFY_SOCKET", &sock_path)
+            .spawn()
+            .unwrap(),
+    );
+    let local = sb.state_dir().join("local/results.jsonl");
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter()
+            .any(|l| l.starts_with("STATUS=1 targets, nixcloud: 1 queued (oldest from "))
+    });
+    assert!(
+        seen.iter().any(
+            |l| l.starts_with("STATUS=1 targets, nixcloud: 1 queued (oldest from ")
+                && l.contains(", local: 0 queued, last delivery ")
+        ),
+        "{seen:?}"
+    );
+    let delivered = std::fs::read_to_string(&local).unwrap_or_default();
+    assert_eq!(
+        delivered.lines().count(),
+        1,
+        "local has the result: {delivered}"
+    );
+    assert_eq!(sb.files_in("queue/nixcloud").len(), 1);
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The nixcloud lane's next try comes after its own pause (5 s, then growing).
+    let seen = collect(&sock, Duration::from_secs(20), |s| {
+        s.iter()
+            .any(|l| l.starts_with("STATUS=1 targets, nixcloud: 0 queued, local: 0 queued"))
+    });
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("STATUS=1 targets, nixcloud: 0 queued, local: 0 queued")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        server
+            .requests_to("/api/services/results")
+            .last()
+            .unwrap()
+            .json()["output"],
+        "tick"
+    );
+    assert!(terminate(&mut child.0).success());
+}
