@@ -106,8 +106,10 @@ switch_to() {
 	local unit
 	for unit in $(jq_list "$diff" removed); do c systemctl stop "$unit" 2>/dev/null || true; done
 	c systemctl daemon-reload
-	# The activation script's tmpfiles run (directories a new config needs).
-	c systemd-tmpfiles --create --remove --exclude-prefix=/dev
+	# The activation script's tmpfiles run (directories a new config needs), for the module's
+	# rules only: Debian's own tmp.conf has `D /tmp`, so a --remove over every rule would empty
+	# /tmp (the running units' PrivateTmp= directories with it), which NixOS's rules do not do.
+	c systemd-tmpfiles --create --remove /etc/tmpfiles.d/nixcloud-monitoring.conf
 	for unit in $(jq_list "$diff" changed); do
 		if [ "$(c systemctl is-active "$unit" || true)" == active ]; then
 			c systemctl restart "$unit"
