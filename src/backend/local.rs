@@ -1,7 +1,7 @@
 //! The `local` backend: nothing leaves the machine. Registrations and results are written to
 //! `local/` in the state directory, where `status` and the admin can read them.
 
-use super::{Api, Registered};
+use super::{rows_of_one_write, Api, Registered};
 use crate::result::CheckResult;
 use crate::retry::DeliveryError;
 use crate::secrets::SecretError;
@@ -64,20 +64,7 @@ impl Api for Local {
                 serde_json::to_vec_pretty(&records).context("could not encode registrations")
             })
             .and_then(|json| write_atomic(&path, &json, false));
-        targets
-            .iter()
-            .map(|t| Registered {
-                target: t.id.clone(),
-                what: t.name.clone(),
-                outcome: match &written {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(DeliveryError::Transient(anyhow::anyhow!(
-                        "recording {}: {e:#}",
-                        t.id
-                    ))),
-                },
-            })
-            .collect()
+        rows_of_one_write(targets, &written, "recording")
     }
 
     async fn deliver(

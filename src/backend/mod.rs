@@ -165,6 +165,29 @@ impl Api for Backend {
     }
 }
 
+/// The rows of a registration that is one write for all `targets` (a file): each ok, or each
+/// failed for the same reason, transient ("`doing` <id>: <why>").
+pub fn rows_of_one_write<'a>(
+    targets: impl IntoIterator<Item = &'a Target>,
+    written: &anyhow::Result<()>,
+    doing: &str,
+) -> Vec<Registered> {
+    targets
+        .into_iter()
+        .map(|t| Registered {
+            target: t.id.clone(),
+            what: t.name.clone(),
+            outcome: match written {
+                Ok(()) => Ok(()),
+                Err(e) => Err(DeliveryError::Transient(anyhow::anyhow!(
+                    "{doing} {}: {e:#}",
+                    t.id
+                ))),
+            },
+        })
+        .collect()
+}
+
 /// Tells every backend that `target`'s script starts now.
 pub async fn started(backends: &[Backend], target: &Target) {
     futures_util::future::join_all(backends.iter().map(|b| b.started(target))).await;

@@ -12,7 +12,7 @@ mod exposition;
 mod perfdata;
 mod store;
 
-use super::{Api, Registered};
+use super::{rows_of_one_write, Api, Registered};
 use crate::config::Config;
 use crate::result::CheckResult;
 use crate::retry::DeliveryError;
@@ -144,21 +144,8 @@ impl Api for Prometheus {
             store.register(targets, complete, at_ms);
             true
         });
-        targets
-            .iter()
-            .filter(|t| t.passive().is_some())
-            .map(|t| Registered {
-                target: t.id.clone(),
-                what: t.name.clone(),
-                outcome: match &written {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(DeliveryError::Transient(anyhow::anyhow!(
-                        "prometheus: registering {}: {e:#}",
-                        t.id
-                    ))),
-                },
-            })
-            .collect()
+        let passive = targets.iter().filter(|t| t.passive().is_some());
+        rows_of_one_write(passive, &written, "prometheus: registering")
     }
 
     async fn deliver(
