@@ -163,6 +163,16 @@ rec {
           }.'';
       }
       {
+        # Healthchecks only waits for pings: an active target needs a backend that runs it.
+        assertion = active == [ ] || backends != [ "healthchecks" ];
+        message = ''
+          nixcloud.monitoring: Healthchecks does not run checks, it only waits for pings, so
+          these active targets need another backend that runs them (backends = [ "healthchecks"
+          "icinga2" ], or "prometheus" with the blackbox exporter), or must become passive
+          targets with a script:
+          ${bullet (map (e: e.id) active)}'';
+      }
+      {
         assertion = !(uses cfg "healthchecks") || (cfg.healthchecks.apiKeyFile or null) != null;
         message = "nixcloud.monitoring: backend \"healthchecks\" needs nixcloud.monitoring.healthchecks.apiKeyFile.";
       }

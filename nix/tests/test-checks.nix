@@ -183,6 +183,29 @@ in
     expected = true;
   }
   {
+    name = "active targets with healthchecks as the only backend are refused, naming them";
+    expr = failedAssertions (
+      seed
+      // {
+        targets = seed.targets // {
+          active = f.noTargets // {
+            check_http = [ (f.http { host = "web"; }) ];
+          };
+        };
+        backend = "healthchecks";
+        healthchecks = seed.healthchecks // { apiKeyFile = "/run/keys/hc"; };
+      }
+    );
+    expected = [
+      ''
+        nixcloud.monitoring: Healthchecks does not run checks, it only waits for pings, so
+        these active targets need another backend that runs them (backends = [ "healthchecks"
+        "icinga2" ], or "prometheus" with the blackbox exporter), or must become passive
+        targets with a script:
+          - web-HTTP''
+    ];
+  }
+  {
     name = "empty host is refused, naming the target";
     expr = failedAssertions (withActive "check_http" [ (f.http { }) ]);
     expected = [

@@ -26,10 +26,15 @@ let
 
   textfile = "/var/lib/nixcloud-monitoring-textfile/nixcloud-monitoring.prom";
   promCfg = withBackends [ "nixcloud" "prometheus" ] { prometheus.textfile = textfile; };
+  # Healthchecks runs no checks: its configs keep the seed's passive targets only.
+  passiveOnly = f.seed.targets // {
+    active = f.noTargets;
+  };
   hcCfg = withBackends [ "healthchecks" ] {
     healthchecks = f.base.healthchecks // {
       apiKeyFile = "/run/keys/hc";
     };
+    targets = passiveOnly;
   };
 
   # One active target of every kind.
@@ -252,7 +257,7 @@ in
   {
     name = "healthchecks without apiKeyFile, empty and repeated backends are refused";
     expr = [
-      (failedAssertions (withBackends [ "healthchecks" ] { }))
+      (failedAssertions (withBackends [ "healthchecks" ] { targets = passiveOnly; }))
       (failedAssertions (withBackends [ ] { }))
       (failedAssertions (withBackends [ "prometheus" "local" "prometheus" ] { }))
       (failedAssertions hcCfg)
