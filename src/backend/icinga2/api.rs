@@ -36,12 +36,17 @@ pub(super) struct Conn {
 /// with its client built at first use, and the one in use. A request goes to the one in use;
 /// when it cannot connect, times out or answers 5xx (but for Icinga2's own "already exists"),
 /// the same request goes to the next, round robin, and the first that answers is used from
-/// then on, for the rest of the process. A 4xx is the server's word and final.
+/// then on. A 4xx is the server's word and final. The endpoint in use is kept in the state
+/// directory (`icinga2-endpoint`), so that the next process starts there: each `submit` is a
+/// process of its own, and without it every one would wait for a silent first endpoint's
+/// timeout again.
 pub(super) struct Pool {
     nodes: Vec<Node>,
     current: AtomicUsize,
     ca_file: Option<PathBuf>,
     timeout: Duration,
+    /// Where the endpoint in use is remembered (`None` in tests of the pool alone).
+    memo: Option<PathBuf>,
 }
 
 struct Node {
@@ -52,7 +57,17 @@ struct Node {
 }
 
 impl Pool {
-    pub fn new(endpoints: Vec<Endpoint>, ca_file: Option<PathBuf>, timeout: Duration) -> Pool {
+    pub fn new(
+        endpoints: Vec<Endpoint>,
+        ca_file: Option<PathBuf>,
+        timeout: Duration,
+        memo: Option<PathBuf>,
+    ) -> Pool {
+        // The endpoint an earlier process moved to, if it is still among the configured ones.
+        let remembered = memo
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|base| endpoints.iter().position(|e| e.base == base.trim()));
         Pool {
             nodes: endpoints
                 .into_iter()
@@ -61,9 +76,10 @@ impl Pool {
                     client: OnceCell::new(),
                 })
                 .collect(),
-            current: AtomicUsize::new(0),
+            current: AtomicUsize::new(remembered.unwrap_or(0)),
             ca_file,
             timeout,
+            memo,
         }
     }
 
@@ -100,11 +116,18 @@ impl Pool {
             .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
+            let to = &self.nodes[to].endpoint.base;
             tracing::warn!(
-                "Icinga2: moved from {} to {}: {why}",
+                "Icinga2: moved from {} to {to}: {why}",
                 self.nodes[from].endpoint.base,
-                self.nodes[to].endpoint.base
             );
+            // Best effort: a group member cannot write the state directory, and the next
+            // process then only starts at the first endpoint again.
+            if let Some(path) = &self.memo {
+                if let Err(e) = crate::state::write_atomic(path, to.as_bytes(), false) {
+                    tracing::debug!("could not remember the Icinga2 endpoint: {e:#}");
+                }
+            }
         }
     }
 }

@@ -70,7 +70,12 @@ impl Icinga2 {
         let timeout = Duration::from_secs(config.delivery.timeout);
         Ok(Icinga2 {
             conn: Conn {
-                pool: Arc::new(Pool::new(endpoints, s.ca_file.clone(), timeout)),
+                pool: Arc::new(Pool::new(
+                    endpoints,
+                    s.ca_file.clone(),
+                    timeout,
+                    Some(config.state_dir.join("icinga2-endpoint")),
+                )),
                 user: s.user.clone(),
             },
             password: s.password(),
