@@ -259,3 +259,292 @@ fn oldest_comes_from_the_id() {
     q.push(&result(5)).unwrap();
     assert_eq!(q.stats().oldest_ms, Some(1_000_000));
 }
+
+fn stats(n: usize, oldest: Option<u64>, error: Option<&str>) -> QueueStats {
+    QueueStats {
+        count: n,
+        bytes: 10 * n as u64,
+        oldest_ms: oldest,
+        spooled: n,
+        rejected: 2 * n,
+        corrupt: 3 * n,
+        last_error: error.map(str::to_string),
+    }
+}
+
+#[test]
+fn lane_stats_add_up() {
+    let mut sum = stats(2, Some(7), Some("a: down"));
+    sum.add(stats(3, Some(5), Some("b: refused")));
+    assert_eq!(
+        (sum.count, sum.bytes, sum.oldest_ms, sum.spooled),
+        (5, 50, Some(5), 3),
+        "counts and bytes summed, the oldest of both, the one spool counted once"
+    );
+    assert_eq!((sum.rejected, sum.corrupt), (10, 15));
+    assert_eq!(sum.last_error.as_deref(), Some("a: down; b: refused"));
+    // Either side may have no oldest result and no error.
+    let mut sum = stats(1, None, None);
+    sum.add(stats(1, Some(9), Some("b")));
+    assert_eq!(
+        (sum.oldest_ms, sum.last_error.as_deref()),
+        (Some(9), Some("b"))
+    );
+    let mut sum = stats(1, Some(4), Some("a"));
+    sum.add(stats(1, None, None));
+    assert_eq!(
+        (sum.oldest_ms, sum.last_error.as_deref()),
+        (Some(4), Some("a"))
+    );
+}
+
+#[test]
+fn has_results_sees_queued_and_spooled_results_only() {
+    let (_d, q) = queue(QueueSettings::default());
+    assert!(!q.has_results(), "no queue directory yet");
+    let lock = q.lock().unwrap();
+    drop(lock);
+    std::fs::write(q.queue.join(".tmp-1-x.json"), b"{}").unwrap();
+    std::fs::write(q.queue.join("notes.txt"), b"").unwrap();
+    assert!(
+        !q.has_results(),
+        "a temp file and a non-result are no results"
+    );
+    q.push(&result(1)).unwrap();
+    assert!(q.has_results());
+
+    let (_d, q) = queue(QueueSettings::default());
+    q.push_spool(&result(1)).unwrap();
+    assert!(q.has_results(), "a spooled result counts");
+}
+
+#[test]
+fn has_spooled_sees_the_spool_and_for_a_lane_the_old_single_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path().to_path_buf());
+    let single = Queue::new(&state, QueueSettings::default());
+    let lane = Queue::lane(&state, QueueSettings::default(), "nixcloud");
+    assert!(!single.has_spooled() && !lane.has_spooled());
+    single.push(&result(1)).unwrap();
+    assert!(!single.has_spooled(), "its own queue is not the spool");
+    assert!(lane.has_spooled(), "queue/ itself, for a lane");
+    std::fs::remove_file(single.queue.join(format!("{}.json", result(1).id))).unwrap();
+    assert!(!lane.has_spooled());
+    single.push_spool(&result(2)).unwrap();
+    assert!(single.has_spooled() && lane.has_spooled());
+}
+
+#[test]
+fn the_byte_bound_counts_the_new_result_and_allows_exactly_the_limit() {
+    let size = serde_json::to_vec(&result(1)).unwrap().len() as u64;
+    let (_d, q) = queue(QueueSettings {
+        max_count: 100,
+        max_bytes: size,
+    });
+    q.push(&result(1)).unwrap();
+    let err = q.push(&result(2)).unwrap_err();
+    assert!(err.downcast_ref::<QueueFull>().is_some(), "{err:#}");
+    assert!(
+        err.to_string().contains(&format!(
+            ": 1 results, {size} bytes (limits: queue.maxCount = 100, queue.maxBytes = {size}), oldest measured 1970-01-01T00:16:40Z; the result for h-n was NOT accepted."
+        )),
+        "{err}"
+    );
+    // One byte less than a result: even an empty queue refuses it.
+    let (_d, q) = queue(QueueSettings {
+        max_count: 100,
+        max_bytes: size - 1,
+    });
+    let err = q.push(&result(1)).unwrap_err();
+    assert!(
+        err.to_string().contains(": 0 results, 0 bytes (limits: "),
+        "{err}"
+    );
+    assert_eq!(q.stats().count, 0);
+}
+
+#[test]
+fn ensure_spool_reports_a_spool_it_cannot_create() {
+    // Even root cannot create a directory in /proc.
+    let q = Queue::new(&StateDir::new("/proc".into()), QueueSettings::default());
+    let err = q.ensure_spool().unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "could not create /proc/spool: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn a_queue_for_one_target_reads_only_that_targets_results() {
+    let (_d, q) = queue(QueueSettings::default());
+    let mut other = result(2);
+    other.target = "x-y".into();
+    let mine = q.push(&result(1)).unwrap();
+    let theirs = q.push(&other).unwrap();
+    let q = q.only_target("h-n");
+    assert_eq!(q.entry(&mine).unwrap().result.output, "result 1");
+    assert!(q.entry(&theirs).is_none());
+    assert!(theirs.is_file(), "left queued for whoever knows it");
+    let q = q.only_target("x-y");
+    assert!(q.entry(&mine).is_none());
+    assert_eq!(q.entry(&theirs).unwrap().result.output, "result 2");
+}
+
+#[test]
+fn peek_reads_the_readable_results_oldest_first_and_leaves_the_rest() {
+    let (_d, q) = queue(QueueSettings::default());
+    assert!(q.peek().is_empty());
+    q.push(&result(2)).unwrap();
+    q.push(&result(1)).unwrap();
+    std::fs::write(q.queue.join(name_after(1, "junk")), b"junk").unwrap();
+    let outputs: Vec<String> = q.peek().into_iter().map(|r| r.output).collect();
+    assert_eq!(outputs, ["result 1", "result 2"]);
+    assert!(q.queue.join(name_after(1, "junk")).is_file());
+}
+
+#[test]
+fn remove_forgets_a_delivered_result() {
+    let (_d, q) = queue(QueueSettings::default());
+    let path = q.push(&result(1)).unwrap();
+    let lock = q.lock().unwrap();
+    let entry = q.pending(&lock).unwrap().remove(0);
+    q.remove(&entry).unwrap();
+    assert!(!path.exists());
+    assert_eq!(q.whereabouts(&result(1).id), None);
+    let err = q.remove(&entry).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        format!(
+            "could not remove {}: No such file or directory (os error 2)",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn the_reason_for_a_refusal_is_read_back_as_written() {
+    let (_d, q) = queue(QueueSettings::default());
+    q.push(&result(1)).unwrap();
+    let lock = q.lock().unwrap();
+    let entry = q.pending(&lock).unwrap().remove(0);
+    q.reject(&entry, "HTTP 400 Bad Request: bad").unwrap();
+    assert_eq!(
+        q.rejection_reason(&result(1).id),
+        "HTTP 400 Bad Request: bad"
+    );
+    assert_eq!(q.rejection_reason(&result(2).id), "");
+}
+
+#[test]
+fn the_last_delivery_error_is_kept_until_a_good_delivery() {
+    let (_d, q) = queue(QueueSettings::default());
+    q.lock().unwrap();
+    assert_eq!(q.stats().last_error, None);
+    let before = now_ms() / 1000 * 1000;
+    q.set_last_error(Some("HTTP 503: down"));
+    let error = q.stats().last_error.unwrap();
+    let (when, what) = error.split_once(": ").unwrap();
+    assert_eq!(what, "HTTP 503: down");
+    let when = humantime::parse_rfc3339(when).unwrap();
+    let ms = when
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(ms >= before && ms <= now_ms(), "{error}");
+    q.set_last_error(None);
+    assert_eq!(q.stats().last_error, None);
+    assert!(!q.queue.join(".last-error").exists());
+}
+
+#[test]
+fn syncing_a_missing_file_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gone.json");
+    let err = sync_file_and_dir(&path).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        format!(
+            "could not sync {} to disk: No such file or directory (os error 2)",
+            path.display()
+        )
+    );
+    std::fs::write(&path, b"x").unwrap();
+    sync_file_and_dir(&path).unwrap();
+}
+
+#[test]
+fn a_missing_directory_lists_empty_and_an_unlistable_one_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(list_json(&dir.path().join("missing")).unwrap().is_empty());
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let err = list_json(&file).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        format!(
+            "could not list {}: Not a directory (os error 20)",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn an_entry_that_vanished_is_gone_and_one_that_cannot_be_stated_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        inspect(&dir.path().join("gone.json")).unwrap_err(),
+        Unreadable::Gone
+    );
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    assert_eq!(
+        inspect(&file.join("x.json")).unwrap_err(),
+        Unreadable::Corrupt("could not stat it: Not a directory (os error 20)".into())
+    );
+}
+
+#[test]
+fn a_thousand_suffixes_are_tried_then_setting_aside_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let aside = dir.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    let name = "r.json";
+    std::fs::write(aside.join(name), b"").unwrap();
+    for n in 1..1000 {
+        std::fs::write(aside.join(format!("{name}.{n}")), b"").unwrap();
+    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, b"x").unwrap();
+    assert_eq!(
+        set_aside_in(&aside, &path, "why").unwrap(),
+        aside.join("r.json.1000")
+    );
+    assert_eq!(
+        std::fs::read_to_string(aside.join("r.json.1000.reason")).unwrap(),
+        "why"
+    );
+    std::fs::write(&path, b"x").unwrap();
+    let err = set_aside_in(&aside, &path, "why").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{} holds too many entries named {name}", aside.display())
+    );
+    assert!(path.is_file(), "left where it was");
+}
+
+#[test]
+fn corrupt_entries_are_counted_with_or_without_a_reason_file() {
+    let (_d, q) = queue(QueueSettings::default());
+    std::fs::create_dir_all(&q.corrupt).unwrap();
+    std::fs::write(q.corrupt.join("a.json"), b"").unwrap();
+    std::fs::write(q.corrupt.join("b.json"), b"").unwrap();
+    std::fs::write(q.corrupt.join("b.json.reason"), b"why").unwrap();
+    std::fs::write(q.corrupt.join(".tmp-1-c.json"), b"").unwrap();
+    assert_eq!(q.stats().corrupt, 2);
+}
+
+#[test]
+fn times_are_shown_as_rfc3339_utc_to_the_second() {
+    assert_eq!(format_ms(0), "1970-01-01T00:00:00Z");
+    assert_eq!(format_ms(1_764_547_199_999), "2025-11-30T23:59:59Z");
+}

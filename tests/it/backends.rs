@@ -218,3 +218,114 @@ fn healthchecks_alone_refuses_active_targets() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("backends healthchecks, local"), "{text}");
 }
+
+#[test]
+fn flush_names_the_backend_that_stopped() {
+    let (server, _up) = switchable();
+    let sb = two_backends(&server, "");
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "run 0", "", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "delivered 0, refused 0, still queued 1\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "delivery stopped: nixcloud: delivering the result for backup-nightly: POST \
+             {}/api/services/results: HTTP 503 Service Unavailable: maintenance\n",
+            server.url()
+        )
+    );
+}
+
+#[test]
+fn a_lane_that_cannot_be_written_stops_the_command_before_any_delivery() {
+    let (server, _up) = switchable();
+    let sb = two_backends(&server, "");
+    std::fs::create_dir_all(sb.state_dir().join("queue")).unwrap();
+    std::fs::write(sb.state_dir().join("queue/nixcloud"), "in the way").unwrap();
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "run 0", "", "0"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: could not create {}: File exists (os error 17)\n",
+            sb.state_dir().join("queue/nixcloud").display()
+        )
+    );
+    assert_eq!(sent(&server), 0);
+    assert_eq!(
+        local_outputs(&sb),
+        Vec::<String>::new(),
+        "not delivered anywhere"
+    );
+    // The first lane failed: the result was not queued in the lane after it either.
+    assert_eq!(sb.files_in("queue/local"), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn a_refused_lane_logs_what_became_of_the_result_in_the_others() {
+    let (server, _up) = switchable();
+    let sb = two_backends(&server, "[queue]\nmaxCount = 1");
+    sb.cmd(&["submit", "backup-nightly", "run 0", "", "0"])
+        .assert()
+        .code(3);
+    let out = sb
+        .cmd(&["-v", "submit", "backup-nightly", "run 1", "", "0"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    // The lane that took it is logged before the error of the one that refused it.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(" INFO local: delivered\nerror: the queue in ")
+            && err.contains("/queue/nixcloud is full: 1 results, ")
+            && err.lines().count() == 2,
+        "{text}"
+    );
+}
+
+/// A scripted target on the local backend alone (no server), with `extra` settings.
+fn scripted_local(extra: &str) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "backends = [\"local\"]\nstateDir = \"{{state}}\"\n{extra}\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"job\"\nscript = 'exit=0; status=tick'\n"
+    ));
+    sb
+}
+
+#[test]
+fn sync_queues_a_scripts_result_and_says_so_when_every_lane_refuses_it() {
+    let sb = scripted_local("");
+    let out = sb.cmd(&["sync"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(local_outputs(&sb), ["tick"]);
+
+    // No result fits in 10 bytes: refused, said so, not recorded as the target's last result.
+    let sb = scripted_local("[queue]\nmaxBytes = 10");
+    let out = sb.cmd(&["sync"]).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "h-job: the queue in {} is full: 0 results, 0 bytes (limits: queue.maxCount = 10000, \
+             queue.maxBytes = 10); the result for h-job was NOT accepted.",
+            sb.state_dir().join("queue").display()
+        )),
+        "{text}"
+    );
+    assert_eq!(local_outputs(&sb), Vec::<String>::new());
+    assert_eq!(status(&sb)["targets"][0]["last"], Value::Null);
+}

@@ -815,6 +815,10 @@ fn flush_stops_at_the_first_transient_failure_to_keep_the_order() {
     let out = sb.cmd(&["flush"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
     assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "delivered 1, refused 0, still queued 2\n"
+    );
+    assert_eq!(
         sent_outputs(&server)[before..],
         ["first", "second"],
         "the third must not be sent past the second"
@@ -824,7 +828,12 @@ fn flush_stops_at_the_first_transient_failure_to_keep_the_order() {
 
     let after_stop = server.requests_to("/api/services/results").len();
     server.reply(|_| Reply::Status(200, "{}".into()));
-    sb.cmd(&["flush"]).assert().success();
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "delivered 2, refused 0, still queued 0\n"
+    );
     assert_eq!(sent_outputs(&server)[after_stop..], ["second", "third"]);
     assert!(sb.files_in("queue").is_empty());
 }
@@ -883,4 +892,144 @@ fn queued_outputs(sb: &Sandbox) -> Vec<String> {
             doc["output"].as_str().unwrap().to_string()
         })
         .collect()
+}
+
+/// The message for a result refused for now by a server answering 503 "maintenance".
+fn refused_for_now(server: &TestServer) -> String {
+    format!(
+        "delivering the result for backup-nightly: POST {}/api/services/results: HTTP 503 Service \
+         Unavailable: maintenance",
+        server.url()
+    )
+}
+
+#[test]
+fn a_result_refused_itself_says_why_without_waiting_behind_anything() {
+    let flaky = Flaky::new(Reply::Status(503, "maintenance".into()));
+    let sb = sandbox(&flaky.server.url(), "");
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "first", "", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "warning: backup-nightly: not delivered yet, kept in the queue (nothing is lost; it goes \
+             out with the next delivery): {}\n",
+            refused_for_now(&flaky.server)
+        )
+    );
+    // `flush` says the same, without a backend's name when there is one backend.
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "delivered 0, refused 0, still queued 1\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("delivery stopped: {}\n", refused_for_now(&flaky.server))
+    );
+}
+
+#[test]
+fn a_result_refused_for_good_is_sent_once_and_kept_in_rejected() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(400, "bad result".into()));
+    let sb = sandbox(&server.url(), "");
+    let out = sb
+        .cmd(&["submit", "backup-nightly", "bad", "", "0"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    let why = format!(
+        "delivering the result for backup-nightly: POST {}/api/services/results: HTTP 400 Bad \
+         Request: bad result",
+        server.url()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "ERROR nixcloud: {why}; kept in rejected/\n\
+             backup-nightly: refused by the server, kept in rejected/: {why}\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(sent_outputs(&server), ["bad"], "sent once");
+    assert!(sb.files_in("queue").is_empty());
+    let rejected = sb.files_in("rejected");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.reason", rejected[0].display())).unwrap(),
+        why
+    );
+}
+
+#[test]
+fn status_tells_what_a_delivery_in_progress_waits_for() {
+    let flaky = Flaky::new(Reply::Hang);
+    let sb = sandbox(&flaky.server.url(), "");
+    let mut child = sb
+        .std_cmd(&["submit", "backup-nightly", "waiting", "", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while flaky.server.requests_to("/api/services/results").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent never started delivering"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = sb.cmd(&["status", "--json"]).output().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let waiting = doc["waiting_for"].as_str().unwrap_or_default();
+    assert!(
+        waiting.starts_with(&format!(
+            "delivering 1 queued results: no answer from {} for ",
+            flaky.server.url()
+        )),
+        "{doc}"
+    );
+}
+
+#[test]
+fn an_unreadable_entry_is_not_counted_as_still_queued() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(503, "down".into()));
+    let sb = sandbox(&server.url(), "");
+    for output in ["first", "second"] {
+        sb.cmd(&["submit", "backup-nightly", output, "", "0"])
+            .assert()
+            .code(3);
+    }
+    // An empty file between the two, by name.
+    let first = sb.files_in("queue")[0].clone();
+    let nanos: u128 = first.file_name().unwrap().to_string_lossy()[..20]
+        .parse()
+        .unwrap();
+    std::fs::write(
+        sb.state_dir()
+            .join("queue")
+            .join(format!("{:020}-1-0.json", nanos + 1)),
+        b"",
+    )
+    .unwrap();
+    server.reply(|req| match req.json()["output"] == "first" {
+        true => Reply::Status(200, "{}".into()),
+        false => Reply::Status(503, "not yet".into()),
+    });
+    let out = sb.cmd(&["flush"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "delivered 1, refused 0, still queued 1\n"
+    );
+    assert_eq!(queued_outputs(&sb), ["second"]);
 }
