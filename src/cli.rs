@@ -12,7 +12,8 @@ Exit codes:
   2  usage or config error: nothing was sent
   3  server unreachable or 5xx: results are queued, not lost, and go out with the next delivery
   4  refused by the server (4xx, e.g. a wrong key): results kept in rejected/, see `status`
-  5  queue full: the result was NOT accepted
+  5  queue full: the result was NOT accepted (with several backends: not by the
+     backend whose queue is full; the others took it)
 `status --check` exits as a monitoring plugin: 0 OK (no queued result older than its
 target's timers.timeout), 2 CRITICAL (some are; they are named), 1 other failure.
 

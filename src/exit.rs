@@ -17,7 +17,8 @@ pub enum Code {
     /// The server refused for good (4xx, e.g. a wrong key): such results are kept in
     /// `rejected/` and shown by `status`.
     Rejected = 4,
-    /// The queue is full: the result was NOT accepted.
+    /// The queue is full: the result was NOT accepted (with several backends: not by the one
+    /// whose queue is full).
     QueueFull = 5,
     /// `status --check` only: a monitoring plugin's CRITICAL (the process exits 2).
     Critical = 102,
