@@ -193,12 +193,16 @@ fn two_hundred_parallel_wrappers_during_an_outage_deliver_once_in_order_after_it
     assert_eq!(ids, sorted, "delivered in order of measurement");
 }
 
-#[test]
-fn a_kill_in_mid_delivery_leaves_the_result_queued() {
-    let flaky = Flaky::new(Reply::Hang);
-    let sb = sandbox(&flaky.server.url(), "");
-    let mut child = sb
-        .std_cmd(&["submit", "backup-nightly", "interrupted", "", "2"])
+/// Starts `submit ID OUTPUT "" STATE` against `flaky`'s hanging server and returns once the
+/// agent is in mid-delivery (the server has the request and never answers).
+fn submit_into_a_hang(
+    sb: &Sandbox,
+    flaky: &Flaky,
+    output: &str,
+    state: &str,
+) -> std::process::Child {
+    let child = sb
+        .std_cmd(&["submit", "backup-nightly", output, "", state])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -211,6 +215,14 @@ fn a_kill_in_mid_delivery_leaves_the_result_queued() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    child
+}
+
+#[test]
+fn a_kill_in_mid_delivery_leaves_the_result_queued() {
+    let flaky = Flaky::new(Reply::Hang);
+    let sb = sandbox(&flaky.server.url(), "");
+    let mut child = submit_into_a_hang(&sb, &flaky, "interrupted", "2");
     child.kill().unwrap();
     child.wait().unwrap();
     let queued = sb.files_in("queue");
@@ -971,20 +983,7 @@ fn a_result_refused_for_good_is_sent_once_and_kept_in_rejected() {
 fn status_tells_what_a_delivery_in_progress_waits_for() {
     let flaky = Flaky::new(Reply::Hang);
     let sb = sandbox(&flaky.server.url(), "");
-    let mut child = sb
-        .std_cmd(&["submit", "backup-nightly", "waiting", "", "0"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while flaky.server.requests_to("/api/services/results").is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the agent never started delivering"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = submit_into_a_hang(&sb, &flaky, "waiting", "0");
     let out = sb.cmd(&["status", "--json"]).output().unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
