@@ -44,13 +44,15 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- the base tree (cached between runs) ----------------------------------------------------
-if [ ! -x "$base/usr/bin/gawk" ]; then
+# msmtp: the sendmail of the notify tests (as programs.msmtp gives NixOS one).
+if [ ! -x "$base/usr/bin/gawk" ] || [ ! -x "$base/usr/bin/msmtp" ]; then
 	mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
 	rm -rf "$base.tmp"
 	debootstrap --variant=minbase \
-		--include=systemd,systemd-sysv,dbus,bash,coreutils,util-linux,procps,gawk,iproute2,iputils-ping,findutils,grep,sed \
+		--include=systemd,systemd-sysv,dbus,bash,coreutils,util-linux,procps,gawk,iproute2,iputils-ping,findutils,grep,sed,msmtp \
 		bookworm "$base.tmp" "${mirror:-http://deb.debian.org/debian}" >"$work/debootstrap.log" 2>&1 ||
 		{ tail -20 "$work/debootstrap.log"; exit 1; }
+	rm -rf "$base"
 	mv "$base.tmp" "$base"
 fi
 
