@@ -11,10 +11,22 @@ use crate::targets::{self, Target};
 use std::path::Path;
 
 /// One backend's own queue: each backend gets every result, and one that is down holds up
-/// only its own lane.
+/// only its own lane. The `notify` destination has one lane per channel.
 pub struct Lane {
     pub kind: BackendKind,
+    /// The `notify` channel this lane is for.
+    pub channel: Option<String>,
     pub queue: Queue,
+}
+
+impl Lane {
+    /// `icinga2`, or `notify.<channel>`: how messages, `status` and the queue directory name it.
+    pub fn name(&self) -> String {
+        match &self.channel {
+            Some(c) => format!("{}.{c}", self.kind.name()),
+            None => self.kind.name().to_string(),
+        }
+    }
 }
 
 /// The loaded agent.
@@ -62,6 +74,7 @@ impl Agent {
             .into_iter()
             .map(|lane| Lane {
                 kind: lane.kind,
+                channel: lane.channel,
                 queue: lane.queue.only_target(&only),
             })
             .collect();
@@ -76,19 +89,29 @@ impl Agent {
     fn with_config(config: Config) -> anyhow::Result<Agent> {
         let role = privileges::settle(&config.state_dir, || secrets::preload(&config.secrets()))?;
         let state = StateDir::new(config.state_dir.clone());
-        let lanes = match config.backends.as_slice() {
-            [only] => vec![Lane {
-                kind: *only,
-                queue: Queue::new(&state, config.queue.clone()),
-            }],
-            several => several
-                .iter()
-                .map(|&kind| Lane {
+        let mut lanes: Vec<Lane> = Vec::new();
+        for &kind in &config.backends {
+            let channels = match (kind, &config.notify) {
+                (BackendKind::Notify, Some(n)) => {
+                    n.channels.iter().map(|c| Some(c.name.clone())).collect()
+                }
+                _ => vec![None],
+            };
+            for channel in channels {
+                let lane = Lane {
                     kind,
-                    queue: Queue::lane(&state, config.queue.clone(), kind.name()),
-                })
-                .collect(),
-        };
+                    channel,
+                    queue: Queue::new(&state, config.queue.clone()),
+                };
+                lanes.push(lane);
+            }
+        }
+        // One lane keeps `queue/` as it always was; several get `queue/<name>/` each.
+        if lanes.len() > 1 {
+            for lane in &mut lanes {
+                lane.queue = Queue::lane(&state, config.queue.clone(), &lane.name());
+            }
+        }
         Ok(Agent {
             config,
             state,
@@ -101,7 +124,14 @@ impl Agent {
     pub fn backends(&self) -> anyhow::Result<Vec<Backend>> {
         self.lanes
             .iter()
-            .map(|lane| Backend::new(lane.kind, &self.config, &self.state))
+            .map(|lane| {
+                Backend::new(
+                    lane.kind,
+                    lane.channel.as_deref(),
+                    &self.config,
+                    &self.state,
+                )
+            })
             .collect()
     }
 

@@ -94,6 +94,39 @@ pub enum Command {
     },
     /// Check the config and print what would be registered, sending nothing.
     Check,
+    /// Send the notices that are due: queued ones, those held for the grouping window,
+    /// "no result" for silent targets, reminders; waits while any is held or cannot be sent
+    /// yet, then exits (the timers mode's nixcloud.monitoring-notify unit runs this).
+    Notify {
+        /// Send a test notice through every channel instead, to prove each path.
+        #[arg(long)]
+        test: bool,
+    },
+    /// Hold every notice about a target (or all) for a while; when it ends, the target's
+    /// state goes out if it differs from the last notice.
+    Silence {
+        /// The target's id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every target.
+        #[arg(long)]
+        all: bool,
+        /// How long: `30m`, `2h`, `1d` (at most a year).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why, for `status`.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// End a silence now.
+    Unsilence {
+        /// The target's id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// The silence of every target (`silence --all`), and each target's own.
+        #[arg(long)]
+        all: bool,
+    },
     /// Run continuously: registration, passive scripts and delivery on their schedules.
     Daemon,
 }

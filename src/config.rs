@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod backends;
+mod notify;
 pub use backends::{BackendKind, HealthchecksSettings, Icinga2Settings, PrometheusSettings};
+pub use notify::{
+    webhook_url_problem, Channel, ChannelKind, NotifyPolicy, NotifySettings, Tls, WebhookFormat,
+};
 
 /// Where the config lives when neither `--config` nor the environment says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
@@ -68,7 +72,7 @@ impl Config {
             BackendKind::Nixcloud => Some(&self.api_host),
             BackendKind::Icinga2 => self.icinga2.as_ref().map(|i| i.url.as_str()),
             BackendKind::Healthchecks => self.healthchecks.as_ref().map(|h| h.url.as_str()),
-            BackendKind::Local | BackendKind::Prometheus => None,
+            BackendKind::Local | BackendKind::Prometheus | BackendKind::Notify => None,
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct Config {
     pub icinga2: Option<Icinga2Settings>,
     pub prometheus: PrometheusSettings,
     pub healthchecks: Option<HealthchecksSettings>,
+    /// `[notify]`, when the table is there.
+    pub notify: Option<NotifySettings>,
     pub targets: Vec<Target>,
     /// Where the NixOS module took a target from (`origin` in the file: "auto: services.…"), by
     /// target id; targets written by hand have none. Shown by `check` and `status`, never sent.
@@ -182,12 +188,28 @@ impl Config {
             }
             None => None,
         };
+        notify::threshold(
+            &format!("{file}: the top level"),
+            "failureThreshold",
+            raw.failure_threshold,
+        )?;
+        let (notify, defaults) = match raw.notify {
+            Some(n) => {
+                let (settings, defaults) = notify::settings(&file, n)?;
+                (Some(settings), defaults)
+            }
+            None => (None, notify::Defaults::default()),
+        };
         let mut origins = BTreeMap::new();
         let targets = build_targets(
             &file,
             text,
             &raw.targets,
-            raw.public,
+            Common {
+                public: raw.public,
+                failure_threshold: raw.failure_threshold,
+                notify: defaults,
+            },
             &mut warnings,
             &mut origins,
         )?;
@@ -207,6 +229,7 @@ impl Config {
         };
         let backends = backends::chosen(&file, raw.backend, raw.backends)?;
         backends::require_settings(&file, &backends, icinga2.is_some(), healthchecks.is_some())?;
+        backends::require_channels(&file, &backends, notify.as_ref())?;
         let first_active = targets
             .iter()
             .find(|t| t.passive().is_none())
@@ -223,6 +246,7 @@ impl Config {
             icinga2,
             prometheus: raw.prometheus.unwrap_or_default(),
             healthchecks,
+            notify,
             targets,
             origins,
             warnings,
@@ -261,11 +285,18 @@ fn key_source(
     }
 }
 
+/// What every target takes from the top level unless it says otherwise.
+struct Common {
+    public: bool,
+    failure_threshold: u32,
+    notify: notify::Defaults,
+}
+
 fn build_targets(
     file: &str,
     text: &str,
     raw: &RawTargets,
-    public: bool,
+    common: Common,
     warnings: &mut Vec<String>,
     origins: &mut BTreeMap<String, String>,
 ) -> anyhow::Result<Vec<Target>> {
@@ -314,7 +345,7 @@ fn build_targets(
             host: c.host.to_string(),
             name,
             tags: c.tags.to_vec(),
-            public: c.public.unwrap_or(public),
+            public: c.public.unwrap_or(common.public),
             key,
             line,
             id,
@@ -361,6 +392,10 @@ fn build_targets(
         if let Some(origin) = &item.get_ref().origin {
             origins.insert(id.clone(), origin.clone());
         }
+        let whose = format!("{file}:{line}: target {id}");
+        let failure_threshold = p.failure_threshold.unwrap_or(common.failure_threshold);
+        notify::threshold(&whose, "failureThreshold", failure_threshold)?;
+        let notify = notify::policy(&whose, &p.notify, common.notify)?;
         let credential = format!("api-key-{}", targets::escape(&id));
         let key = key_source(
             p.api_key.clone(),
@@ -373,7 +408,7 @@ fn build_targets(
             host: p.host.clone(),
             name,
             tags: p.tags.clone(),
-            public: p.public.unwrap_or(public),
+            public: p.public.unwrap_or(common.public),
             key,
             line,
             id,
@@ -382,6 +417,8 @@ fn build_targets(
                 check_minutes: p.timers.check,
                 timeout_minutes: p.timers.timeout,
                 script_timeout,
+                failure_threshold,
+                notify,
             }),
         });
     }

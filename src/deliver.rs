@@ -9,7 +9,6 @@
 
 use crate::agent::{Agent, Lane};
 use crate::backend::{Api, Backend};
-use crate::config::BackendKind;
 use crate::exit::Code;
 use crate::privileges::Role;
 use crate::queue::{self, DeliveryLock, Queue};
@@ -90,9 +89,9 @@ impl FlushReport {
     }
 }
 
-/// What became of an accepted result at each backend, in the config's order.
+/// What became of an accepted result at each lane (by its name), in the config's order.
 #[derive(Debug)]
-pub struct Fates(pub Vec<(BackendKind, Fate)>);
+pub struct Fates(pub Vec<(String, Fate)>);
 
 impl Fates {
     /// The worst of the backends' exit codes.
@@ -118,7 +117,7 @@ pub async fn accept(
         // The service records a spooled result for `status` when it adopts the file.
         tracing::info!("not the owner of the state directory: handing the result to the service");
         let path = agent.queue().push_spool(&result)?;
-        return Ok(Fates(vec![(agent.lanes[0].kind, Fate::Spooled(path))]));
+        return Ok(Fates(vec![(agent.lanes[0].name(), Fate::Spooled(path))]));
     }
     let target = targets::find(&agent.config.targets, &result.target);
     let mut paths = Vec::with_capacity(agent.lanes.len());
@@ -164,11 +163,11 @@ pub async fn accept(
         if let Fate::Queued(_) | Fate::KeyUnreadable(_) = fate {
             queue::sync_file_and_dir(&path)?;
         }
-        fates.push((lane.kind, fate));
+        fates.push((lane.name(), fate));
     }
     if let Some(full) = refused.into_iter().next() {
-        for (kind, fate) in &fates {
-            tracing::info!("{}: {}", kind.name(), fate.label());
+        for (name, fate) in &fates {
+            tracing::info!("{name}: {}", fate.label());
         }
         return Err(full);
     }
@@ -236,7 +235,7 @@ pub fn whereabouts(agent: &Agent, id: &str) -> String {
         .filter_map(|lane| {
             let place = lane.queue.whereabouts(id)?;
             Some(match several {
-                true => format!("{place} for {}", lane.kind.name()),
+                true => format!("{place} for {}", lane.name()),
                 false => place.to_string(),
             })
         })
@@ -269,13 +268,13 @@ pub fn fate_of(queue: &Queue, id: &str, error: Option<String>) -> Fate {
 pub async fn flush(
     agent: &Agent,
     backends: &[Backend],
-) -> Vec<(BackendKind, anyhow::Result<FlushReport>)> {
+) -> Vec<(String, anyhow::Result<FlushReport>)> {
     let reports = flush_lanes(agent, backends, |lane| lane.queue.lock().map(Some)).await;
     agent
         .lanes
         .iter()
         .zip(reports)
-        .map(|(lane, report)| (lane.kind, report.map(Option::unwrap_or_default)))
+        .map(|(lane, report)| (lane.name(), report.map(Option::unwrap_or_default)))
         .collect()
 }
 
@@ -284,10 +283,10 @@ pub async fn flush(
 pub async fn flush_all(agent: &Agent, backends: &[Backend]) -> anyhow::Result<FlushReport> {
     let several = agent.lanes.len() > 1;
     let mut sum = FlushReport::default();
-    for (kind, report) in flush(agent, backends).await {
-        let report = report.with_context(|| format!("delivering to {}", kind.name()))?;
+    for (name, report) in flush(agent, backends).await {
+        let report = report.with_context(|| format!("delivering to {name}"))?;
         let named = |e: String| match several {
-            true => format!("{}: {e}", kind.name()),
+            true => format!("{name}: {e}"),
             false => e,
         };
         sum.delivered += report.delivered;
@@ -315,7 +314,7 @@ pub fn enqueue(agent: &Agent, result: &CheckResult) -> anyhow::Result<()> {
         match lane.queue.push(result) {
             Ok(_) => accepted = true,
             Err(e) => {
-                tracing::error!("{}: {e:#}", lane.kind.name());
+                tracing::error!("{}: {e:#}", lane.name());
                 first_error.get_or_insert(e);
             }
         }
@@ -439,7 +438,7 @@ pub async fn deliver_pending(
                 }
                 Err(DeliveryError::Rejected(e)) => {
                     let why = format!("{e:#}");
-                    tracing::error!("{}: {why}; kept in rejected/", lane.kind.name());
+                    tracing::error!("{}: {why}; kept in rejected/", lane.name());
                     lane.queue.reject(entry, &why)?;
                     report.rejected.push(why);
                 }

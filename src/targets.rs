@@ -5,6 +5,7 @@
 //! module applies too (`nix/escape.nix`), so both sides always agree on names.
 
 use crate::checks::ActiveCheck;
+use crate::config::NotifyPolicy;
 use crate::secrets::KeySource;
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ pub struct Passive {
     pub timeout_minutes: u64,
     /// How long the script may run before it is killed and reported UNKNOWN.
     pub script_timeout: Duration,
+    /// Non-OK results in a row before the target counts as failing (`failureThreshold`).
+    pub failure_threshold: u32,
+    /// When the `notify` destination tells someone about this target.
+    pub notify: NotifyPolicy,
 }
 
 /// An IP address family an active check is registered for.

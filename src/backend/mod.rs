@@ -5,6 +5,7 @@ mod healthchecks;
 mod icinga2;
 mod local;
 mod nixcloud;
+pub mod notify;
 mod prometheus;
 
 pub use nixcloud::registration_bodies as nixcloud_bodies;
@@ -82,11 +83,18 @@ pub enum Backend {
     Icinga2(icinga2::Icinga2),
     Prometheus(prometheus::Prometheus),
     Healthchecks(healthchecks::Healthchecks),
+    Notify(notify::Notify),
 }
 
 impl Backend {
-    /// Sets up one configured backend (no network traffic yet).
-    pub fn new(kind: BackendKind, config: &Config, state: &StateDir) -> anyhow::Result<Backend> {
+    /// Sets up one configured backend (no network traffic yet); `channel` is the `notify`
+    /// lane's channel.
+    pub fn new(
+        kind: BackendKind,
+        channel: Option<&str>,
+        config: &Config,
+        state: &StateDir,
+    ) -> anyhow::Result<Backend> {
         Ok(match kind {
             BackendKind::Nixcloud => Backend::Nixcloud(nixcloud::Nixcloud::new(config)?),
             BackendKind::Local => Backend::Local(local::Local::new(state)),
@@ -97,6 +105,11 @@ impl Backend {
             BackendKind::Healthchecks => {
                 Backend::Healthchecks(healthchecks::Healthchecks::new(config, state)?)
             }
+            BackendKind::Notify => Backend::Notify(notify::Notify::new(
+                config,
+                state,
+                channel.expect("a notify lane has a channel"),
+            )?),
         })
     }
 }
@@ -109,6 +122,7 @@ impl Api for Backend {
             Backend::Icinga2(b) => b.register(targets, complete).await,
             Backend::Prometheus(b) => b.register(targets, complete).await,
             Backend::Healthchecks(b) => b.register(targets, complete).await,
+            Backend::Notify(b) => b.register(targets, complete).await,
         }
     }
 
@@ -123,12 +137,14 @@ impl Api for Backend {
             Backend::Icinga2(b) => b.deliver(result, target).await,
             Backend::Prometheus(b) => b.deliver(result, target).await,
             Backend::Healthchecks(b) => b.deliver(result, target).await,
+            Backend::Notify(b) => b.deliver(result, target).await,
         }
     }
 
     fn batch(&self) -> usize {
         match self {
             Backend::Prometheus(b) => b.batch(),
+            Backend::Notify(b) => b.batch(),
             _ => 1,
         }
     }
@@ -139,6 +155,7 @@ impl Api for Backend {
     ) -> Result<(), DeliveryError> {
         match self {
             Backend::Prometheus(b) => b.deliver_many(items).await,
+            Backend::Notify(b) => b.deliver_many(items).await,
             _ => {
                 for (result, target) in items {
                     self.deliver(result, *target).await?;
@@ -161,6 +178,7 @@ impl Api for Backend {
             Backend::Icinga2(b) => b.check_access(target),
             Backend::Prometheus(b) => b.check_access(target),
             Backend::Healthchecks(b) => b.check_access(target),
+            Backend::Notify(b) => b.check_access(target),
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
                     warn_if_unreadable("healthchecks.apiKeyFile", &key);
                 }
             }
+            BackendKind::Notify => check_channels(cfg),
             BackendKind::Local | BackendKind::Prometheus => {}
         }
     }
@@ -69,6 +70,20 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
     }
     out.flush().context("could not write to stdout")?;
     Ok(Code::Ok)
+}
+
+/// Names every notify channel, warns about secrets this user cannot read, and sets each
+/// channel up (a CA file that is no certificate, …) without sending anything.
+fn check_channels(cfg: &crate::config::Config) {
+    let Some(notify) = &cfg.notify else {
+        return;
+    };
+    for c in &notify.channels {
+        println!("notify channel {} ({})", c.name, c.type_name());
+        for (key, source) in c.secrets() {
+            warn_if_unreadable(&format!("notify.channels.{}.{key}", c.name), &source);
+        }
+    }
 }
 
 /// Says which targets have no key, or a key this user cannot read (never the key itself).

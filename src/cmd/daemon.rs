@@ -199,7 +199,7 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
                 break;
             };
             for (i, report) in reports.into_iter().enumerate() {
-                let kind = agent.lanes[i].kind.name();
+                let kind = agent.lanes[i].name();
                 match report {
                     // Not due, or someone else is delivering: look again shortly.
                     None if due[i] => next_flush[i] = now + SPOOL_EVERY,
@@ -402,7 +402,7 @@ fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> S
             _ => format!("{} queued", stats.count),
         };
         queued.push(match several {
-            true => format!("{}: {count}", lane.kind.name()),
+            true => format!("{}: {count}", lane.name()),
             false => count,
         });
     }

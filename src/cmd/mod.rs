@@ -3,9 +3,11 @@
 mod check;
 mod daemon;
 mod flush;
+pub mod notify;
 mod register;
 mod report_unit;
 mod run;
+mod silence;
 mod status;
 mod submit;
 mod sync;
@@ -44,6 +46,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
         Command::Sync => sync::run(&agent).await,
         Command::ReportUnit { id } => report_unit::run(&agent, &id).await,
         Command::Daemon => daemon::run(&agent).await,
+        Command::Notify { test } => notify::run(&agent, &config_path, test).await,
+        Command::Silence {
+            id,
+            duration,
+            reason,
+            ..
+        } => silence::silence(&agent, id.as_deref(), &duration, reason.as_deref()),
+        Command::Unsilence { id, .. } => {
+            silence::unsilence(&agent, &config_path, id.as_deref()).await
+        }
     }
 }
 
@@ -51,9 +63,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
 /// otherwise. The backend is named only when there are several.
 fn report_fates(id: &str, fates: &crate::deliver::Fates) {
     let several = fates.0.len() > 1;
-    for (kind, fate) in &fates.0 {
+    for (name, fate) in &fates.0 {
         match several {
-            true => report_fate(&format!("{id} ({})", kind.name()), fate),
+            true => report_fate(&format!("{id} ({name})"), fate),
             false => report_fate(id, fate),
         }
     }

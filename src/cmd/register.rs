@@ -94,7 +94,7 @@ pub async fn register(
             .flat_map(|(lane, outcomes)| {
                 outcomes.into_iter().map(move |mut o| {
                     if several {
-                        o.what = format!("{}: {}", lane.kind.name(), o.what);
+                        o.what = format!("{}: {}", lane.name(), o.what);
                     }
                     o
                 })

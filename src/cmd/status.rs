@@ -9,10 +9,10 @@ use serde_json::json;
 pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     let regs = agent.state.registrations();
     let several = agent.lanes.len() > 1;
-    let lanes: Vec<(&str, QueueStats)> = agent
+    let lanes: Vec<(String, QueueStats)> = agent
         .lanes
         .iter()
-        .map(|l| (l.kind.name(), named_stats(l, several)))
+        .map(|l| (l.name(), named_stats(l, several)))
         .collect();
     let mut queue = QueueStats::default();
     for (_, stats) in &lanes {
@@ -21,11 +21,13 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     let round = agent.state.registration_round();
     let now_ms = crate::state::now_ms();
     let activity = agent.state.activity().map(|a| a.describe(now_ms));
+    let notices = Notices::load(agent);
     let mut rows = Vec::new();
     for t in &agent.config.targets {
         let last = agent.state.last(&t.id);
         let reg = regs.get(&t.id);
         rows.push(json!({
+            "notify": notices.of(t, now_ms),
             "id": t.id,
             "kind": t.kind_name(),
             // Where the NixOS module took the target from; null for targets written by hand.
@@ -47,8 +49,8 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     }
     if as_json {
         let doc = json!({
-            "backend": agent.lanes[0].kind.name(),
-            "backends": lanes.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            "backend": agent.config.backends[0].name(),
+            "backends": agent.config.backends.iter().map(|b| b.name()).collect::<Vec<_>>(),
             "targets": rows,
             // Summed over the backends; `queues` has each one's own.
             "queue": queue,
@@ -103,9 +105,12 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
                 s(&last["delivery"])
             );
         }
+        if let Some(line) = Notices::line(&r["notify"]) {
+            println!("    notify: {line}");
+        }
     }
     for (name, stats) in &lanes {
-        print_queue(agent, several.then_some(*name), stats);
+        print_queue(agent, several.then_some(name.as_str()), stats);
     }
     let when = |ms: Option<u64>| ms.map(format_ms).unwrap_or_else(|| "never".into());
     print!(
@@ -128,13 +133,113 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
+/// What the notify lanes remember per target, for `status`.
+struct Notices {
+    /// (channel, its store) per notify lane.
+    stores: Vec<(String, crate::backend::notify::store::Store)>,
+    mutes: crate::backend::notify::mute::Mutes,
+}
+
+impl Notices {
+    fn load(agent: &Agent) -> Notices {
+        use crate::backend::notify::{mute::Mutes, store::Store};
+        let stores = agent
+            .lanes
+            .iter()
+            .filter_map(|l| l.channel.clone())
+            .map(|c| {
+                let store = Store::new(&agent.state, &c);
+                (c, store)
+            })
+            .collect();
+        let mutes = Mutes::load(&agent.state).unwrap_or_else(|e| {
+            eprintln!("warning: {e:#}");
+            Mutes::default()
+        });
+        Notices { stores, mutes }
+    }
+
+    /// `null` for targets the notify lanes do not tell about; else the silence in force and
+    /// each channel's view: the condition, results in a row (of how many needed), the last
+    /// notice and when.
+    fn of(&self, t: &crate::targets::Target, now_ms: u64) -> serde_json::Value {
+        let Some((_, rules)) = crate::backend::notify::rules_of(t) else {
+            return serde_json::Value::Null;
+        };
+        if self.stores.is_empty() {
+            return serde_json::Value::Null;
+        }
+        let mute = self.mutes.holding(&t.id, now_ms);
+        let channels: serde_json::Map<String, serde_json::Value> = self
+            .stores
+            .iter()
+            .map(|(name, store)| {
+                let tr = store.tracked(&t.id);
+                let last_ok = tr
+                    .last
+                    .as_ref()
+                    .map(|l| l.state == crate::result::State::Ok);
+                // How far a change has come: "2 of 3" while the threshold is not reached.
+                let needed = match (tr.current.is_problem(), last_ok) {
+                    (false, Some(false)) => Some(rules.failure_threshold),
+                    (true, Some(true)) => Some(rules.success_threshold),
+                    _ => None,
+                };
+                (
+                    name.clone(),
+                    json!({
+                        "condition": tr.current.label(),
+                        "in_a_row": tr.in_a_row,
+                        "needed": needed.filter(|&n| tr.in_a_row < n),
+                        "last_notice": tr.told_at_ms.map(|_| tr.told.label()),
+                        "last_notice_at": tr.told_at_ms.map(format_ms),
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "silenced_until": mute.map(|m| format_ms(m.until_ms)),
+            "silence_reason": mute.and_then(|m| m.reason.clone()),
+            "channels": channels,
+        })
+    }
+
+    /// `CRITICAL, 2 of 3 in a row; mail: last notice CRITICAL at …; silenced until …`.
+    fn line(v: &serde_json::Value) -> Option<String> {
+        let channels = v["channels"].as_object()?;
+        let mut parts = Vec::new();
+        for (i, (name, c)) in channels.iter().enumerate() {
+            let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+            let row = match (c["in_a_row"].as_u64(), c["needed"].as_u64()) {
+                (Some(n), Some(of)) => format!(", {n} of {of} in a row"),
+                (Some(n), None) if n > 1 => format!(", {n} in a row"),
+                _ => String::new(),
+            };
+            let told = match c["last_notice"].as_str() {
+                Some(t) => format!("last notice {t} at {}", s("last_notice_at")),
+                None => "no notice yet".to_string(),
+            };
+            if i == 0 {
+                parts.push(format!("{}{row}", s("condition")));
+            }
+            parts.push(format!("{name}: {told}"));
+        }
+        if let Some(until) = v["silenced_until"].as_str() {
+            let why = v["silence_reason"]
+                .as_str()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            parts.push(format!("silenced until {until}{why}"));
+        }
+        Some(parts.join("; "))
+    }
+}
+
 /// One lane's queue figures; with several backends its last error names the backend.
 fn named_stats(lane: &crate::agent::Lane, several: bool) -> QueueStats {
     let mut stats = lane.queue.stats();
     if several {
-        stats.last_error = stats
-            .last_error
-            .map(|e| format!("{}: {e}", lane.kind.name()));
+        stats.last_error = stats.last_error.map(|e| format!("{}: {e}", lane.name()));
     }
     stats
 }

@@ -21,6 +21,9 @@ pub enum BackendKind {
     Prometheus,
     /// A Healthchecks server (hosted or self-hosted): Management API v3 and ping URLs.
     Healthchecks,
+    /// Nothing is registered: changes are told to people (mail, ntfy, a webhook), one lane
+    /// per channel of `[notify.channels]`.
+    Notify,
 }
 
 impl BackendKind {
@@ -32,6 +35,7 @@ impl BackendKind {
             BackendKind::Icinga2 => "icinga2",
             BackendKind::Prometheus => "prometheus",
             BackendKind::Healthchecks => "healthchecks",
+            BackendKind::Notify => "notify",
         }
     }
 
@@ -39,7 +43,7 @@ impl BackendKind {
     /// pings. (Prometheus runs them through the blackbox exporter, from the module's
     /// `prometheus.scrapeConfigs`; the agent itself registers nothing there.)
     pub fn runs_active_checks(self) -> bool {
-        self != BackendKind::Healthchecks
+        !matches!(self, BackendKind::Healthchecks | BackendKind::Notify)
     }
 }
 
@@ -77,13 +81,29 @@ pub(super) fn require_active_support(
 ) -> anyhow::Result<()> {
     match first_active {
         Some((id, kind)) if !backends.iter().any(|b| b.runs_active_checks()) => bail!(
-            "{file}: target {id} is an active check ({kind}), but Healthchecks does not run \
-             checks, it only waits for pings: add a backend that runs it (backends = \
-             [ \"healthchecks\" \"icinga2\" ] or \"prometheus\" with the blackbox exporter), or \
-             turn it into a passive target with a script"
+            "{file}: target {id} is an active check ({kind}), but none of the backends runs \
+             it: Healthchecks only waits for pings and notify only tells people about results: \
+             add a backend that runs it (backends = [ \"healthchecks\" \"icinga2\" ] or \
+             \"prometheus\" with the blackbox exporter), or turn it into a passive target with \
+             a script"
         ),
         _ => Ok(()),
     }
+}
+
+/// Fails when `notify` is chosen without a channel to tell through.
+pub(super) fn require_channels(
+    file: &str,
+    backends: &[BackendKind],
+    notify: Option<&super::NotifySettings>,
+) -> anyhow::Result<()> {
+    if backends.contains(&BackendKind::Notify) && notify.is_none_or(|n| n.channels.is_empty()) {
+        bail!(
+            "{file}: backend \"notify\" needs at least one channel in [notify.channels.<name>] \
+             (type = \"sendmail\", \"smtp\", \"ntfy\" or \"webhook\")"
+        );
+    }
+    Ok(())
 }
 
 /// Fails when a chosen backend lacks its table.

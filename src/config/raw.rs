@@ -31,8 +31,16 @@ pub(super) struct RawConfig {
     pub(super) icinga2: Option<RawIcinga2>,
     pub(super) prometheus: Option<PrometheusSettings>,
     pub(super) healthchecks: Option<RawHealthchecks>,
+    /// Every passive target's `failureThreshold` unless it sets its own.
+    #[serde(default = "one")]
+    pub(super) failure_threshold: u32,
+    pub(super) notify: Option<super::notify::RawNotify>,
     #[serde(default)]
     pub(super) targets: RawTargets,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn default_api_host() -> Spanned<String> {
@@ -274,6 +282,8 @@ pub(super) struct RawPassive {
     pub(super) script: String,
     pub(super) timers: RawTimers,
     pub(super) script_timeout: Option<u64>,
+    pub(super) failure_threshold: Option<u32>,
+    pub(super) notify: super::notify::RawTargetNotify,
 }
 
 #[derive(Deserialize)]

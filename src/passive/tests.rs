@@ -15,6 +15,8 @@ fn target() -> Target {
             check_minutes: 1,
             timeout_minutes: 2,
             script_timeout: Duration::from_secs(60),
+            failure_threshold: 1,
+            notify: Default::default(),
         }),
     }
 }

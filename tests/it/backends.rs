@@ -207,7 +207,8 @@ fn healthchecks_alone_refuses_active_targets() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(
         text.contains(
-            "target web-site is an active check (check_http), but Healthchecks does not run checks"
+            "target web-site is an active check (check_http), but none of the backends runs it: \
+             Healthchecks only waits for pings"
         ),
         "{text}"
     );
