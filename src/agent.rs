@@ -20,10 +20,12 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// `icinga2`, or `notify.<channel>`: how messages, `status` and the queue directory name it.
+    /// `icinga2`, or `notify-<channel>`: how messages, `status` and the queue directory name
+    /// it. (Not `notify.<channel>`: a channel named `json` would make `queue/notify.json`,
+    /// which the adoption of `queue/*.json` results would take for a result.)
     pub fn name(&self) -> String {
         match &self.channel {
-            Some(c) => format!("{}.{c}", self.kind.name()),
+            Some(c) => format!("{}-{c}", self.kind.name()),
             None => self.kind.name().to_string(),
         }
     }
