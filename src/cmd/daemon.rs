@@ -15,271 +15,256 @@
 //! that does not load (or that moves `stateDir`, which needs a restart) is logged naming the
 //! file, and the daemon goes on with the config it had.
 
+mod schedule;
+
 use crate::agent::Agent;
 use crate::backend::Backend;
 use crate::deliver::{self, FlushReport};
 use crate::exit::Code;
 use crate::passive;
+use crate::queue::QueueStats;
 use crate::result::CheckResult;
 use crate::retry::RetryPolicy;
 use crate::targets::Target;
+use schedule::{Pass, Registration, Schedule, Timer};
 use sd_notify::NotifyState;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-const REGISTER_EVERY: Duration = Duration::from_secs(24 * 3600);
-const SPOOL_EVERY: Duration = Duration::from_secs(2);
 const ACTIVITY_EVERY: Duration = Duration::from_secs(2);
-const FLUSH_BACKOFF_FIRST: Duration = Duration::from_secs(5);
-const FLUSH_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// Far enough to mean "not scheduled", near enough not to overflow `Instant`.
-const IDLE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// One scripted passive target and when it runs next.
-struct Job {
-    target: Target,
-    next: Instant,
-    running: bool,
-}
+/// A script's run: the target id and its result.
+type ScriptRun = (String, anyhow::Result<CheckResult>);
 
 /// Runs the daemon with `first`, and with the config re-read from `first.config.path` after
 /// each SIGHUP.
 pub async fn run(first: &Agent) -> anyhow::Result<Code> {
     first.require_owner()?;
-    // Shared with the script tasks, which tell the backends a script started.
-    let mut backends = std::sync::Arc::new(first.backends()?);
-    let mut stop = Stop::new()?;
     let mut hangup = signal(SignalKind::hangup())?;
     let _watchdog = spawn_watchdog();
+    let mut daemon = Daemon::new(first)?;
     // The agent loaded by the last good reload; `first` until then.
     let mut reloaded: Option<Agent> = None;
-
-    let start = Instant::now();
-    let scratch = first.state.root().join("tmp");
-    let mut jobs = schedule(&first.config.targets, &[], start);
-    let mut running: JoinSet<(String, anyhow::Result<CheckResult>)> = JoinSet::new();
-    let mut next_register = start;
-    // Each backend's lane has its own pause: one that is down holds up only its own.
-    let mut next_flush = vec![start; first.lanes.len()];
-    let mut next_spool = start;
-    let mut backoff = vec![FLUSH_BACKOFF_FIRST; first.lanes.len()];
-    let mut last_delivery: Option<std::time::SystemTime> = None;
 
     notify(&[NotifyState::Ready]);
     loop {
         let agent = reloaded.as_ref().unwrap_or(first);
-        let next_job = jobs
-            .iter()
-            .filter(|j| !j.running)
-            .map(|j| j.next)
-            .min()
-            .unwrap_or(start + IDLE);
-        let next_lane = next_flush.iter().copied().min().unwrap_or(start + IDLE);
-        let wake = next_register.min(next_lane).min(next_spool).min(next_job);
-        let mut reload = false;
-        tokio::select! {
-            _ = stop.requested() => break,
-            _ = hangup.recv() => reload = true,
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Some(id) = finished(agent, done) {
-                    if let Some(job) = jobs.iter_mut().find(|j| j.target.id == id) {
-                        job.running = false;
-                    }
-                }
-                next_flush.fill(Instant::now());
+        let wake = daemon.schedule.next_wake();
+        let woke = tokio::select! {
+            _ = daemon.stop.requested() => break,
+            _ = hangup.recv() => Woke::Hangup,
+            Some(done) = daemon.running.join_next(), if !daemon.running.is_empty() => {
+                Woke::Finished(finished(agent, done))
             }
-            _ = tokio::time::sleep_until(wake) => {}
-        }
+            _ = tokio::time::sleep_until(wake) => Woke::Timer,
+        };
         let now = Instant::now();
-
-        if reload {
-            let path = agent.config.path.clone();
-            let mut reloading = vec![
-                NotifyState::Reloading,
-                NotifyState::Status("reloading the config"),
-            ];
-            // systemd >= 253 wants the time with RELOADING=1 (Type=notify-reload).
-            reloading.extend(NotifyState::monotonic_usec_now().ok());
-            notify(&reloading);
-            let said = match load_again(agent) {
-                Ok((fresh, fresh_backends)) => {
-                    let said = format!(
-                        "reloaded {}: {}",
-                        path.display(),
-                        describe_changes(&agent.config.targets, &fresh.config.targets)
-                    );
-                    tracing::info!("{said}");
-                    jobs = schedule(&fresh.config.targets, &jobs, now);
-                    backends = std::sync::Arc::new(fresh_backends);
-                    // Register the new set at once (a full round: removed targets are pruned
-                    // where the backend does that), and deliver with the new settings. The
-                    // backends may have changed, and their lanes with them.
-                    next_register = now;
-                    next_flush = vec![now; fresh.lanes.len()];
-                    backoff = vec![FLUSH_BACKOFF_FIRST; fresh.lanes.len()];
+        match woke {
+            Woke::Hangup => {
+                if let Some(fresh) = daemon.reload(agent, now) {
                     reloaded = Some(fresh);
-                    said
                 }
-                Err(e) => {
-                    let said = format!(
-                        "could not reload the config from {}: {e:#}; still running with the config loaded before",
-                        path.display()
-                    );
-                    tracing::error!("{said}");
-                    said
-                }
-            };
-            notify(&[NotifyState::Ready, NotifyState::Status(&said)]);
-            continue;
-        }
-
-        if now >= next_register {
-            let Some(outcomes) = watched(
-                agent,
-                &mut stop,
-                super::register::register(agent, &backends, &agent.config.targets, true),
-            )
-            .await
-            else {
-                break;
-            };
-            let ok = match &outcomes {
-                Ok(o) => o.iter().all(|r| r.outcome.is_ok()),
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    false
-                }
-            };
-            for e in outcomes
-                .iter()
-                .flatten()
-                .filter_map(|r| r.outcome.as_ref().err())
-            {
-                tracing::error!("{e}");
-            }
-            next_register = match agent.state.registration_round().next_try_ms {
-                // A transient failure: again after a minute, then at most every 5 minutes.
-                Some(next_ms) if !ok => {
-                    let due = Duration::from_millis(next_ms.saturating_sub(crate::state::now_ms()));
-                    now + due.max(RetryPolicy::registration().first_delay)
-                }
-                _ => now + REGISTER_EVERY,
-            };
-        }
-        for job in jobs.iter_mut() {
-            if job.running || now < job.next {
                 continue;
             }
-            let p = job.target.passive().expect("jobs are passive targets");
-            job.next = now + Duration::from_secs(p.check_minutes * 60);
-            job.running = true;
-            let (target, scratch) = (job.target.clone(), scratch.clone());
-            let backends = backends.clone();
-            running.spawn(async move {
-                let p = target.passive().expect("jobs are passive targets");
-                let run = passive::run(&target, &p.script, p.script_timeout, &scratch);
-                let (result, ()) = tokio::join!(run, crate::backend::started(&backends, &target));
-                (target.id, result)
-            });
+            Woke::Finished(id) => daemon.schedule.finished(id.as_deref(), now),
+            Woke::Timer => {}
         }
-        if now >= next_spool {
-            if agent.queue().has_spooled() {
-                // The first lane adopts the spool into every lane.
-                next_flush[0] = now;
-            }
-            next_spool = now + SPOOL_EVERY;
+        if daemon.work(agent, now).await.is_none() {
+            break;
         }
-        let due: Vec<bool> = next_flush.iter().map(|&t| now >= t).collect();
-        if due.iter().any(|&d| d) {
-            let pass = flush_due(agent, &backends, &due);
-            let Some(reports) = watched(agent, &mut stop, pass).await else {
-                break;
-            };
-            for (i, report) in reports.into_iter().enumerate() {
-                let kind = agent.lanes[i].name();
-                match report {
-                    // Not due, or someone else is delivering: look again shortly.
-                    None if due[i] => next_flush[i] = now + SPOOL_EVERY,
-                    None => {}
-                    Some(report) if report.remaining > 0 => {
-                        tracing::warn!(
-                            "{kind}: {} result(s) still queued: {}",
-                            report.remaining,
-                            report.error.unwrap_or_default()
-                        );
-                        next_flush[i] = now + backoff[i];
-                        backoff[i] = (backoff[i] * 2).min(FLUSH_BACKOFF_MAX);
-                    }
-                    Some(report) => {
-                        if report.delivered > 0 {
-                            last_delivery = Some(std::time::SystemTime::now());
-                        }
-                        backoff[i] = FLUSH_BACKOFF_FIRST;
-                        next_flush[i] = now + IDLE;
-                    }
-                }
-            }
-        }
-        notify(&[NotifyState::Status(&status_line(agent, last_delivery))]);
+        notify(&[NotifyState::Status(&status_line(
+            agent,
+            daemon.last_delivery,
+        ))]);
     }
-
-    notify(&[
-        NotifyState::Stopping,
-        NotifyState::Status("stopping: waiting for running scripts"),
-    ]);
-    let agent = reloaded.as_ref().unwrap_or(first);
-    let grace = tokio::time::sleep(SHUTDOWN_GRACE);
-    tokio::pin!(grace);
-    while !running.is_empty() {
-        tokio::select! {
-            Some(done) = running.join_next() => { finished(agent, done); }
-            _ = &mut grace => {
-                tracing::warn!("{} script(s) still running at shutdown were stopped", running.len());
-                break;
-            }
-        }
-    }
+    daemon.shut_down(reloaded.as_ref().unwrap_or(first)).await;
     Ok(Code::Ok)
 }
 
-/// The jobs for the scripted passive targets in `targets`. `old` is the schedule before a
-/// reload: a target whose script and timing are unchanged keeps its next time, a changed or
-/// added one runs soon; a target whose script still runs stays marked running (no second run
-/// of it starts meanwhile).
-fn schedule(targets: &[Target], old: &[Job], now: Instant) -> Vec<Job> {
-    targets
-        .iter()
-        .filter(|t| t.passive().is_some_and(|p| !p.script.is_empty()))
-        .enumerate()
-        .map(|(i, t)| {
-            // A little apart, so that a hundred scripts do not all start in the same second.
-            let soon = now + Duration::from_millis(200 * i as u64);
-            let before = old.iter().find(|j| j.target.id == t.id);
-            Job {
-                target: t.clone(),
-                next: match before {
-                    Some(j) if same_schedule(&j.target, t) => j.next,
-                    _ => soon,
-                },
-                running: before.is_some_and(|j| j.running),
-            }
-        })
-        .collect()
+/// Why the loop woke up.
+enum Woke {
+    Hangup,
+    /// A script ended; the id of the target whose job is idle again.
+    Finished(Option<String>),
+    /// A timer of the schedule is due.
+    Timer,
 }
 
-/// Whether a reload leaves what the daemon runs for this target, and when, as it was.
-fn same_schedule(a: &Target, b: &Target) -> bool {
-    match (a.passive(), b.passive()) {
-        (Some(a), Some(b)) => {
-            a.script == b.script
-                && a.check_minutes == b.check_minutes
-                && a.script_timeout == b.script_timeout
-        }
-        _ => false,
+/// What the loop keeps between turns, besides the agent (which a reload replaces).
+struct Daemon {
+    /// Shared with the script tasks, which tell the backends a script started.
+    backends: Arc<Vec<Backend>>,
+    schedule: Schedule,
+    running: JoinSet<ScriptRun>,
+    scratch: PathBuf,
+    last_delivery: Option<SystemTime>,
+    stop: Stop,
+}
+
+impl Daemon {
+    fn new(agent: &Agent) -> anyhow::Result<Daemon> {
+        Ok(Daemon {
+            backends: Arc::new(agent.backends()?),
+            schedule: Schedule::new(&agent.config.targets, agent.lanes.len(), Instant::now()),
+            running: JoinSet::new(),
+            scratch: agent.state.root().join("tmp"),
+            last_delivery: None,
+            stop: Stop::new()?,
+        })
     }
+
+    /// Does what the schedule says is due at `now`; `None` when a stop was requested
+    /// meanwhile. The due lanes are delivered together in one pass, after the spool look,
+    /// which can make the first one due.
+    async fn work(&mut self, agent: &Agent, now: Instant) -> Option<()> {
+        for timer in self.schedule.due(now) {
+            match timer {
+                Timer::Register => self.register(agent, now).await?,
+                Timer::Spool => {
+                    let spooled = agent.queue().has_spooled();
+                    self.schedule.spool_looked(now, spooled);
+                }
+                Timer::Job(i) => self.start_job(i, now),
+                Timer::Lane(_) => {}
+            }
+        }
+        let lanes = self.schedule.lanes_due(now);
+        if lanes.contains(&true) {
+            self.deliver(agent, &lanes, now).await?;
+        }
+        Some(())
+    }
+
+    /// A full registration round (removed targets are pruned where the backend does that).
+    async fn register(&mut self, agent: &Agent, now: Instant) -> Option<()> {
+        let backends = self.backends.clone();
+        let round = super::register::register(agent, &backends, &agent.config.targets, true);
+        let outcomes = watched(agent, &mut self.stop, round).await?;
+        let all_ok = match &outcomes {
+            Ok(o) => o.iter().all(|r| r.outcome.is_ok()),
+            Err(e) => {
+                tracing::error!("{e:#}");
+                false
+            }
+        };
+        for e in outcomes
+            .iter()
+            .flatten()
+            .filter_map(|r| r.outcome.as_ref().err())
+        {
+            tracing::error!("{e}");
+        }
+        let next_try_ms = agent.state.registration_round().next_try_ms;
+        let how = Registration::of(all_ok, next_try_ms, crate::state::now_ms());
+        self.schedule.registered(now, how);
+        Some(())
+    }
+
+    /// Starts job `i`'s script in a task of its own.
+    fn start_job(&mut self, i: usize, now: Instant) {
+        let Some(target) = self.schedule.start(i, now).cloned() else {
+            return;
+        };
+        let (scratch, backends) = (self.scratch.clone(), self.backends.clone());
+        self.running.spawn(run_script(target, scratch, backends));
+    }
+
+    /// One delivery pass over the lanes flagged in `due`.
+    async fn deliver(&mut self, agent: &Agent, due: &[bool], now: Instant) -> Option<()> {
+        let backends = self.backends.clone();
+        let pass = flush_due(agent, &backends, due);
+        let reports = watched(agent, &mut self.stop, pass).await?;
+        for (i, report) in reports.iter().enumerate() {
+            if !due.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let pass = Pass::of(report.as_ref());
+            if let (Pass::Backlog, Some(r), Some(lane)) = (pass, report, agent.lanes.get(i)) {
+                tracing::warn!(
+                    "{}: {} result(s) still queued: {}",
+                    lane.name(),
+                    r.remaining,
+                    r.error.as_deref().unwrap_or_default()
+                );
+            }
+            if report.as_ref().is_some_and(|r| r.delivered > 0) {
+                self.last_delivery = Some(SystemTime::now());
+            }
+            self.schedule.delivered(i, now, pass);
+        }
+        Some(())
+    }
+
+    /// SIGHUP: reads the config again. The agent to go on with when it loaded; `None` keeps
+    /// the old one (logged naming the file).
+    fn reload(&mut self, agent: &Agent, now: Instant) -> Option<Agent> {
+        let mut reloading = vec![
+            NotifyState::Reloading,
+            NotifyState::Status("reloading the config"),
+        ];
+        // systemd >= 253 wants the time with RELOADING=1 (Type=notify-reload).
+        reloading.extend(NotifyState::monotonic_usec_now().ok());
+        notify(&reloading);
+        let path = agent.config.path.display();
+        let (said, fresh) = match load_again(agent) {
+            Ok((fresh, fresh_backends)) => {
+                let changes = describe_changes(&agent.config.targets, &fresh.config.targets);
+                tracing::info!("reloaded {path}: {changes}");
+                self.schedule
+                    .reload(&fresh.config.targets, fresh.lanes.len(), now);
+                self.backends = Arc::new(fresh_backends);
+                (format!("reloaded {path}: {changes}"), Some(fresh))
+            }
+            Err(e) => {
+                let said = format!(
+                    "could not reload the config from {path}: {e:#}; still running with the config loaded before"
+                );
+                tracing::error!("{said}");
+                (said, None)
+            }
+        };
+        notify(&[NotifyState::Ready, NotifyState::Status(&said)]);
+        fresh
+    }
+
+    /// After a stop request: running scripts get [`SHUTDOWN_GRACE`] to end, and their results
+    /// are queued.
+    async fn shut_down(mut self, agent: &Agent) {
+        notify(&[
+            NotifyState::Stopping,
+            NotifyState::Status("stopping: waiting for running scripts"),
+        ]);
+        let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+        tokio::pin!(grace);
+        while !self.running.is_empty() {
+            tokio::select! {
+                Some(done) = self.running.join_next() => { finished(agent, done); }
+                _ = &mut grace => {
+                    tracing::warn!("{} script(s) still running at shutdown were stopped", self.running.len());
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Runs a scripted target's script, telling the backends it started.
+async fn run_script(target: Target, scratch: PathBuf, backends: Arc<Vec<Backend>>) -> ScriptRun {
+    let id = target.id.clone();
+    let Some(p) = target.passive() else {
+        return (
+            id,
+            Err(anyhow::anyhow!("{} has no script to run", target.id)),
+        );
+    };
+    let run = passive::run(&target, &p.script, p.script_timeout, &scratch);
+    let (result, ()) = tokio::join!(run, crate::backend::started(&backends, &target));
+    (id, result)
 }
 
 /// Loads the config file again (the path the daemon was started with) and its backend. The
@@ -386,44 +371,56 @@ async fn flush_due(agent: &Agent, backends: &[Backend], due: &[bool]) -> Vec<Opt
 
 /// "12 targets, 0 queued, last delivery 14:02:05Z", with the oldest queued result's time
 /// when there is a backlog.
-fn status_line(agent: &Agent, last_delivery: Option<std::time::SystemTime>) -> String {
-    let several = agent.lanes.len() > 1;
-    let mut queued = Vec::new();
-    let mut corrupt = 0;
-    for lane in &agent.lanes {
-        let stats = lane.queue.stats();
-        corrupt += stats.corrupt;
-        let count = match stats.oldest_ms {
-            Some(ms) if stats.count > 0 => format!(
-                "{} queued (oldest from {})",
-                stats.count,
-                crate::queue::format_ms(ms)
-            ),
-            _ => format!("{} queued", stats.count),
-        };
-        queued.push(match several {
-            true => format!("{}: {count}", lane.name()),
-            false => count,
-        });
-    }
-    let queued = queued.join(", ");
+fn status_line(agent: &Agent, last_delivery: Option<SystemTime>) -> String {
+    let lanes: Vec<(String, QueueStats)> = agent
+        .lanes
+        .iter()
+        .map(|lane| (lane.name(), lane.queue.stats()))
+        .collect();
+    let named: Vec<(&str, QueueStats)> =
+        lanes.iter().map(|(n, s)| (n.as_str(), s.clone())).collect();
+    describe_status(agent.config.targets.len(), &named, last_delivery)
+}
+
+/// The STATUS line from the figures: each lane's queue (named when there are several), the
+/// last delivery's time of day (UTC), and the corrupt entries of all lanes, if any.
+fn describe_status(
+    targets: usize,
+    lanes: &[(&str, QueueStats)],
+    last_delivery: Option<SystemTime>,
+) -> String {
+    let several = lanes.len() > 1;
+    let queued: Vec<String> = lanes
+        .iter()
+        .map(|(name, stats)| {
+            let count = match stats.oldest_ms {
+                Some(ms) if stats.count > 0 => format!(
+                    "{} queued (oldest from {})",
+                    stats.count,
+                    crate::queue::format_ms(ms)
+                ),
+                _ => format!("{} queued", stats.count),
+            };
+            match several {
+                true => format!("{name}: {count}"),
+                false => count,
+            }
+        })
+        .collect();
     let last = last_delivery
         .map(|t| {
-            humantime::format_rfc3339_seconds(t)
-                .to_string()
-                .chars()
-                .skip(11)
-                .collect::<String>()
+            let stamp = humantime::format_rfc3339_seconds(t).to_string();
+            stamp.chars().skip(11).collect::<String>()
         })
         .unwrap_or_else(|| "none yet".to_string());
-    let corrupt = if corrupt > 0 {
-        format!(", {corrupt} corrupt in queue/corrupt")
-    } else {
-        String::new()
+    let corrupt: usize = lanes.iter().map(|(_, stats)| stats.corrupt).sum();
+    let corrupt = match corrupt {
+        0 => String::new(),
+        n => format!(", {n} corrupt in queue/corrupt"),
     };
     format!(
-        "{} targets, {queued}, last delivery {last}{corrupt}",
-        agent.config.targets.len()
+        "{targets} targets, {}, last delivery {last}{corrupt}",
+        queued.join(", ")
     )
 }
 
@@ -507,45 +504,47 @@ mod tests {
             .targets
     }
 
-    #[test]
-    fn a_reload_keeps_unchanged_times_and_starts_added_and_changed_scripts_soon() {
-        let start = Instant::now();
-        let later = start + Duration::from_secs(3600);
-        let mut old = schedule(
-            &targets(&[("same", "exit=0"), ("edited", "exit=0"), ("gone", "exit=0")]),
-            &[],
-            start,
-        );
-        for job in &mut old {
-            job.next = later;
+    fn stats(count: usize, oldest_ms: Option<u64>, corrupt: usize) -> QueueStats {
+        QueueStats {
+            count,
+            oldest_ms,
+            corrupt,
+            ..Default::default()
         }
-        old[1].running = true;
-        let now = start + Duration::from_secs(10);
-        let new = schedule(
-            &targets(&[
-                ("same", "exit=0"),
-                ("edited", "exit=1"),
-                ("added", "exit=0"),
-                ("manual", ""),
-            ]),
-            &old,
-            now,
-        );
-        let view: Vec<(&str, bool, bool)> = new
-            .iter()
-            .map(|j| (j.target.id.as_str(), j.next == later, j.running))
-            .collect();
+    }
+
+    #[test]
+    fn the_status_line_counts_each_lane_and_names_them_when_there_are_several() {
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(
-            view,
-            [
-                ("h-same", true, false),
-                // Its old script still runs: no second run starts before it ends.
-                ("h-edited", false, true),
-                ("h-added", false, false),
-            ]
+            describe_status(12, &[("nixcloud", stats(0, None, 0))], None),
+            "12 targets, 0 queued, last delivery none yet"
         );
-        assert!(new[1].next <= now + Duration::from_secs(1));
-        assert!(new[2].next <= now + Duration::from_secs(1));
+        assert_eq!(
+            describe_status(
+                3,
+                &[("nixcloud", stats(2, Some(1_600_000_000_000), 0))],
+                Some(at)
+            ),
+            "3 targets, 2 queued (oldest from 2020-09-13T12:26:40Z), last delivery 22:13:20Z"
+        );
+        // A time without a count (the entries went meanwhile) is not shown.
+        assert_eq!(
+            describe_status(1, &[("local", stats(0, Some(1_600_000_000_000), 0))], None),
+            "1 targets, 0 queued, last delivery none yet"
+        );
+        assert_eq!(
+            describe_status(
+                2,
+                &[
+                    ("nixcloud", stats(1, Some(1_600_000_000_000), 2)),
+                    ("local", stats(0, None, 3))
+                ],
+                Some(at)
+            ),
+            "2 targets, nixcloud: 1 queued (oldest from 2020-09-13T12:26:40Z), local: 0 queued, \
+             last delivery 22:13:20Z, 5 corrupt in queue/corrupt"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The daemon under a fake systemd: READY, STATUS, WATCHDOG, delivery, spool, SIGTERM.
 
-use crate::util::{output_text, Reply, Sandbox, TestServer};
+use crate::util::{output_text, KillOnDrop, Reply, Sandbox, TestServer};
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
@@ -23,16 +23,6 @@ fn collect(sock: &UnixDatagram, within: Duration, done: impl Fn(&[String]) -> bo
     seen
 }
 
-/// A daemon that must not outlive its test, even when an assertion fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -48,6 +38,63 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     }
 }
 
+/// The process state letter of `pid` (`R`, `S`, `Z`, …); `None` once it is gone (reaped).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S …": the name may hold spaces and parentheses, the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Starts a daemon under [`KillOnDrop`] in a thread of its own, waits for its READY=1 and
+/// hands it to `then`, which ends the thread. The daemon's pid.
+fn daemon_in_a_thread(sb: &Sandbox, then: fn(KillOnDrop)) -> (u32, std::thread::Result<()>) {
+    let sock_path = sb.path("notify.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let mut cmd = sb.std_cmd(&["daemon"]);
+    cmd.env("NOTIFY_SOCKET", &sock_path);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let child = KillOnDrop::spawn(&mut cmd);
+        tx.send(child.id()).unwrap();
+        let seen = collect(&sock, Duration::from_secs(15), |s| {
+            s.iter().any(|l| l == "READY=1")
+        });
+        assert!(seen.iter().any(|l| l == "READY=1"), "{seen:?}");
+        then(child);
+    });
+    let pid = rx.recv().unwrap();
+    (pid, thread.join())
+}
+
+/// The guard the daemon tests start their daemons under: a test that fails while its daemon
+/// runs leaves none behind, and neither does a test thread that ends without dropping it.
+#[test]
+fn a_daemon_started_by_a_test_does_not_outlive_it() {
+    let sb = Sandbox::new();
+    sb.config("backend = \"local\"\nstateDir = \"{state}\"\n[[targets.passive]]\nhost = \"h\"\nname = \"m\"\n");
+    // An assertion fails (quietly: no panic message in the test output).
+    let (pid, ended) = daemon_in_a_thread(&sb, |_child| std::panic::resume_unwind(Box::new(())));
+    assert!(ended.is_err());
+    assert_eq!(process_state(pid), None, "killed and reaped by the guard");
+
+    // The guard is lost without running (as when the test binary is killed): the kernel kills
+    // the daemon when the thread that started it ends. It stays a zombie until reaped here.
+    let (pid, ended) = daemon_in_a_thread(&sb, std::mem::forget);
+    assert!(ended.is_ok());
+    wait_for(
+        Duration::from_secs(10),
+        "the kernel kills the daemon",
+        || process_state(pid) == Some('Z'),
+    );
+    let mut status = 0;
+    assert_eq!(
+        unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) },
+        pid as libc::pid_t
+    );
+    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+}
+
 #[test]
 fn daemon_says_ready_status_and_watchdog_and_stops_on_sigterm() {
     let sb = Sandbox::new();
@@ -57,12 +104,11 @@ fn daemon_says_ready_status_and_watchdog_and_stops_on_sigterm() {
     );
     let sock_path = sb.path("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    let mut child = sb
-        .std_cmd(&["daemon"])
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "200000")
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop::spawn(
+        sb.std_cmd(&["daemon"])
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("WATCHDOG_USEC", "200000"),
+    );
     let seen = collect(&sock, Duration::from_secs(15), |s| {
         s.iter().any(|l| l == "READY=1")
             && s.iter().filter(|l| *l == "WATCHDOG=1").count() >= 2
@@ -110,11 +156,7 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
         .code(3);
     server.reply(|_| Reply::Status(200, "{}".into()));
 
-    let mut child = sb
-        .std_cmd(&["daemon"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).stderr(std::process::Stdio::piped()));
     let outputs = |server: &TestServer| -> Vec<String> {
         server
             .requests_to("/api/services/results")
@@ -162,7 +204,7 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let status = terminate(&mut child);
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     assert!(status.success(), "{}", output_text(&out));
 }
 
@@ -181,12 +223,7 @@ fn with_a_server_that_never_answers_status_and_the_daemon_say_what_they_wait_for
     ));
     let sock_path = sb.path("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    let mut child = KillOnDrop(
-        sb.std_cmd(&["daemon"])
-            .env("NOTIFY_SOCKET", &sock_path)
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).env("NOTIFY_SOCKET", &sock_path));
     let waiting = format!(
         "STATUS=registering 2 targets: no answer from {} for ",
         server.url()
@@ -214,7 +251,7 @@ fn with_a_server_that_never_answers_status_and_the_daemon_say_what_they_wait_for
             .starts_with("registering 2 targets: no answer from http://127.0.0.1:"),
         "{doc}"
     );
-    terminate(&mut child.0);
+    terminate(&mut child);
     // Nobody waits any more: status says nothing of it.
     let out = sb.cmd(&["status"]).output().unwrap();
     assert!(
@@ -275,12 +312,10 @@ fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
     let sock_path = sb.path("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     let log = sb.path("daemon.log");
-    let mut child = KillOnDrop(
+    let mut child = KillOnDrop::spawn(
         sb.std_cmd(&["daemon"])
             .env("NOTIFY_SOCKET", &sock_path)
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+            .stderr(std::fs::File::create(&log).unwrap()),
     );
     let seen = collect(&sock, Duration::from_secs(15), |s| {
         s.iter().any(|l| l == "READY=1")
@@ -299,7 +334,7 @@ fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
     ));
     up.store(true, std::sync::atomic::Ordering::SeqCst);
     let registered_before = server.requests_to("/api/services").len();
-    hang_up(&child.0);
+    hang_up(&child);
 
     let seen = collect(&sock, Duration::from_secs(15), |s| {
         s.iter().any(|l| l == "READY=1")
@@ -322,7 +357,7 @@ fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
         "{seen:?}"
     );
     assert!(
-        child.0.try_wait().unwrap().is_none(),
+        child.try_wait().unwrap().is_none(),
         "the daemon died on SIGHUP: {}",
         log_text()
     );
@@ -363,7 +398,7 @@ fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
     // A config that no longer parses: the daemon goes on with the one it has.
     let config = sb.path("config.toml");
     std::fs::write(&config, "this is [[ not TOML").unwrap();
-    hang_up(&child.0);
+    hang_up(&child);
     let seen = collect(&sock, Duration::from_secs(15), |s| {
         s.iter().any(|l| l == "READY=1")
     });
@@ -387,7 +422,7 @@ fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        child.0.try_wait().unwrap().is_none(),
+        child.try_wait().unwrap().is_none(),
         "the daemon died on a broken config: {}",
         log_text()
     );
@@ -409,7 +444,7 @@ fn sighup_reloads_the_config_keeps_the_queue_and_survives_a_broken_config() {
         || outputs().contains(&"after the broken reload".to_string()),
     );
 
-    let status = terminate(&mut child.0);
+    let status = terminate(&mut child);
     assert!(status.success(), "{status:?}: {}", log_text());
 }
 
@@ -436,12 +471,7 @@ fn daemon_with_one_backend_down_delivers_to_the_other_at_once() {
     ));
     let sock_path = sb.path("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    let mut child = KillOnDrop(
-        sb.std_cmd(&["daemon"])
-            .env("NOTIFY_SOCKET", &sock_path)
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).env("NOTIFY_SOCKET", &sock_path));
     let local = sb.state_dir().join("local/results.jsonl");
     let seen = collect(&sock, Duration::from_secs(15), |s| {
         s.iter()
@@ -481,5 +511,5 @@ fn daemon_with_one_backend_down_delivers_to_the_other_at_once() {
             .json()["output"],
         "tick"
     );
-    assert!(terminate(&mut child.0).success());
+    assert!(terminate(&mut child).success());
 }

@@ -360,3 +360,60 @@ pub fn nix_eval_json(test: &str, expr: &str) -> Option<serde_json::Value> {
     assert!(out.status.success(), "{}", output_text(&out));
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
+
+/// A child process (a daemon) that cannot outlive its test. It is killed and reaped when the
+/// guard is dropped, also when an assertion fails first, and the kernel kills it when the
+/// test's thread ends without dropping it (`PR_SET_PDEATHSIG`: a test binary killed for taking
+/// too long runs no destructors). Mutated daemons that spin for ever once outlived their tests
+/// by hours.
+pub struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    /// Spawns `cmd` under the guard.
+    pub fn spawn(cmd: &mut std::process::Command) -> KillOnDrop {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: prctl, getppid and _exit are async-signal-safe system calls.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The test process died before the line above: nobody would kill us.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            })
+        };
+        KillOnDrop(Some(cmd.spawn().expect("spawn the agent")))
+    }
+
+    /// Waits for the (stopped) child and collects its piped output.
+    pub fn wait_with_output(mut self) -> std::process::Output {
+        let child = self.0.take().expect("the child is there until dropped");
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("the child is there until dropped")
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is there until dropped")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
