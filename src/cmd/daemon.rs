@@ -26,7 +26,7 @@ use crate::queue::QueueStats;
 use crate::result::CheckResult;
 use crate::retry::RetryPolicy;
 use crate::targets::Target;
-use schedule::{Pass, Registration, Schedule, Timer};
+use schedule::{NoticeTimer, Pass, Registration, Schedule, Timer};
 use sd_notify::NotifyState;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,17 +103,24 @@ struct Daemon {
     running: JoinSet<ScriptRun>,
     scratch: PathBuf,
     last_delivery: Option<SystemTime>,
+    /// When each notify lane's clock pass last began, to tell a notice another process held
+    /// since then (its channel's `notify/due/` mark is newer).
+    noticed_at: std::collections::HashMap<usize, SystemTime>,
     stop: Stop,
 }
 
 impl Daemon {
     fn new(agent: &Agent) -> anyhow::Result<Daemon> {
+        let now = Instant::now();
+        let mut schedule = Schedule::new(&agent.config.targets, agent.lanes.len(), now);
+        schedule.notify_lanes(&notify_lanes(agent), now);
         Ok(Daemon {
             backends: Arc::new(agent.backends()?),
-            schedule: Schedule::new(&agent.config.targets, agent.lanes.len(), Instant::now()),
+            schedule,
             running: JoinSet::new(),
             scratch: agent.state.root().join("tmp"),
             last_delivery: None,
+            noticed_at: Default::default(),
             stop: Stop::new()?,
         })
     }
@@ -128,8 +135,10 @@ impl Daemon {
                 Timer::Spool => {
                     let spooled = agent.queue().has_spooled();
                     self.schedule.spool_looked(now, spooled);
+                    self.look_for_held_notices(agent, now);
                 }
                 Timer::Job(i) => self.start_job(i, now),
+                Timer::Notices(i) => self.notices(agent, i, now).await?,
                 Timer::Lane(_) => {}
             }
         }
@@ -172,6 +181,62 @@ impl Daemon {
         };
         let (scratch, backends) = (self.scratch.clone(), self.backends.clone());
         self.running.spawn(run_script(target, scratch, backends));
+    }
+
+    /// A notify lane's clock pass ("no result", reminders, held notices whose window is over,
+    /// silences and flap holds that ended), after its queue went out; the next one when its
+    /// lane says, at most a minute later.
+    async fn notices(&mut self, agent: &Agent, i: usize, now: Instant) -> Option<()> {
+        let Some(&NoticeTimer { lane, .. }) = self.schedule.notices.get(i) else {
+            return Some(());
+        };
+        let backends = self.backends.clone();
+        let (Some(l), Some(b)) = (agent.lanes.get(lane), backends.get(lane)) else {
+            return Some(());
+        };
+        let Backend::Notify(n) = b else {
+            return Some(());
+        };
+        self.noticed_at.insert(lane, SystemTime::now());
+        let pass = watched(
+            agent,
+            &mut self.stop,
+            super::notify::pass(agent, l, b, n, false),
+        )
+        .await?;
+        let due_in = match pass {
+            Ok(p) if p.busy => Some(schedule::SPOOL_EVERY),
+            Ok(p) => {
+                if let Some(e) = &p.error {
+                    tracing::warn!("{}: not sent yet, kept (nothing is lost): {e}", l.name());
+                }
+                let next = [p.held_until_ms, p.next_due_ms].into_iter().flatten().min();
+                next.map(|ms| Duration::from_millis(ms.saturating_sub(crate::state::now_ms())))
+            }
+            Err(e) => {
+                tracing::error!("{}: {e:#}", l.name());
+                None
+            }
+        };
+        self.schedule.noticed(i, now, due_in);
+        Some(())
+    }
+
+    /// A notice held by another process (a `submit` by hand) since a lane's last clock pass
+    /// makes that pass due now, so it goes out when its window ends, not a minute later.
+    fn look_for_held_notices(&mut self, agent: &Agent, now: Instant) {
+        for lane in notify_lanes(agent) {
+            let Some(channel) = agent.lanes[lane].channel.as_deref() else {
+                continue;
+            };
+            let mark = agent.state.root().join("notify/due").join(channel);
+            let Ok(changed) = std::fs::metadata(&mark).and_then(|m| m.modified()) else {
+                continue;
+            };
+            if self.noticed_at.get(&lane).is_none_or(|&at| changed >= at) {
+                self.schedule.notices_waiting(lane, now);
+            }
+        }
     }
 
     /// One delivery pass over the lanes flagged in `due`.
@@ -217,6 +282,8 @@ impl Daemon {
                 tracing::info!("reloaded {path}: {changes}");
                 self.schedule
                     .reload(&fresh.config.targets, fresh.lanes.len(), now);
+                self.schedule.notify_lanes(&notify_lanes(&fresh), now);
+                self.noticed_at.clear();
                 self.backends = Arc::new(fresh_backends);
                 (format!("reloaded {path}: {changes}"), Some(fresh))
             }
@@ -251,6 +318,17 @@ impl Daemon {
             }
         }
     }
+}
+
+/// The indices of the notify destination's lanes.
+fn notify_lanes(agent: &Agent) -> Vec<usize> {
+    agent
+        .lanes
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.kind == crate::config::BackendKind::Notify)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Runs a scripted target's script, telling the backends it started.

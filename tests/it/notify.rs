@@ -710,3 +710,54 @@ fn check_names_channels_and_unreadable_secrets() {
         "{text}"
     );
 }
+
+#[test]
+fn the_daemon_sends_held_notices_when_their_window_ends_and_no_result_notices() {
+    use crate::util::KillOnDrop;
+    let smtp = Smtp::start();
+    let sb = Sandbox::new();
+    sb.config(
+        &smtp_config(smtp.port, "")
+            .replace("window = 0", "window = 3")
+            .replace(
+                "name = \"load\"\n",
+                "name = \"load\"\ntimers = { check = 1, timeout = 2 }\n",
+            ),
+    );
+    // web1-load: the channel first saw it 3 minutes ago, and it never reported.
+    let dir = sb.state_dir().join("notify/relay/targets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    std::fs::write(
+        dir.join("web1-load.json"),
+        format!("{{\"first_seen_ms\": {}}}", now_ms - 3 * 60_000),
+    )
+    .unwrap();
+    let mut cmd = sb.std_cmd(&["daemon"]);
+    let _daemon = KillOnDrop::spawn(&mut cmd);
+    let mails = smtp.wait_for(1, LONG);
+    assert_eq!(
+        subjects(&mails)[0..1],
+        ["[web1] NO RESULT load: no result since ".to_string()
+            + &mails[0].subject()["[web1] NO RESULT load: no result since ".len()..]]
+    );
+    // By hand, while the daemon runs: the first at once (the window after the no-result
+    // notice is over), the next two held and sent together by the daemon.
+    std::thread::sleep(Duration::from_secs(3));
+    submit_ok(&sb, "web1-backup", "backup broken", "2", 0);
+    let mails = smtp.wait_for(2, LONG);
+    assert_eq!(subjects(&mails)[1], "[web1] CRITICAL backup: backup broken");
+    submit_ok(&sb, "web1-disk", "/ is full", "2", 0);
+    submit_ok(&sb, "web1-backup", "backup done", "0", 0);
+    let mails = smtp.wait_for(3, LONG);
+    assert_eq!(mails.len(), 3, "{:?}", subjects(&mails));
+    assert_eq!(mails[2].subject(), "[web1] 2 targets: 1 CRITICAL, 1 OK");
+    // The recovery in the digest answers the problem's mail.
+    assert_eq!(
+        mails[2].header("In-Reply-To"),
+        mails[1].header("Message-ID")
+    );
+}

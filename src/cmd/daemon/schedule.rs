@@ -29,6 +29,10 @@ pub const FLUSH_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 /// Between the first runs of the scripts, so that a hundred of them do not all start in the
 /// same second.
 pub const JOB_SPACING: Duration = Duration::from_millis(200);
+/// A notify lane's clock pass ("no result" for silent targets, reminders, the end of a
+/// silence or a flap hold) at least this often, also when nothing said it is due sooner:
+/// another process may have changed what it waits for.
+pub const NOTICES_EVERY: Duration = Duration::from_secs(60);
 /// No timer waits longer than this: far enough to mean "not soon" (a reload or a restart comes
 /// first), near enough that `Instant + it` cannot overflow whatever a config says.
 pub const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -74,6 +78,16 @@ pub enum Timer {
     Lane(usize),
     /// A run of job `i`'s script.
     Job(usize),
+    /// The clock's pass of notify timer `i` (see [`Schedule::notices`]).
+    Notices(usize),
+}
+
+/// When a notify lane's clock pass is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoticeTimer {
+    /// The lane's index.
+    pub lane: usize,
+    pub next: Instant,
 }
 
 /// How a lane's delivery pass ended.
@@ -128,6 +142,8 @@ pub struct Schedule {
     pub spool: Instant,
     pub lanes: Vec<LaneTimer>,
     pub jobs: Vec<Job>,
+    /// One per notify lane.
+    pub notices: Vec<NoticeTimer>,
 }
 
 impl Schedule {
@@ -139,6 +155,33 @@ impl Schedule {
             spool: now,
             lanes: vec![LaneTimer::at(now); lanes],
             jobs: jobs(targets, &[], now),
+            notices: Vec::new(),
+        }
+    }
+
+    /// The notify lanes (by index), each with its clock pass due at `now`; replaces those
+    /// there were (at start and after a reload).
+    pub fn notify_lanes(&mut self, lanes: &[usize], now: Instant) {
+        self.notices = lanes
+            .iter()
+            .map(|&lane| NoticeTimer { lane, next: now })
+            .collect();
+    }
+
+    /// Notify timer `i`'s pass at `now` ended; `due_in`: when its lane said something may be
+    /// due next. At most [`NOTICES_EVERY`] later, at least a second (a notice due "now" that
+    /// could not go out is not tried in a tight loop).
+    pub fn noticed(&mut self, i: usize, now: Instant, due_in: Option<Duration>) {
+        if let Some(t) = self.notices.get_mut(i) {
+            let wait = due_in.map_or(NOTICES_EVERY, |d| d.min(NOTICES_EVERY));
+            t.next = after(now, wait.max(Duration::from_secs(1)));
+        }
+    }
+
+    /// Another process says lane `lane` has notices waiting: its clock pass is due now.
+    pub fn notices_waiting(&mut self, lane: usize, now: Instant) {
+        for t in self.notices.iter_mut().filter(|t| t.lane == lane) {
+            t.next = t.next.min(now);
         }
     }
 
@@ -151,6 +194,12 @@ impl Schedule {
             .into_iter()
             .chain(lanes.filter_map(|(i, l)| Some((Timer::Lane(i), l.next?))))
             .chain(jobs.map(|(i, j)| (Timer::Job(i), j.next)))
+            .chain(
+                self.notices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (Timer::Notices(i), t.next)),
+            )
     }
 
     /// When the loop must wake up next (the spool is always scheduled, so there is one).
@@ -250,6 +299,7 @@ impl Schedule {
         self.register = now;
         self.lanes = vec![LaneTimer::at(now); lanes];
         self.jobs = jobs(targets, &self.jobs, now);
+        self.notices.clear();
     }
 }
 

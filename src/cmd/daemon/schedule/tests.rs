@@ -393,3 +393,29 @@ fn a_reload_keeps_unchanged_times_and_starts_added_and_changed_scripts_soon() {
         ]
     );
 }
+
+#[test]
+fn a_notify_lane_looks_at_its_clock_when_told_and_at_least_every_minute() {
+    let t0 = Instant::now();
+    let mut s = Schedule::new(&[], 3, t0);
+    s.notify_lanes(&[2], t0);
+    assert!(s.due(t0).contains(&Timer::Notices(0)));
+    // Something is due in 10 s: then. Nothing said: a minute. Due "now" again: a second.
+    s.noticed(0, t0, Some(secs(10)));
+    assert_eq!(s.notices[0].next, t0 + secs(10));
+    s.noticed(0, t0, None);
+    assert_eq!(s.notices[0].next, t0 + NOTICES_EVERY);
+    s.noticed(0, t0, Some(secs(3600)));
+    assert_eq!(s.notices[0].next, t0 + NOTICES_EVERY);
+    s.noticed(0, t0, Some(Duration::ZERO));
+    assert_eq!(s.notices[0].next, t0 + secs(1));
+    // Another process held a notice: due at once; other lanes are not notify lanes.
+    s.notices_waiting(1, t0 + secs(1) - Duration::from_millis(1));
+    assert_eq!(s.notices[0].next, t0 + secs(1));
+    s.notices_waiting(2, t0);
+    assert_eq!(s.notices[0].next, t0);
+    assert_eq!(s.next_wake(), t0);
+    // A reload forgets them until the new lanes are named.
+    s.reload(&[], 3, t0);
+    assert!(s.notices.is_empty());
+}
