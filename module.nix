@@ -180,6 +180,7 @@ in
   config = lib.mkIf cfg.enable {
     assertions =
       helpers.assertions cfg
+      ++ helpers.notify.assertions cfg
       ++ watch.assertions
       ++ [
         {
@@ -190,6 +191,7 @@ in
     nixcloud.monitoring.targets.passive = watch.targets;
     warnings =
       helpers.warnings cfg
+      ++ helpers.notify.warnings cfg
       ++ lib.optional (
         helpers.uses cfg "prometheus"
         && !(config.services.prometheus.exporters.node.enable or false)

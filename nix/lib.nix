@@ -27,6 +27,9 @@ in
     escapeCollisions
     ;
 
+  # The notify destination: its table, overrides, credentials, assertions.
+  notify = import ./notify.nix;
+
   # { cfg, exe, configFile, basePath ? [ ] } -> { services; timers; paths; commands; ... }
   units = import ./units.nix;
 

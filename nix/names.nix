@@ -13,6 +13,8 @@ rec {
   stateDirectoryName = "nixcloud-monitoring";
   stateDir = "/var/lib/${stateDirectoryName}";
   spoolDir = "${stateDir}/spool";
+  # A channel with notices waiting leaves a mark here (notify/due/<channel>).
+  notifyDueDir = "${stateDir}/notify/due";
 
   # environment.etc key and the path the units and commands pass to --config.
   # The units use this /etc path rather than the store path so a wrapper
@@ -28,6 +30,10 @@ rec {
   watchUnit = "${prefix}-watch";
   watchFailureUnit = "${prefix}-watch-failure";
   flushUnit = "${prefix}-flush";
+  # The notify destination's clock and held notices (timers mode), and the
+  # test notice an admin starts by hand after a switch.
+  notifyUnit = "${prefix}-notify";
+  notifyTestUnit = "${prefix}-notify-test";
   daemonUnit = prefix;
   passiveResultUnit = escapedId: "${prefix}-passive-result-${escapedId}";
 

@@ -30,6 +30,7 @@ let
     "icinga2"
     "prometheus"
     "healthchecks"
+    "notify"
   ];
 
   activeList =
@@ -78,10 +79,11 @@ in
       default = "nixcloud";
       description = ''
         Where registrations and results go: `nixcloud` (the HTTP API at
-        `apiHost`), `local` (only recorded in the state directory, for
-        testing), `icinga2` (an Icinga 2 REST API, see `icinga2.*`),
-        `prometheus` (a textfile for the node exporter, see `prometheus.*`)
-        or `healthchecks` (a Healthchecks server, see `healthchecks.*`).
+        `apiHost`), `local` (only recorded in the state directory),
+        `icinga2` (an Icinga 2 REST API, see `icinga2.*`), `prometheus` (a
+        textfile for the node exporter, see `prometheus.*`), `healthchecks`
+        (a Healthchecks server, see `healthchecks.*`) or `notify` (tell
+        people: mail, ntfy, webhooks; see `notify.*`).
         For several at once use `backends`; setting both is an error.
       '';
     };
@@ -137,6 +139,16 @@ in
         Default of every target's `public`: whether the server shows the
         results publicly. `false` needs a license on status.nixcloud.io, or
         uploads fail.
+      '';
+    };
+
+    failureThreshold = mkOption {
+      type = types.ints.between 1 (import ./notify-limits.nix).maxThreshold;
+      default = 1;
+      description = ''
+        Default of every passive target's `failureThreshold`: the non-OK
+        results in a row before a target counts as failing (and `notify`
+        tells of it).
       '';
     };
 
@@ -274,6 +286,8 @@ in
         '';
       };
     };
+
+    inherit (import ./notify-options.nix { inherit lib; }) notify;
 
     targets = mkOption {
       default = { };

@@ -10,13 +10,16 @@
 #   * writes one backend as `backend = "x"` and several as `backends = [ ... ]`
 #     (the agent refuses both keys at once; a one-element `backends` becomes
 #     `backend`, so configs without several backends render as before),
-#   * writes the `icinga2` / `healthchecks` table only when that backend is
-#     used, and `prometheus` only when it is used and `textfile` is set,
+#   * writes the `icinga2` / `healthchecks` / `notify` table only when that
+#     backend is used, and `prometheus` only when it is used and `textfile`
+#     is set; `notify.targets` is no key: each entry is merged into the
+#     passive target with that id (nix/notify.nix),
 #   * leaves out empty target lists, so the file stays short.
 # The agent rejects unknown keys, so anything added to a target submodule
 # that is not in docs/config.md has to be listed in moduleOnlyTargetKeys.
 let
   names = import ./names.nix;
+  notify = import ./notify.nix;
   util = import ./util.nix;
   inherit (util) dropNulls filterAttrs;
 
@@ -35,6 +38,13 @@ let
     "serviceConfig"
     "path"
   ];
+  # Nested options that never reach the file as they are.
+  moduleOnlyPaths = [
+    [
+      "notify"
+      "targets"
+    ]
+  ];
 
   # Nested submodules (passive `timers`) carry `_module` too.
   stripModule = v: if builtins.isAttrs v then builtins.removeAttrs v [ "_module" ] else v;
@@ -45,7 +55,7 @@ let
   nonEmpty = filterAttrs (_: v: v != [ ] && v != { });
 
   renderTargets =
-    targets:
+    cfg: targets:
     let
       active = nonEmpty (
         builtins.listToAttrs (
@@ -55,7 +65,7 @@ let
           }) names.activeKinds
         )
       );
-      passive = map renderTarget (targets.passive or [ ]);
+      passive = map (t: renderTarget (notify.withOverrides cfg t)) (targets.passive or [ ]);
     in
     nonEmpty { inherit active passive; };
   # The backends in use: `backends` (which NixOS defaults to [ backend ]);
@@ -66,7 +76,13 @@ let
   table = attrs: dropNulls (builtins.removeAttrs attrs [ "_module" ]);
 in
 {
-  inherit moduleOnlyTopKeys moduleOnlyTargetKeys backendsOf uses;
+  inherit
+    moduleOnlyTopKeys
+    moduleOnlyTargetKeys
+    moduleOnlyPaths
+    backendsOf
+    uses
+    ;
 
   renderConfig =
     cfg:
@@ -83,6 +99,7 @@ in
         apiKey
         apiKeyFile
         ;
+      failureThreshold = cfg.failureThreshold or null;
       stateDir = names.stateDir;
       queue = {
         inherit (cfg.queue) maxCount maxBytes;
@@ -92,11 +109,12 @@ in
       };
       icinga2 = if uses cfg "icinga2" then table cfg.icinga2 else null;
       healthchecks = if uses cfg "healthchecks" then table cfg.healthchecks else null;
+      notify = notify.table cfg;
       prometheus =
         if uses cfg "prometheus" && (cfg.prometheus.textfile or null) != null then
           { inherit (cfg.prometheus) textfile; }
         else
           null;
-      targets = renderTargets (cfg.targets or { });
+      targets = renderTargets cfg (cfg.targets or { });
     });
 }

@@ -307,6 +307,47 @@ let
             };
           };
         };
+        failureThreshold = mkOption {
+          type = types.nullOr (types.ints.between 1 (import ./notify-limits.nix).maxThreshold);
+          default = null;
+          example = 3;
+          description = ''
+            Non-OK results in a row before the target counts as failing (and
+            `notify` tells of it); null: `nixcloud.monitoring.failureThreshold`.
+          '';
+        };
+        notify = mkOption {
+          default = { };
+          description = ''
+            When the `notify` destination tells of this target; unset keys
+            take `nixcloud.monitoring.notify`'s.
+          '';
+          type = types.submodule {
+            options = {
+              enable = mkOption {
+                type = types.nullOr types.bool;
+                default = null;
+                description = "Whether this target's changes are told (null: yes).";
+              };
+              successThreshold = mkOption {
+                type = types.nullOr (types.ints.between 1 (import ./notify-limits.nix).maxThreshold);
+                default = null;
+                description = "OK results in a row before a recovery is told.";
+              };
+              recovery = mkOption {
+                type = types.nullOr types.bool;
+                default = null;
+                description = "Whether recoveries are told.";
+              };
+              repeat = mkOption {
+                type = types.nullOr (types.ints.between 0 (import ./notify-limits.nix).maxRepeatMinutes);
+                default = null;
+                example = 240;
+                description = "Minutes between reminders while a problem lasts; 0: none.";
+              };
+            };
+          };
+        };
         scriptTimeout = mkOption {
           type = types.nullOr types.ints.positive;
           default = null;

@@ -36,7 +36,9 @@ let
   command = args: "${exe} --config ${names.configPath} ${args}";
 
   inherit (import ./render.nix) uses;
+  notify = import ./notify.nix;
   talksToNixcloud = uses cfg "nixcloud";
+  notifies = notify.uses cfg;
 
   # LoadCredential= entries. Only what the backend in use needs: a missing
   # credential file makes the unit fail, so a key left configured while
@@ -48,7 +50,9 @@ let
     ) "${names.icinga2PasswordCredential}:${cfg.icinga2.passwordFile}"
     ++ optional (
       uses cfg "healthchecks" && (cfg.healthchecks.apiKeyFile or null) != null
-    ) "${names.healthchecksApiKeyCredential}:${cfg.healthchecks.apiKeyFile}";
+    ) "${names.healthchecksApiKeyCredential}:${cfg.healthchecks.apiKeyFile}"
+    # Every unit that accepts a result may send its notice at once.
+    ++ notify.credentials cfg;
 
   targetCredentials =
     entry:
@@ -237,11 +241,79 @@ let
     };
   };
 
+  # ---- notify (timers mode) -----------------------------------------------
+
+  # `nixcloud-monitoring notify`: what a channel has due goes out, "no
+  # result" for silent targets, reminders, silences that ended; it stays while
+  # a notice is held for its window or a channel cannot take it yet (with
+  # growing pauses, at most 5 min), then exits. No start timeout: like the
+  # register unit it may wait out a mail server's outage; a timer or path that
+  # fires meanwhile finds it running. A start is cheap, so starts are not
+  # counted (the path unit starts it on every held notice).
+  notifyService = networkService // {
+    description = "nixcloud.monitoring: send due notices";
+    unitConfig.StartLimitIntervalSec = 0;
+    serviceConfig = serverOneshot {
+      ExecStart = command "notify";
+      TimeoutStartSec = "infinity";
+    };
+  };
+
+  # Every minute: a target silent past its timers.timeout gets its "no
+  # result" notice within a minute, whether or not any unit runs.
+  notifyTimer = {
+    description = "nixcloud.monitoring: look for due notices every minute";
+    wantedBy = [ "timers.target" ];
+    timerConfig = {
+      OnBootSec = "1min";
+      OnUnitInactiveSec = "1min";
+      AccuracySec = "5s";
+    };
+  };
+
+  # A unit that held a notice for the grouping window (or could not send it)
+  # marks its channel in notify/due/; this starts the notify unit at once, so
+  # the notice goes out when the window ends, not a minute later.
+  notifyPath = {
+    description = "nixcloud.monitoring: send notices held for their window";
+    wantedBy = [ "paths.target" ];
+    pathConfig = {
+      DirectoryNotEmpty = names.notifyDueDir;
+      Unit = "${names.notifyUnit}.service";
+    };
+  };
+
+  # `systemctl start nixcloud.monitoring-notify-test`: a test notice through
+  # every channel, from the same sandbox and with the same credentials as
+  # every notice (both modes).
+  notifyTestService = networkService // {
+    description = "nixcloud.monitoring: send a test notice through every channel";
+    serviceConfig = serverOneshot {
+      ExecStart = command "notify --test";
+      TimeoutStartSec = "5min";
+    };
+  };
+
+  notifyTimersMode =
+    if notifies then
+      {
+        services.${names.notifyUnit} = notifyService;
+        timers.${names.notifyUnit} = notifyTimer;
+        paths.${names.notifyUnit} = notifyPath;
+      }
+    else
+      {
+        services = { };
+        timers = { };
+        paths = { };
+      };
+
   timersMode = {
     services = {
       ${names.registerUnit} = registerService;
       ${names.flushUnit} = flushService;
     }
+    // notifyTimersMode.services
     // listToAttrs (
       map (e: {
         name = names.passiveResultUnit e.escaped;
@@ -253,6 +325,7 @@ let
       ${names.registerOnSwitchUnit} = registerOnSwitchTimer;
       ${names.flushUnit} = flushTimer;
     }
+    // notifyTimersMode.timers
     // listToAttrs (
       map (e: {
         name = names.passiveResultUnit e.escaped;
@@ -261,7 +334,8 @@ let
     );
     paths = {
       ${names.flushUnit} = flushPath;
-    };
+    }
+    // notifyTimersMode.paths;
   };
 
   # ---- daemon mode -------------------------------------------------------
@@ -373,13 +447,19 @@ let
   tmpfilesRules = [
     "d ${names.stateDir} 0750 ${names.user} ${names.group} - -"
     "d ${names.spoolDir} 2770 ${names.user} ${names.group} - -"
-  ];
+  ]
+  # The directory the notify path unit watches exists before any unit ran.
+  ++ optional notifies "d ${names.stateDir}/notify 0750 ${names.user} ${names.group} - -"
+  ++ optional notifies "d ${names.notifyDueDir} 0750 ${names.user} ${names.group} - -";
 
   mode = if cfg.mode == "daemon" then daemonMode else timersMode;
 in
 mode
 // {
-  services = mode.services // watchServices;
+  services =
+    mode.services
+    // watchServices
+    // (if notifies then { ${names.notifyTestUnit} = notifyTestService; } else { });
   inherit commands commandsBuildScript tmpfilesRules;
   credentials = allCredentials;
 }

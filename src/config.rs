@@ -195,7 +195,7 @@ impl Config {
         )?;
         let (notify, defaults) = match raw.notify {
             Some(n) => {
-                let (settings, defaults) = notify::settings(&file, n)?;
+                let (settings, defaults) = notify::settings(&file, n, &mut warnings)?;
                 (Some(settings), defaults)
             }
             None => (None, notify::Defaults::default()),

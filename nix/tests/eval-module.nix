@@ -15,6 +15,7 @@
 #                 openssh and postfix: the automatic targets
 #   "auto-off"    the same with nixcloud.monitoring.auto.enable = false
 #   "auto-nginx-off"  the same with only auto.nginx.enable = false
+#   "notify"      examples/notify.nix: local + notify, a watched unit, overrides
 #
 # postfix: "25.11" (default) or "25.05", the NixOS release whose postfix
 # options the stand-ins declare (nix/tests/stubs.nix).
@@ -135,6 +136,13 @@ let
       nixcloud.monitoring.public = false;
     };
     auto = autoMachine;
+    # The README's quick start: local + notify by mail (msmtp) and ntfy, a
+    # watched backup with an override by id, a disk script with its own
+    # threshold.
+    notify = {
+      imports = [ ../../examples/notify.nix ];
+      networking.hostName = "web1";
+    };
     # The seed example with the prometheus backend next to nixcloud, on a
     # machine with a node exporter (nix/prometheus.nix wires its textfile
     # collector).

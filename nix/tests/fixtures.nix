@@ -67,6 +67,13 @@ rec {
         timeout = 180;
       };
       scriptTimeout = null;
+      failureThreshold = null;
+      notify = {
+        enable = null;
+        successThreshold = null;
+        recovery = null;
+        repeat = null;
+      };
       path = [ ];
       serviceConfig = { };
     }
@@ -91,6 +98,14 @@ rec {
     apiKeyFile = null;
     apiHost = "https://status.nixcloud.io";
     public = true;
+    failureThreshold = 1;
+    notify = {
+      successThreshold = 1;
+      recovery = true;
+      repeat = 0;
+      window = 30;
+      channels = { };
+    };
     queue = {
       maxCount = 10000;
       maxBytes = 67108864;

@@ -92,7 +92,7 @@ let
         v = tree.${n};
         p = path ++ [ n ];
       in
-      if elem n skip then
+      if elem n skip || elem p render.moduleOnlyPaths then
         [ ]
       else if lib.isOption v then
         option p v
@@ -124,6 +124,7 @@ let
     let
       t = o.type;
       elementSubmodule = t.name == "listOf" && t.elemType.name == "submodule";
+      namedSubmodules = t.name == "attrsOf" && t.elemType.name == "submodule";
       defaultOk = o ? default && (!safeDefault || (builtins.tryEval (builtins.deepSeq o.default true)).success);
     in
     {
@@ -133,6 +134,8 @@ let
           "table"
         else if elementSubmodule then
           "tables"
+        else if namedSubmodules then
+          "named"
         else
           "value";
       type = typeJson t;
@@ -161,6 +164,19 @@ let
         walk p [ "_module" ] (submoduleOptions t.module)
       else if t.name == "listOf" && t.elemType.name == "submodule" then
         walk p skip (submoduleOptions t.elemType.module)
+      else if t.name == "attrsOf" && t.elemType.name == "submodule" then
+        # notify.channels.<name>: one table per name, each with the submodule's keys.
+        [
+          {
+            path = p ++ [ "<name>" ];
+            kind = "table";
+            type = {
+              name = "attrset";
+            };
+            hasDefault = false;
+          }
+        ]
+        ++ walk (p ++ [ "<name>" ]) [ "_module" ] (submoduleOptions t.elemType.module)
       else
         [ ]
     );

@@ -49,6 +49,9 @@ let
     wants = strList;
     restartTriggers = anyList;
     unitConfig = anyAttrs;
+    # What nix/units.nix gives a watched unit.
+    onSuccess = strList;
+    onFailure = strList;
   };
   unitType = extra: types.attrsOf (types.submodule { options = commonUnit // extra; });
 
@@ -256,6 +259,13 @@ in
         };
         enabledCollectors = strList;
         extraFlags = strList;
+      };
+
+      # nixos/modules/programs/msmtp.nix, which examples/notify.nix sets (the
+      # module itself reads none of it).
+      programs.msmtp = mkOption {
+        type = types.attrsOf types.anything;
+        default = { };
       };
 
       assertions = mkOption {

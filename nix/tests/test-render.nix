@@ -15,6 +15,7 @@ in
       apiHost = "https://status.nixcloud.io";
       apiKey = "4d3c5jdl-3kv6-6c92-43c2-bddcd6949e41";
       public = true;
+      failureThreshold = 1;
       stateDir = "/var/lib/nixcloud-monitoring";
       queue = {
         maxCount = 10000;
@@ -108,7 +109,7 @@ in
   {
     name = "top level: apiKeyFile as a path string, no apiKey, no module-only options";
     expr = builtins.attrNames scripted;
-    expected = [ "apiHost" "apiKeyFile" "backend" "delivery" "public" "queue" "stateDir" "targets" ];
+    expected = [ "apiHost" "apiKeyFile" "backend" "delivery" "failureThreshold" "public" "queue" "stateDir" "targets" ];
   }
   {
     name = "empty kinds are left out";

@@ -249,7 +249,11 @@ impl Default for Defaults {
 }
 
 /// Checks `[notify]`: its defaults for the targets, and the channels. `file` is for messages.
-pub(super) fn settings(file: &str, raw: RawNotify) -> anyhow::Result<(NotifySettings, Defaults)> {
+pub(super) fn settings(
+    file: &str,
+    raw: RawNotify,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<(NotifySettings, Defaults)> {
     threshold(file, "notify.successThreshold", raw.success_threshold)?;
     if raw.repeat > MAX_REPEAT_MINUTES {
         bail!(
@@ -266,7 +270,7 @@ pub(super) fn settings(file: &str, raw: RawNotify) -> anyhow::Result<(NotifySett
     let channels = raw
         .channels
         .into_iter()
-        .map(|(name, c)| channel(file, name, c))
+        .map(|(name, c)| channel(file, name, c, warnings))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let defaults = Defaults {
         success_threshold: raw.success_threshold,
@@ -309,9 +313,15 @@ pub(super) fn threshold(whose: &str, key: &str, n: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks one channel table: the keys its type needs are there, the others are not, and mail
-/// addresses parse.
-fn channel(file: &str, name: String, c: RawChannel) -> anyhow::Result<Channel> {
+/// Checks one channel table: the keys its type needs are there and mail addresses parse. Keys
+/// of other types are ignored with a warning (the module's one channel submodule has them
+/// all, as null or empty).
+fn channel(
+    file: &str,
+    name: String,
+    c: RawChannel,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Channel> {
     let place = format!("{file}: notify.channels.{name}");
     if name.is_empty()
         || name.len() > 64
@@ -359,12 +369,12 @@ fn channel(file: &str, name: String, c: RawChannel) -> anyhow::Result<Channel> {
         .map(|(key, _)| *key)
         .collect();
     if !stray.is_empty() {
-        bail!(
-            "{place}: {} does not apply to a channel of type {:?} (its keys: {})",
+        warnings.push(format!(
+            "{place}: {} does not apply to a channel of type {:?} and is ignored (its keys: {})",
             stray.join(", "),
             ty.name(),
             allowed.join(", ")
-        );
+        ));
     }
     let credential = |what: &str| format!("notify-{name}-{what}");
     let secret = |path: Option<PathBuf>, what: &str| {
@@ -431,8 +441,12 @@ fn channel(file: &str, name: String, c: RawChannel) -> anyhow::Result<Channel> {
             }
         }
         ChannelType::Webhook => {
+            if c.url.is_some() && c.url_file.is_some() {
+                warnings.push(format!(
+                    "{place}: both url and urlFile are set: urlFile is used"
+                ));
+            }
             let url = match (c.url, c.url_file) {
-                (Some(_), Some(_)) => bail!("{place}: set url or urlFile, not both"),
                 (None, None) => bail!(
                     "{place}: `url` or `urlFile` is required (urlFile when the URL holds a token, as Slack's and Discord's do)"
                 ),
@@ -442,7 +456,7 @@ fn channel(file: &str, name: String, c: RawChannel) -> anyhow::Result<Channel> {
                     }
                     KeySource::Literal(url)
                 }
-                (None, Some(path)) => KeySource::File {
+                (_, Some(path)) => KeySource::File {
                     path,
                     credential: credential("url"),
                 },
@@ -563,10 +577,6 @@ mod tests {
                 "notify.channels.m: `to` is empty",
             ),
             (
-                "[notify.channels.m]\ntype = \"sendmail\"\nto = [\"a@b.c\"]\ntopic = \"t\"\n",
-                "notify.channels.m: topic does not apply to a channel of type \"sendmail\"",
-            ),
-            (
                 "[notify.channels.m]\ntype = \"smtp\"\nto = [\"a@b.c\"]\n",
                 "notify.channels.m: `host` is required",
             ),
@@ -591,10 +601,6 @@ mod tests {
                 "notify.channels.w: `url` or `urlFile` is required",
             ),
             (
-                "[notify.channels.w]\ntype = \"webhook\"\nurl = \"https://x/\"\nurlFile = \"/f\"\n",
-                "set url or urlFile, not both",
-            ),
-            (
                 "[notify.channels.\"a b\"]\ntype = \"ntfy\"\ntopic = \"t\"\n",
                 "a channel's name may only hold",
             ),
@@ -609,6 +615,29 @@ mod tests {
             let e = err(&format!("backends = [\"local\", \"notify\"]\n{text}"));
             assert!(e.contains(want), "{text}\n  wanted: {want}\n  got: {e}");
             assert!(e.contains("/etc/test.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn keys_of_other_types_are_ignored_with_a_warning_and_a_url_file_wins() {
+        let cfg = parse(concat!(
+            "[notify.channels.m]\ntype = \"sendmail\"\nto = [\"a@b.c\"]\ntopic = \"t\"\nport = 25\n",
+            "[notify.channels.w]\ntype = \"webhook\"\nurl = \"https://x/\"\nurlFile = \"/f\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            cfg.warnings,
+            [
+                "/etc/test.toml: notify.channels.m: port, topic does not apply to a channel of \
+                 type \"sendmail\" and is ignored (its keys: to, from, command)",
+                "/etc/test.toml: notify.channels.w: both url and urlFile are set: urlFile is used",
+            ]
+        );
+        match &cfg.notify.unwrap().channels[1].kind {
+            super::ChannelKind::Webhook { url, .. } => {
+                assert!(matches!(url, crate::secrets::KeySource::File { .. }))
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -59,6 +59,9 @@ const PLACEHOLDER_DEFAULTS: &[&str] = &["host"];
 /// u32); the test fails if one appears, or if this list keeps one that was fixed.
 const KNOWN_RANGE_GAPS: &[&str] = &[];
 
+/// The name of the one notify channel the configs here have (`notify.channels.<name>`).
+const NAME: &str = "x";
+
 fn dotted(path: &[String]) -> String {
     path.join(".")
 }
@@ -119,10 +122,12 @@ impl Schema {
     /// Every table of the file: the top level and each `table`/`tables` entry.
     fn tables(&self) -> Vec<KeyPath> {
         let mut t = vec![Vec::new()];
+        // A `named` entry (notify.channels) is no table of keys: its tables follow under
+        // `<name>`.
         t.extend(
             self.entries
                 .iter()
-                .filter(|e| e.kind != "value")
+                .filter(|e| e.kind != "value" && e.kind != "named")
                 .map(|e| e.path.clone()),
         );
         t
@@ -170,8 +175,18 @@ impl Schema {
             [] => {
                 let icinga2 = self.base(&key_path("icinga2"));
                 let healthchecks = self.base(&key_path("healthchecks"));
-                json!({ "stateDir": "{state}", "icinga2": icinga2, "healthchecks": healthchecks })
+                let channel = self.base(&key_path("notify.channels.<name>"));
+                json!({
+                    "stateDir": "{state}", "icinga2": icinga2, "healthchecks": healthchecks,
+                    "notify": { "channels": { NAME: channel } },
+                })
             }
+            // What every channel type needs, so that each `type` can be tried; the keys of
+            // other types are ignored (with a warning).
+            ["notify", "channels", "<name>"] => json!({
+                "type": "ntfy", "topic": "alerts", "to": example("to"),
+                "host": "mail.example.org", "user": "monitor", "url": example("url"),
+            }),
             ["icinga2"] => json!({
                 "url": example("url"), "user": example("user"),
                 "passwordFile": example("passwordFile"),
@@ -183,10 +198,15 @@ impl Schema {
         }
     }
 
-    /// The base config with `value` at `path` (tables and target lists created on the way).
+    /// The base config with `value` at `path` (tables and target lists created on the way;
+    /// `<name>` in a path is the channel [`NAME`]).
     fn config_with(&self, path: &[String], value: Value) -> Value {
         let mut root = self.base(&[]);
         let mut cur = &mut root;
+        let key = |k: &String| match k.as_str() {
+            "<name>" => NAME.to_string(),
+            _ => k.clone(),
+        };
         for i in 0..path.len() - 1 {
             let prefix = &path[..=i];
             let is_list = self
@@ -196,7 +216,7 @@ impl Schema {
             let slot = cur
                 .as_object_mut()
                 .unwrap()
-                .entry(path[i].clone())
+                .entry(key(&path[i]))
                 .or_insert_with(|| {
                     if is_list {
                         json!([self.base(prefix)])
@@ -206,7 +226,7 @@ impl Schema {
                 });
             cur = if is_list { &mut slot[0] } else { slot };
         }
-        cur[path.last().unwrap()] = value;
+        cur[key(path.last().unwrap())] = value;
         root
     }
 }
@@ -444,7 +464,7 @@ fn every_module_key_with_its_default_is_accepted_by_the_agent() {
 fn every_table_has_the_same_keys_in_the_module_and_the_agent() {
     let Some(schema) = schema() else { return };
     let tables = schema.tables();
-    assert_eq!(tables.len(), 17, "{tables:?}");
+    assert_eq!(tables.len(), 20, "{tables:?}");
     let problems: Vec<String> = par_map(&tables, |table| {
         let agent = agent_keys(schema, table);
         let module = schema.keys_of(table);
