@@ -15,7 +15,8 @@
 #                 openssh and postfix: the automatic targets
 #   "auto-off"    the same with nixcloud.monitoring.auto.enable = false
 #   "auto-nginx-off"  the same with only auto.nginx.enable = false
-#   "notify"      examples/notify.nix: local + notify, a watched unit, overrides
+#   "notify"      examples/notify.nix (README's quick start)
+#   "notify-more" the same with an ntfy channel and an override by id
 #
 # postfix: "25.11" (default) or "25.05", the NixOS release whose postfix
 # options the stand-ins declare (nix/tests/stubs.nix).
@@ -136,12 +137,23 @@ let
       nixcloud.monitoring.public = false;
     };
     auto = autoMachine;
-    # The README's quick start: local + notify by mail (msmtp) and ntfy, a
-    # watched backup with an override by id, a disk script with its own
-    # threshold.
+    # README's quick start: local + notify by mail (msmtp), a watched backup,
+    # a disk script with its own threshold.
     notify = {
       imports = [ ../../examples/notify.nix ];
       networking.hostName = "web1";
+    };
+    # The same with an ntfy channel and its token, and an override by id for
+    # the watched unit.
+    notify-more = {
+      imports = [ ../../examples/notify.nix ];
+      networking.hostName = "web1";
+      nixcloud.monitoring.notify.channels.phone = {
+        type = "ntfy";
+        topic = "web1-alerts";
+        tokenFile = "/run/keys/ntfy-token";
+      };
+      nixcloud.monitoring.notify.targets."web1-backup".repeat = 1440;
     };
     # The seed example with the prometheus backend next to nixcloud, on a
     # machine with a node exporter (nix/prometheus.nix wires its textfile

@@ -19,7 +19,8 @@ let
   autoNginxOff = run "auto-nginx-off";
   prom = run "prometheus";
   notify = run "notify";
-  notifyPassive = id: lib.findFirst (t: "${t.host}-${t.name}" == id) null notify.config.targets.passive;
+  notifyMore = run "notify-more";
+  passiveOf = r: id: lib.findFirst (t: "${t.host}-${t.name}" == id) null r.config.targets.passive;
   promAlone = run "prometheus-no-exporter";
 
   ids = kind: map (t: "${t.host}-${t.name}") (auto.config.targets.active.${kind} or [ ]);
@@ -125,17 +126,20 @@ let
       ok = builtins.length seed.tmpfiles == 2 && lib.hasInfix "spool 2770" (builtins.elemAt seed.tmpfiles 1);
     }
     {
-      what = "notify (examples/notify.nix): channels rendered without unset keys, the sendmail default, the override by id on the watched unit, the own threshold on the script";
+      what = "notify (README's quick start): the channel rendered without unset keys, the sendmail default, the script's own threshold, no notify table where nothing is set; an override by id on the watched unit";
       ok =
         notify.failedAssertions == [ ]
+        && notify.warnings == [ ]
+        && notify.config.backends == [ "local" "notify" ]
         && notify.config.notify.channels.mail == {
           type = "sendmail";
           to = [ "admin@example.org" ];
           command = "/run/wrappers/bin/sendmail";
         }
-        && (notifyPassive "web1-backup").notify == { repeat = 1440; }
-        && (notifyPassive "web1-disk").failureThreshold == 2
-        && !((notifyPassive "web1-disk") ? notify);
+        && (passiveOf notify "web1-disk").failureThreshold == 2
+        && !((passiveOf notify "web1-disk") ? notify)
+        && !((passiveOf notify "web1-backup") ? notify)
+        && (passiveOf notifyMore "web1-backup").notify == { repeat = 1440; };
     }
     {
       what = "notify: its unit, timer and path (timers mode), the test unit, the token as a credential of every unit that takes results";
@@ -144,7 +148,7 @@ let
         && notify.timers."nixcloud.monitoring-notify".timerConfig.OnUnitInactiveSec == "1min"
         && notify.services."nixcloud.monitoring-notify-test".serviceConfig.ExecStart
           == "/nix/store/00000000000000000000000000000000-nixcloud-monitoring-0.1.0/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml notify --test"
-        && lib.all (u: lib.elem "notify-phone-token:/run/keys/ntfy-token" (notify.services.${u}.serviceConfig.LoadCredential or [ ])) [
+        && lib.all (u: lib.elem "notify-phone-token:/run/keys/ntfy-token" (notifyMore.services.${u}.serviceConfig.LoadCredential or [ ])) [
           "nixcloud.monitoring-notify"
           "nixcloud.monitoring-flush"
           "nixcloud.monitoring-passive-result-web1-disk"

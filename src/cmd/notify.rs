@@ -137,7 +137,9 @@ pub async fn run(first: &Agent, config_path: &Path, test: bool) -> anyhow::Resul
                 failed = true;
             }
             waiting |= p.waiting();
-            wake = earliest(wake, p.held_until_ms);
+            // While it waits anyway, a "no result" deadline or a silence's end in the
+            // meantime is kept too (the minute timer would be up to a minute late).
+            wake = earliest(wake, earliest(p.held_until_ms, p.next_due_ms));
         }
         if !waiting {
             return Ok(Code::Ok);

@@ -43,3 +43,28 @@ fn the_modules_config_for_the_seed_example_equals_examples_seed_toml() {
     assert_eq!(module_lines.len(), 11, "{module_lines:#?}");
     assert_eq!(module_lines, registrations(&by_hand));
 }
+
+/// README's quick start is examples/notify.nix (which nix/tests/eval-module.nix evaluates with
+/// the real nixpkgs lib, and whose script the system test runs): the same text, but for where
+/// the module is imported from.
+#[test]
+fn readme_quick_start_is_examples_notify_nix() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/examples/notify.nix")).unwrap();
+    let start = readme
+        .find("```nix\n{ config, ... }:")
+        .expect("README's quick start block")
+        + "```nix\n".len();
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    let body = example
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    assert_eq!(
+        block.replace("./nixcloud-monitoring/module.nix", "../module.nix"),
+        body
+    );
+}

@@ -16,7 +16,7 @@
 //!   against a server answering 500);
 //! * docs/config.md documents exactly the config-file keys, with the module's defaults.
 //!
-//! README's option table is compared the same way (`readme_option_tables_match_the_module`).
+//! docs/nixos.md's option table is compared the same way (`nixos_md_option_tables_match_the_module`).
 
 use crate::util::{nix_eval_json, output_text, Reply, Sandbox, TestServer};
 use serde_json::{json, Map, Value};
@@ -988,11 +988,12 @@ fn docs_config_md_documents_exactly_the_config_keys_with_the_modules_defaults() 
 }
 
 #[test]
-fn readme_option_tables_match_the_module() {
+fn nixos_md_option_tables_match_the_module() {
     let Some(schema) = schema() else { return };
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/nixos.md")).unwrap();
     let mut c = DocCheck::default();
-    let t = tables_in(&text, "### Options");
+    let t = tables_in(&text, "## Options");
     let mut documented = BTreeSet::new();
     for row in &t[0] {
         for k in cell_keys(&row[0]) {

@@ -10,10 +10,15 @@
 #   daemon2 daemon after a switch that adds `sys-added2`
 #   prom    v2 with the prometheus backend beside nixcloud, its textfile in the
 #           node exporter's directory (as the module sets it with the exporter on)
+#   notify  v2 with the notify destination beside nixcloud: mail through msmtp's
+#           sendmail and over SMTP to 127.0.0.1 (smtpPort: a real SMTP server on
+#           the host), watched units that fail and recover, a target pushed by
+#           hand that stops reporting
 {
   apiHost,
   docScripts,
   pkg,
+  smtpPort ? 0,
 }:
 let
   f = import ../../nix/tests/fixtures.nix;
@@ -103,7 +108,7 @@ let
     mode = "daemon";
   };
 in
-{
+rec {
   inherit v1 v2 daemon;
   # The admin's own units (systemd.services) that are watched.
   services = {
@@ -128,13 +133,109 @@ in
         ExecStart = "/bin/true";
       };
     };
-  };
+  }
+  # Jobs that fail until their flag file exists (the notify cases).
+  // builtins.listToAttrs (
+    map (name: {
+      name = "sys-job-${name}";
+      value = {
+        description = "a job that fails while /run/${name}-broken exists";
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = "/bin/sh -c 'if [ -e /run/${name}-broken ]; then echo \"fatal: ${name} cannot reach its repository\" >&2; exit 3; fi; echo ${name} done'";
+        };
+      };
+    }) [
+      "flaky"
+      "flaky2"
+      "flaky3"
+      "loop"
+    ]
+  );
   prom = v2 // {
     backends = [
       "nixcloud"
       "prometheus"
     ];
     prometheus.textfile = "/var/lib/nixcloud-monitoring-textfile/nixcloud-monitoring.prom";
+  };
+  notify =
+    let
+      watched = builtins.mapAttrs (name: unit: {
+        inherit unit;
+        host = null;
+        timers = {
+          check = null;
+          timeout = 600;
+        };
+      }) {
+        flaky = "sys-job-flaky.service";
+        flaky2 = "sys-job-flaky2.service";
+        flaky3 = "sys-job-flaky3.service";
+        loop = "sys-job-loop.service";
+      };
+      channel = attrs: {
+        to = [ ];
+        from = null;
+        command = null;
+        host = null;
+        port = null;
+        tls = null;
+        user = null;
+        passwordFile = null;
+        caFile = null;
+        url = null;
+        urlFile = null;
+        topic = null;
+        tokenFile = null;
+        format = null;
+      } // attrs;
+    in
+    v2
+    // {
+      backends = [
+        "nixcloud"
+        "notify"
+      ];
+      watch = v2.watch // watched;
+      # Its CRITICAL about the flaky units would share the notices' windows.
+      hostChecks.failedUnits = {
+        enable = false;
+        interval = 5;
+      };
+      notify = f.base.notify // {
+        channels = {
+          # msmtp's sendmail at /run/wrappers/bin/sendmail (programs.msmtp).
+          mail = channel {
+            type = "sendmail";
+            command = "/run/wrappers/bin/sendmail";
+            to = [ "sendmail-channel@example.org" ];
+          };
+          # A relay on this machine: plain SMTP to 127.0.0.1, no privilege needed.
+          relay = channel {
+            type = "smtp";
+            host = "127.0.0.1";
+            port = smtpPort;
+            tls = "none";
+            to = [ "smtp-channel@example.org" ];
+            from = "monitor@nixcloud-test.example.org";
+          };
+        };
+        targets = { };
+      };
+      targets = v2.targets // {
+        passive = v2.targets.passive ++ [
+          (passive "silent" {
+            timers = {
+              check = 1;
+              timeout = 2;
+            };
+          })
+        ];
+      };
+    };
+  notify-daemon = notify // {
+    mode = "daemon";
   };
   # daemon after a switch that adds a target
   daemon2 = daemon // {

@@ -48,7 +48,8 @@ render() {
 		# shellcheck source=nix/tests/nix-env.sh
 		. "$repo/nix/tests/nix-env.sh"
 		nix-instantiate "${nix_args[@]}" --eval --strict --json "$repo/tests/system/render.nix" \
-			--argstr apiHost "$api" --argstr docScripts "$work/doc-scripts.json" --argstr variant "$1"
+			--argstr apiHost "$api" --argstr docScripts "$work/doc-scripts.json" --argstr variant "$1" \
+			--argstr smtpPort "${smtp_port:-0}"
 	)
 }
 
@@ -140,3 +141,23 @@ mark_now() {
 	mark=$(c date +%s)
 	sleep 1
 }
+
+# The SMTP server (tests/smtp/server.py) on $smtp_port (a free one the first time); its mails
+# in $work/smtp.
+start_smtp() {
+	rm -f "$work/smtp/port"
+	/usr/bin/python3 "$repo/tests/smtp/server.py" "$work/smtp" ${smtp_port:+--port "$smtp_port"} &
+	smtp_pid=$!
+	wait_for 20 'test -s "$work/smtp/port"' || { echo "the SMTP server did not start"; return 1; }
+	smtp_port=$(cat "$work/smtp/port")
+}
+
+stop_smtp() {
+	kill "$smtp_pid" 2>/dev/null
+	wait "$smtp_pid" 2>/dev/null
+	smtp_pid=""
+}
+
+# mail_count TO [SUBJECT_REGEX]; mail_show TO SUBJECT_REGEX FIELD|body
+mail_count() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" count "$@"; }
+mail_show() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" show "$@"; }

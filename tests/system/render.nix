@@ -21,6 +21,7 @@
   apiHost,
   docScripts,
   variant,
+  smtpPort ? "0",
 }:
 let
   helpers = import ../../nix/lib.nix;
@@ -56,7 +57,10 @@ let
   };
   pkg = name: storePath name;
 
-  configs = import ./configs.nix { inherit apiHost docScripts pkg; };
+  configs = import ./configs.nix {
+    inherit apiHost docScripts pkg;
+    smtpPort = builtins.fromJSON smtpPort;
+  };
   # What module.nix does: the watch targets join targets.passive.
   watch = import ../../nix/watch.nix {
     cfg = configs.${variant};

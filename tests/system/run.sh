@@ -16,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tests/system/run.sh must run as root (it boots a container)" >&2
 	exit 2
 fi
-for tool in systemd-nspawn debootstrap nix-instantiate python3 nsenter; do
+for tool in systemd-nspawn debootstrap nix-instantiate python3 nsenter /usr/bin/python3; do
 	command -v "$tool" >/dev/null || {
 		echo "tests/system/run.sh: $tool is missing (bash .ci/run installs it)" >&2
 		exit 2
@@ -29,6 +29,7 @@ machine=/var/lib/machines/nixcloud-test-$$
 work=$(mktemp -d /tmp/nixcloud-system.XXXXXX)
 nspawn_pid=""
 server_pid=""
+smtp_pid=""
 # shellcheck source=tests/system/lib.sh
 . tests/system/lib.sh
 
@@ -39,6 +40,7 @@ cleanup() {
 	fi
 	[ -n "$nspawn_pid" ] && kill "$nspawn_pid" 2>/dev/null && wait "$nspawn_pid" 2>/dev/null
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+	[ -n "$smtp_pid" ] && kill "$smtp_pid" 2>/dev/null
 	if [ -n "${NIXCLOUD_SYSTEM_KEEP:-}" ]; then echo "kept: $work $machine"; else rm -rf "$work" "$machine"; fi
 }
 trap cleanup EXIT
@@ -66,6 +68,9 @@ server_pid=$!
 wait_for 10 'test -s "$work/api/port"' 
 api="http://127.0.0.1:$(cat "$work/api/port")"
 python3 tests/system/doc_scripts.py "$repo" >"$work/doc-scripts.json"
+# A real SMTP server on the host's 127.0.0.1 (the container shares the network): where the
+# notify cases' mail goes, through msmtp's sendmail and over SMTP (Debian's python3-aiosmtpd).
+start_smtp
 
 # ---- boot ------------------------------------------------------------------------------------
 rm -rf "$machine"
@@ -78,6 +83,8 @@ boot
 # ---- the cases -------------------------------------------------------------------------------
 # shellcheck source=tests/system/cases.sh
 . tests/system/cases.sh
+# shellcheck source=tests/system/notify-cases.sh
+. tests/system/notify-cases.sh
 
 finished=yes
 echo "system: $passed passed, $failed failed"
