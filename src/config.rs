@@ -201,6 +201,7 @@ impl Config {
             None => (None, notify::Defaults::default()),
         };
         let mut origins = BTreeMap::new();
+        let state_dir = resolve_state_dir(raw.state_dir);
         let targets = build_targets(
             &file,
             text,
@@ -210,6 +211,7 @@ impl Config {
                 failure_threshold: raw.failure_threshold,
                 notify: defaults,
             },
+            &state_dir,
             &mut warnings,
             &mut origins,
         )?;
@@ -240,7 +242,7 @@ impl Config {
             backends,
             api_host: api_host.trim_end_matches('/').to_string(),
             key,
-            state_dir: resolve_state_dir(raw.state_dir),
+            state_dir,
             queue: raw.queue,
             delivery: raw.delivery,
             icinga2,
@@ -292,14 +294,17 @@ struct Common {
     notify: notify::Defaults,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_targets(
     file: &str,
     text: &str,
     raw: &RawTargets,
     common: Common,
+    state_dir: &Path,
     warnings: &mut Vec<String>,
     origins: &mut BTreeMap<String, String>,
 ) -> anyhow::Result<Vec<Target>> {
+    let mut calendars = Vec::new();
     let a = &raw.active;
     let lines = LineIndex::new(text);
     let mut active: Vec<(usize, ActiveCheck, Option<String>)> = Vec::new();
@@ -374,25 +379,15 @@ fn build_targets(
                 bail!("{file}:{line}: target {} (passive): {why}", shown(&id));
             }
         }
-        if p.timers.check >= p.timers.timeout {
-            bail!(
-                "{file}:{line}: target {id}: timers.check ({}) must be less than timers.timeout ({}), \
-                 or every pause between two results raises an alarm",
-                p.timers.check,
-                p.timers.timeout
-            );
-        }
-        if p.timers.check == 0 {
-            bail!("{file}:{line}: target {id}: timers.check must be at least 1 minute");
-        }
+        let whose = format!("{file}:{line}: target {id}");
+        let timing = timing(&whose, &p.timers)?;
         let script_timeout = Duration::from_secs(
             p.script_timeout
-                .unwrap_or(p.timers.check.saturating_mul(60)),
+                .unwrap_or(timing.check_minutes.saturating_mul(60)),
         );
         if let Some(origin) = &item.get_ref().origin {
             origins.insert(id.clone(), origin.clone());
         }
-        let whose = format!("{file}:{line}: target {id}");
         let failure_threshold = p.failure_threshold.unwrap_or(common.failure_threshold);
         notify::threshold(&whose, "failureThreshold", failure_threshold)?;
         let notify = notify::policy(&whose, &p.notify, common.notify)?;
@@ -414,15 +409,158 @@ fn build_targets(
             id,
             kind: TargetKind::Passive(Passive {
                 script: p.script.clone(),
-                check_minutes: p.timers.check,
-                timeout_minutes: p.timers.timeout,
+                check_minutes: timing.check_minutes,
+                timeout_minutes: timing.timeout_minutes,
+                calendar: None,
                 script_timeout,
                 failure_threshold,
                 notify,
             }),
         });
+        if let Some(grace) = timing.calendar_grace {
+            calendars.push(PendingCalendar {
+                index: out.len() - 1,
+                whose,
+                exprs: p
+                    .timers
+                    .calendar
+                    .as_ref()
+                    .map(|c| c.values().to_vec())
+                    .unwrap_or_default(),
+                grace,
+                script_timeout: p.script_timeout,
+            });
+        }
     }
+    resolve_calendars(state_dir, &mut out, calendars, warnings)?;
     Ok(out)
+}
+
+/// A passive target's schedule as far as the file says it, before any calendar is resolved.
+struct Timing {
+    check_minutes: u64,
+    timeout_minutes: u64,
+    /// With `timers.calendar`: `timers.grace` (minutes) if set.
+    calendar_grace: Option<Option<u64>>,
+}
+
+/// `timers`: an interval (`check` < `timeout`) or a calendar, not both.
+fn timing(whose: &str, t: &raw::RawTimers) -> anyhow::Result<Timing> {
+    if let Some(calendar) = &t.calendar {
+        let interval: Vec<&str> = [("timers.check", t.check), ("timers.timeout", t.timeout)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|_| k))
+            .collect();
+        if !interval.is_empty() {
+            bail!(
+                "{whose}: timers.calendar and {} are both set: a calendar target waits for its \
+                 calendar's longest gap between two runs (plus timers.grace); remove {}",
+                interval.join(" and "),
+                interval.join(" and ")
+            );
+        }
+        if calendar.values().is_empty() {
+            bail!("{whose}: timers.calendar is an empty list; give at least one OnCalendar expression");
+        }
+        if let Some(e) = calendar.values().iter().find(|e| e.trim().is_empty()) {
+            bail!("{whose}: timers.calendar {e:?} is empty; give an OnCalendar expression");
+        }
+        return Ok(Timing {
+            check_minutes: 1,
+            timeout_minutes: 2,
+            calendar_grace: Some(t.grace),
+        });
+    }
+    if t.grace.is_some() {
+        bail!(
+            "{whose}: timers.grace belongs to timers.calendar; with timers.check, the silence \
+             allowed is timers.timeout"
+        );
+    }
+    let check = t.check.unwrap_or(raw::RawTimers::CHECK);
+    let timeout = t.timeout.unwrap_or(raw::RawTimers::TIMEOUT);
+    if check >= timeout {
+        bail!(
+            "{whose}: timers.check ({check}) must be less than timers.timeout ({timeout}), \
+             or every pause between two results raises an alarm"
+        );
+    }
+    if check == 0 {
+        bail!("{whose}: timers.check must be at least 1 minute");
+    }
+    Ok(Timing {
+        check_minutes: check,
+        timeout_minutes: timeout,
+        calendar_grace: None,
+    })
+}
+
+/// A calendar target waiting for its calendar to be checked.
+struct PendingCalendar {
+    index: usize,
+    whose: String,
+    exprs: Vec<String>,
+    grace: Option<u64>,
+    script_timeout: Option<u64>,
+}
+
+/// The default `timers.grace`: a tenth of the longest gap, at least five minutes.
+pub fn default_grace_seconds(gap_seconds: u64) -> u64 {
+    (gap_seconds / 10).max(300)
+}
+
+/// Checks every calendar at once (one call to systemd-analyze for those the state
+/// directory's cache does not hold) and gives each target its expected silence: the longest
+/// gap between two runs plus the grace. `check_minutes` becomes that gap, `timeout_minutes`
+/// gap plus grace, both rounded up to whole minutes, so every backend and `notify` follow the
+/// calendar without knowing of it.
+fn resolve_calendars(
+    state_dir: &Path,
+    targets: &mut [Target],
+    pending: Vec<PendingCalendar>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let lists: Vec<Vec<String>> = pending.iter().map(|p| p.exprs.clone()).collect();
+    let (answers, found) = crate::calendar::resolve(state_dir, &lists);
+    warnings.extend(found);
+    for (p, answer) in pending.into_iter().zip(answers) {
+        let calendar = answer.map_err(|problem| {
+            anyhow::anyhow!(
+                "{}: timers.calendar {}: {problem}",
+                p.whose,
+                shown_list(&p.exprs)
+            )
+        })?;
+        let grace = p
+            .grace
+            .map_or(default_grace_seconds(calendar.gap_seconds), |m| {
+                m.saturating_mul(60)
+            });
+        let TargetKind::Passive(passive) = &mut targets[p.index].kind else {
+            continue;
+        };
+        passive.check_minutes = calendar.gap_seconds.div_ceil(60).max(1);
+        passive.timeout_minutes = (calendar.gap_seconds + grace)
+            .div_ceil(60)
+            .max(passive.check_minutes + 1);
+        passive.script_timeout = Duration::from_secs(
+            p.script_timeout
+                .unwrap_or(passive.check_minutes.saturating_mul(60)),
+        );
+        passive.calendar = Some(calendar);
+    }
+    Ok(())
+}
+
+/// One expression as itself, several as a list.
+fn shown_list(exprs: &[String]) -> String {
+    match exprs {
+        [one] => format!("{one:?}"),
+        many => format!("{many:?}"),
+    }
 }
 
 /// A URL the agent sends requests to, with its place in the file when it is refused.

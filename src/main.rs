@@ -2,6 +2,7 @@
 
 mod agent;
 mod backend;
+mod calendar;
 mod checks;
 mod cli;
 mod cmd;

@@ -171,6 +171,7 @@ mod tests {
                 script: String::new(),
                 check_minutes: 1,
                 timeout_minutes: 2,
+                calendar: None,
                 script_timeout: Duration::from_secs(60),
                 failure_threshold: 1,
                 notify: Default::default(),

@@ -132,17 +132,42 @@ impl StateDir {
         Ok(dir)
     }
 
-    /// Remembers a target's latest result for `status`. Not fsynced: losing it on a crash only
-    /// makes `status` older, and the result itself is in the queue or delivered.
+    /// Remembers a target's latest result for `status`, with how many non-OK results in a
+    /// row it ends (the `failureThreshold` count `status` shows). Not fsynced: losing it on a
+    /// crash only makes `status` older, and the result itself is in the queue or delivered.
+    /// A result already recorded, or older than the one recorded, changes nothing.
     pub fn record_last(&self, result: &CheckResult) -> anyhow::Result<()> {
         let dir = self.subdir("last")?;
         let path = dir.join(format!("{}.json", crate::targets::escape(&result.target)));
-        let json = serde_json::to_vec(result).context("could not encode a result")?;
+        let before: Option<LastRecord> = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(b) = &before {
+            if (b.result.measured_at_ms, b.result.id.as_str())
+                >= (result.measured_at_ms, result.id.as_str())
+            {
+                return Ok(());
+            }
+        }
+        let failures_in_a_row = match result.state {
+            crate::result::State::Ok => 0,
+            _ => before.map_or(0, |b| b.failures_in_a_row) + 1,
+        };
+        let record = LastRecord {
+            result: result.clone(),
+            failures_in_a_row,
+        };
+        let json = serde_json::to_vec(&record).context("could not encode a result")?;
         write_atomic(&path, &json, false)
     }
 
     /// A target's latest result, if any was recorded.
     pub fn last(&self, target_id: &str) -> Option<CheckResult> {
+        self.last_record(target_id).map(|r| r.result)
+    }
+
+    /// A target's latest result and the non-OK results in a row it ends.
+    pub fn last_record(&self, target_id: &str) -> Option<LastRecord> {
         let path = self
             .root
             .join("last")
@@ -241,4 +266,13 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert!(all["a"].ok && !all["b"].ok);
     }
+}
+
+/// `last/<id>.json`: the result, and the count beside its fields (older files lack it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LastRecord {
+    #[serde(flatten)]
+    pub result: CheckResult,
+    #[serde(default)]
+    pub failures_in_a_row: u32,
 }

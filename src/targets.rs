@@ -39,8 +39,12 @@ pub struct Passive {
     pub script: String,
     /// Minutes between results (`timers.check`).
     pub check_minutes: u64,
-    /// Minutes of silence after which the server raises an alarm (`timers.timeout`).
+    /// Minutes of silence after which the server raises an alarm (`timers.timeout`). With a
+    /// calendar: its longest gap plus the grace, and `check_minutes` the gap (the one place
+    /// every backend and `notify` read the expected silence from).
     pub timeout_minutes: u64,
+    /// `timers.calendar`, checked by systemd, when results follow a calendar.
+    pub calendar: Option<crate::calendar::Calendar>,
     /// How long the script may run before it is killed and reported UNKNOWN.
     pub script_timeout: Duration,
     /// Non-OK results in a row before the target counts as failing (`failureThreshold`).
@@ -104,6 +108,22 @@ impl Target {
     pub fn schedule(&self) -> String {
         match &self.kind {
             TargetKind::Active(_) => "registered daily; checked by the server".to_string(),
+            TargetKind::Passive(p) if p.calendar.is_some() => {
+                let c = p
+                    .calendar
+                    .as_ref()
+                    .map(|c| c.normalized.join("; "))
+                    .unwrap_or_default();
+                let how = if p.script.is_empty() {
+                    "pushed by hand"
+                } else {
+                    "script"
+                };
+                format!(
+                    "{how} on calendar {c}; at most {} min apart, late after {} min",
+                    p.check_minutes, p.timeout_minutes
+                )
+            }
             TargetKind::Passive(p) if p.script.is_empty() => {
                 format!("pushed by hand, expected every {} min", p.check_minutes)
             }

@@ -51,7 +51,38 @@ struct Shared {
     file: PathBuf,
     /// The checks known, by target id; read from `file` at first use.
     checks: Mutex<Option<BTreeMap<String, Check>>>,
+    /// `<stateDir>/healthchecks/in-a-row.json`: per target id, its non-OK results in a row.
+    rows_file: PathBuf,
 }
+
+/// A target's run of non-OK results, as sent so far.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Row {
+    failures: u32,
+    /// The last result counted (a delivery repeated after a crash counts once).
+    last_id: String,
+    measured_at_ms: u64,
+}
+
+impl Row {
+    /// The row once `result` is counted.
+    fn after(&self, result: &CheckResult) -> Row {
+        if result.id == self.last_id || result.measured_at_ms < self.measured_at_ms {
+            return self.clone();
+        }
+        Row {
+            failures: match result.state {
+                crate::result::State::Ok => 0,
+                _ => self.failures.saturating_add(1),
+            },
+            last_id: result.id.clone(),
+            measured_at_ms: result.measured_at_ms,
+        }
+    }
+}
+
+/// Healthchecks' longest `schedule`.
+const SCHEDULE_MAX: usize = 100;
 
 /// A check as kept between runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +112,7 @@ impl Healthchecks {
                 owner_tag: format!("nixcloud-owner:{}", owner.replace(char::is_whitespace, "_")),
                 file: state.root().join("healthchecks").join("checks.json"),
                 checks: Mutex::new(None),
+                rows_file: state.root().join("healthchecks").join("in-a-row.json"),
             }),
             concurrency: config.delivery.concurrency,
         })
@@ -128,7 +160,11 @@ impl Shared {
         write_atomic(&self.file, &json, false)
     }
 
-    /// What the check of a passive target should hold (the fields `register` sets).
+    /// What the check of a passive target should hold (the fields `register` sets). A
+    /// calendar target's check follows the calendar itself: its normalized expressions as
+    /// the OnCalendar `schedule` (one a line) in the zone they are read in, and the grace.
+    /// One whose schedule would be longer than Healthchecks takes, or whose zone has no name,
+    /// gets the longest gap as a plain timeout instead.
     fn wanted(&self, target: &Target) -> Value {
         let p = target
             .passive()
@@ -136,13 +172,46 @@ impl Shared {
         let period = (p.check_minutes * 60).clamp(SECONDS_MIN, SECONDS_MAX);
         let grace = (p.timeout_minutes.saturating_sub(p.check_minutes) * 60)
             .clamp(SECONDS_MIN, SECONDS_MAX);
-        json!({
+        let mut check = json!({
             "name": target.id,
             "tags": format!("nixcloud-monitoring {}", self.owner_tag),
             "desc": format!("{} on {} (nixcloud-monitoring)", target.name, target.host),
-            "timeout": period,
             "grace": grace,
-        })
+        });
+        let schedule = p.calendar.as_ref().and_then(|c| {
+            let text = c.normalized.join("\n");
+            Some((text, c.zone_name()?)).filter(|(t, _)| t.len() <= SCHEDULE_MAX)
+        });
+        match schedule {
+            Some((schedule, tz)) => {
+                check["schedule"] = json!(schedule);
+                check["tz"] = json!(tz);
+            }
+            None => check["timeout"] = json!(period),
+        }
+        check
+    }
+
+    fn rows(&self) -> BTreeMap<String, Row> {
+        std::fs::read(&self.rows_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Records a target's row after a delivered result. Best effort: a lost row only makes
+    /// the next failure count from one again.
+    fn keep_row(&self, id: &str, row: Row) {
+        let mut rows = self.rows();
+        rows.insert(id.to_string(), row);
+        let dir = self.rows_file.parent().unwrap_or(&self.rows_file);
+        let written = std::fs::create_dir_all(dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| serde_json::to_vec(&rows).map_err(anyhow::Error::from))
+            .and_then(|json| write_atomic(&self.rows_file, &json, false));
+        if let Err(e) = written {
+            tracing::warn!("could not keep the failures in a row of {id}: {e:#}");
+        }
     }
 
     /// Creates or updates the check of one passive target; returns it.
@@ -245,6 +314,23 @@ fn parse_check(answer: &str) -> anyhow::Result<Check> {
     })
 }
 
+/// The ping for a result that ends `failures` non-OK results in a row: the exit status (`0`
+/// success, else a failure), but a `log` ping (recorded, no state change) while the row is
+/// below `threshold`, its body then saying so.
+fn ping_of(result: &CheckResult, failures: u32, threshold: u32) -> (String, String) {
+    if failures > 0 && failures < threshold {
+        let note = format!(
+            "{} ({failures} of {threshold} in a row; failureThreshold not reached)\n",
+            result.state.label()
+        );
+        return (
+            "log".into(),
+            keep_tail(&format!("{note}{}", ping_body(result)), BODY_LIMIT),
+        );
+    }
+    (u8::from(result.state).to_string(), ping_body(result))
+}
+
 /// The ping body: the output, then the perfdata after a `|` line as plugins print it, cut to
 /// what the server keeps, keeping the end.
 pub fn ping_body(result: &CheckResult) -> String {
@@ -323,22 +409,35 @@ impl Api for Healthchecks {
         target: Option<&Target>,
     ) -> Result<(), DeliveryError> {
         let what = format!("sending the result of {} to Healthchecks", result.target);
-        let suffix = u8::from(result.state).to_string();
+        let row = self
+            .shared
+            .rows()
+            .remove(&result.target)
+            .unwrap_or_default()
+            .after(result);
+        let threshold = target
+            .and_then(|t| t.passive())
+            .map_or(1, |p| p.failure_threshold);
+        let (suffix, body) = ping_of(result, row.failures, threshold);
         let url = match self.shared.ping_url(&result.target) {
             Some(url) => url,
             None => self.register_one(result, target).await?,
         };
-        let first = self.shared.ping(&url, &suffix, ping_body(result), &what);
-        match first.await {
+        let first = self.shared.ping(&url, &suffix, body.clone(), &what);
+        let outcome = match first.await {
             // Deleted on the server: create it again and send once more.
             PingOutcome::Unknown(e) => {
                 tracing::warn!("{e:#}; registering {} again", result.target);
                 let url = self.register_one(result, target).await?;
-                let again = self.shared.ping(&url, &suffix, ping_body(result), &what);
+                let again = self.shared.ping(&url, &suffix, body, &what);
                 again.await.into_result()
             }
             other => other.into_result(),
+        };
+        if outcome.is_ok() {
+            self.shared.keep_row(&result.target, row);
         }
+        outcome
     }
 
     fn check_access(&self, _target: Option<&Target>) -> Result<(), SecretError> {

@@ -74,6 +74,7 @@ pub async fn run(first: &Agent) -> anyhow::Result<Code> {
             Woke::Finished(id) => daemon.schedule.finished(id.as_deref(), now),
             Woke::Timer => {}
         }
+        follow_calendars(&mut daemon.schedule, agent, now);
         if daemon.work(agent, now).await.is_none() {
             break;
         }
@@ -114,6 +115,7 @@ impl Daemon {
         let now = Instant::now();
         let mut schedule = Schedule::new(&agent.config.targets, agent.lanes.len(), now);
         schedule.notify_lanes(&notify_lanes(agent), now);
+        follow_calendars(&mut schedule, agent, now);
         Ok(Daemon {
             backends: Arc::new(agent.backends()?),
             schedule,
@@ -282,6 +284,7 @@ impl Daemon {
                 tracing::info!("reloaded {path}: {changes}");
                 self.schedule
                     .reload(&fresh.config.targets, fresh.lanes.len(), now);
+                follow_calendars(&mut self.schedule, &fresh, now);
                 self.schedule.notify_lanes(&notify_lanes(&fresh), now);
                 self.noticed_at.clear();
                 self.backends = Arc::new(fresh_backends);
@@ -564,6 +567,14 @@ fn notify(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
         tracing::debug!("sd_notify: {e}");
     }
+}
+
+/// The wall clock for the calendar jobs, and each new one's first run (soon when its last
+/// result is older than its calendar's previous run).
+fn follow_calendars(schedule: &mut Schedule, agent: &Agent, now: Instant) {
+    schedule.follow_calendars(now, crate::state::now_ms(), |id| {
+        agent.state.last(id).map(|r| r.measured_at_ms)
+    });
 }
 
 #[cfg(test)]

@@ -24,8 +24,10 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     let notices = Notices::load(agent);
     let mut rows = Vec::new();
     for t in &agent.config.targets {
-        let last = agent.state.last(&t.id);
+        let record = agent.state.last_record(&t.id);
+        let last = record.as_ref().map(|r| r.result.clone());
         let reg = regs.get(&t.id);
+        let timing = timing(t, last.as_ref().map(|l| l.measured_at_ms), now_ms);
         rows.push(json!({
             "notify": notices.of(t, now_ms),
             "id": t.id,
@@ -33,6 +35,10 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
             // Where the NixOS module took the target from; null for targets written by hand.
             "origin": agent.config.origins.get(&t.id),
             "schedule": t.schedule(),
+            "next_run": timing.next_run.map(format_ms),
+            "late_since": timing.late_since.map(format_ms),
+            "failure_threshold": t.passive().map(|p| p.failure_threshold),
+            "failures_in_a_row": record.as_ref().map(|r| r.failures_in_a_row),
             "registered": reg.map(|r| r.ok),
             "registered_at": reg.map(|r| format_ms(r.at_ms)),
             "registration_error": reg.and_then(|r| r.error.clone()),
@@ -85,6 +91,12 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
         if let Some(origin) = r["origin"].as_str() {
             println!("    from {origin}");
         }
+        if let Some(next) = r["next_run"].as_str() {
+            println!("    next run: {next}");
+        }
+        if let Some(since) = r["late_since"].as_str() {
+            println!("    LATE since {since}: no result by then");
+        }
         let last = &r["last"];
         if !last.is_null() {
             let took = last["duration_ms"]
@@ -98,8 +110,15 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
                 .chars()
                 .take(100)
                 .collect();
+            let row = match (
+                r["failures_in_a_row"].as_u64(),
+                r["failure_threshold"].as_u64(),
+            ) {
+                (Some(n), Some(of)) if n > 0 => format!(", {n} of {of} in a row"),
+                _ => String::new(),
+            };
             println!(
-                "    last: {} at {} ({}{took}): {output}",
+                "    last: {}{row} at {} ({}{took}): {output}",
                 s(&last["state_label"]),
                 s(&last["measured_at"]),
                 s(&last["delivery"])
@@ -131,6 +150,36 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     }
     println!("state directory: {}", agent.state.root().display());
     Ok(Code::Ok)
+}
+
+/// When a passive target runs next and since when it is late.
+struct Timing {
+    next_run: Option<u64>,
+    late_since: Option<u64>,
+}
+
+/// A calendar target's next run, and its late time: the first run after its last result (or,
+/// before any, after `now` less the gap) plus the grace. An interval target is late
+/// `timers.timeout` minutes after its last result.
+fn timing(t: &crate::targets::Target, last_ms: Option<u64>, now_ms: u64) -> Timing {
+    let Some(p) = t.passive() else {
+        return Timing {
+            next_run: None,
+            late_since: None,
+        };
+    };
+    let due = match &p.calendar {
+        Some(c) => {
+            let grace_ms = (p.timeout_minutes - p.check_minutes) * 60_000;
+            let from = last_ms.unwrap_or(now_ms.saturating_sub(c.gap_seconds * 1000));
+            c.next_after_ms(from).map(|at| at + grace_ms)
+        }
+        None => last_ms.map(|at| at + p.timeout_minutes * 60_000),
+    };
+    Timing {
+        next_run: p.calendar.as_ref().and_then(|c| c.next_after_ms(now_ms)),
+        late_since: due.filter(|&d| d <= now_ms),
+    }
 }
 
 /// What the notify lanes remember per target, for `status`.

@@ -286,18 +286,28 @@ pub(super) struct RawPassive {
     pub(super) notify: super::notify::RawTargetNotify,
 }
 
-#[derive(Deserialize)]
+/// `timers`: an interval (`check`, `timeout`) or a calendar (`calendar`, `grace`); which of
+/// them is set is checked in `build_targets`, where the target can be named.
+#[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawTimers {
-    pub(super) check: u64,
-    pub(super) timeout: u64,
+    pub(super) check: Option<u64>,
+    pub(super) timeout: Option<u64>,
+    /// One systemd `OnCalendar=` expression, or a list of them.
+    pub(super) calendar: Option<OneOrMany>,
+    /// Minutes added to a calendar's longest gap before the target counts as silent.
+    pub(super) grace: Option<u64>,
 }
 
-impl Default for RawTimers {
-    fn default() -> Self {
-        RawTimers {
-            check: 60,
-            timeout: 180,
-        }
+impl RawTimers {
+    /// `timers.check` unless the file says otherwise.
+    pub(super) const CHECK: u64 = 60;
+    /// `timers.timeout` likewise.
+    pub(super) const TIMEOUT: u64 = 180;
+}
+
+impl OneOrMany {
+    pub(super) fn values(&self) -> &[String] {
+        &self.0
     }
 }

@@ -521,3 +521,93 @@ fn each_backend_names_its_own_server_in_messages() {
         ]
     );
 }
+
+/// A passive target with `timers` as given, its state directory a fresh temporary one.
+fn calendar_config(timers: &str) -> (tempfile::TempDir, anyhow::Result<Config>) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "stateDir = {:?}\n[[targets.passive]]\nhost = \"h\"\nname = \"backup\"\ntimers = {timers}\n",
+        dir.path().display().to_string()
+    );
+    let config = parse(&text);
+    (dir, config)
+}
+
+#[test]
+fn a_calendar_gives_the_expected_silence() {
+    let (_dir, cfg) = calendar_config("{ calendar = \"*-*-* 03:00 UTC\" }");
+    let p = cfg.unwrap().targets[0].passive().unwrap().clone();
+    // A day between two runs, plus the default grace: a tenth of it (144 minutes).
+    assert_eq!((p.check_minutes, p.timeout_minutes), (1440, 1440 + 144));
+    assert_eq!(p.calendar.unwrap().normalized, ["*-*-* 03:00:00 UTC"]);
+    assert_eq!(p.script_timeout, Duration::from_secs(1440 * 60));
+    let (_dir, cfg) =
+        calendar_config("{ calendar = [\"Mon..Fri 18:00 UTC\", \"Sat 12:00 UTC\"], grace = 30 }");
+    let p = cfg.unwrap().targets[0].passive().unwrap().clone();
+    assert_eq!(
+        (p.check_minutes, p.timeout_minutes),
+        (54 * 60, 54 * 60 + 30)
+    );
+    // At least five minutes of grace.
+    let (_dir, cfg) = calendar_config("{ calendar = \"*:0/15\" }");
+    let p = cfg.unwrap().targets[0].passive().unwrap().clone();
+    assert_eq!((p.check_minutes, p.timeout_minutes), (15, 20));
+}
+
+#[test]
+fn bad_calendars_are_errors_naming_the_target() {
+    let cases = [
+        (
+            "{ calendar = \"Mon 25:00\" }",
+            "systemd refuses \"Mon 25:00\": Failed to parse calendar specification 'Mon 25:00'",
+        ),
+        ("{ calendar = \"2020-01-01\" }", "never elapses again"),
+        ("{ calendar = \"*-02-30\" }", "never elapses again"),
+        (
+            "{ calendar = \"daily\", check = 60 }",
+            "timers.calendar and timers.check are both set",
+        ),
+        (
+            "{ calendar = \"daily\", timeout = 100, check = 5 }",
+            "timers.check and timers.timeout",
+        ),
+        ("{ calendar = [] }", "empty list"),
+        ("{ calendar = \" \" }", "is empty"),
+        (
+            "{ check = 5, grace = 3 }",
+            "timers.grace belongs to timers.calendar",
+        ),
+        (
+            "{ calendar = [\"daily\", \"bogus\"] }",
+            "[\"daily\", \"bogus\"]: systemd refuses \"bogus\"",
+        ),
+    ];
+    for (timers, want) in cases {
+        let (_dir, cfg) = calendar_config(timers);
+        let e = format!("{:#}", cfg.unwrap_err());
+        assert!(e.contains(":2: target h-backup: "), "{timers}: {e}");
+        assert!(e.contains(want), "{timers}: {e}");
+    }
+}
+
+#[test]
+fn a_threshold_of_0_or_above_100_is_an_error() {
+    for (text, want) in [
+        ("failureThreshold = 0\n", "the top level"),
+        ("failureThreshold = 101\n", "the top level"),
+        (
+            "[[targets.passive]]\nhost = \"h\"\nname = \"n\"\nfailureThreshold = 0\n",
+            "target h-n",
+        ),
+        (
+            "[[targets.passive]]\nhost = \"h\"\nname = \"n\"\nfailureThreshold = 101\n",
+            "target h-n",
+        ),
+    ] {
+        let e = err(text);
+        assert!(
+            e.contains(want) && e.contains("failureThreshold"),
+            "{text}: {e}"
+        );
+    }
+}

@@ -310,3 +310,99 @@ fn a_wrong_key_is_refused_and_named() {
     );
     assert!(hc.checks().is_empty());
 }
+
+/// `failureThreshold = 3`: the first two non-OK results in a row are `/log` pings, which
+/// change nothing on the server; the third is the failure; an OK is a success and starts the
+/// count again (the stand-in answers `/log` as the real server does: docs/healthchecks.md).
+#[test]
+fn results_below_the_failure_threshold_are_log_pings() {
+    let hc = Standin::start();
+    let sb = sandbox(
+        &hc,
+        "[[targets.passive]]\nhost = \"backup\"\nname = \"nightly\"\nfailureThreshold = 3\n",
+    );
+    let submit = |text: &str, state: &str| {
+        let out = sb
+            .cmd(&["submit", "backup-nightly", text, "", state])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+    };
+    submit("fine", "0");
+    submit("broken 1", "2");
+    assert_eq!(
+        hc.check("backup-nightly")["status"],
+        "up",
+        "a log ping changes no state"
+    );
+    assert!(hc
+        .last_body("backup-nightly")
+        .starts_with("CRITICAL (1 of 3 in a row"));
+    submit("broken 2", "1");
+    assert_eq!(hc.check("backup-nightly")["status"], "up");
+    submit("broken 3", "2");
+    assert_eq!(
+        hc.check("backup-nightly")["status"],
+        "down",
+        "the third in a row"
+    );
+    submit("still broken", "2");
+    submit("fixed", "0");
+    submit("broken again", "2");
+    let kinds: Vec<(String, Option<i64>)> = hc
+        .pings("backup-nightly")
+        .into_iter()
+        .map(|(kind, exit, _)| (kind, exit))
+        .collect();
+    let want = [
+        ("success", Some(0)),
+        ("log", None),
+        ("log", None),
+        ("fail", Some(2)),
+        ("fail", Some(2)),
+        ("success", Some(0)),
+        ("log", None),
+    ];
+    let want: Vec<(String, Option<i64>)> = want.iter().map(|(k, e)| (k.to_string(), *e)).collect();
+    assert_eq!(kinds, want);
+    assert_eq!(hc.check("backup-nightly")["status"], "up");
+}
+
+/// A calendar target's check follows the calendar: its normalized form as the OnCalendar
+/// schedule, the zone it names, the grace; switching back to an interval makes it a plain
+/// timeout check again.
+#[test]
+fn a_calendar_target_registers_its_schedule() {
+    let hc = Standin::start();
+    let sb = sandbox(
+        &hc,
+        "[[targets.passive]]\nhost = \"backup\"\nname = \"nightly\"\n\
+         timers = { calendar = [\"Mon..Fri 03:00 Europe/Berlin\", \"Sat 12:00 Europe/Berlin\"], grace = 30 }\n",
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let check = hc.check("backup-nightly");
+    assert_eq!(
+        check["schedule"],
+        "Mon..Fri *-*-* 03:00:00 Europe/Berlin\nSat *-*-* 12:00:00 Europe/Berlin"
+    );
+    assert_eq!(check["tz"], "Europe/Berlin");
+    assert_eq!(check["grace"], 1800);
+    assert!(check.get("timeout").is_none(), "{check}");
+    let out = sb.cmd(&["-v", "register"]).output().unwrap();
+    assert!(
+        output_text(&out).contains("(unchanged)"),
+        "{}",
+        output_text(&out)
+    );
+    sb.config(&format!(
+        "backends = [\"healthchecks\"]\nstateDir = \"{{state}}\"\n\
+         [healthchecks]\nurl = \"{}\"\napiKeyFile = \"{}\"\nowner = \"host-a\"\n\
+         [[targets.passive]]\nhost = \"backup\"\nname = \"nightly\"\n",
+        hc.url(),
+        sb.path("hc-key").display()
+    ));
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(hc.check("backup-nightly")["timeout"], 3600);
+}

@@ -18,8 +18,10 @@ Implemented: POST/GET /api/v3/checks/ (?tag= filtering, "unique" upsert), GET/PO
 (any method) to /ping/<uuid>[/start|/fail|/log|/<exit status>][?rid=<uuid>].
 Slug pings /ping/<ping key>/<slug>... answer as for an unknown slug (404 "not found", or 400
 "invalid url format" for a slug with capitals). Not implemented (404 like an unknown URL):
-pause/resume, flips, channels, badges, api/v1 and api/v2; no read-only keys. A "schedule"
-(cron/OnCalendar) in a create/update answers 400 {"error": "stand-in: schedule is not supported"}.
+pause/resume, flips, channels, badges, api/v1 and api/v2; no read-only keys. A "schedule" is
+kept as the real server keeps it (kind "cron" for one line of five fields, else "oncalendar";
+the check then shows "schedule" and "tz" instead of "timeout"), but not checked for syntax,
+and such a check never goes late (the stand-in computes no cron or OnCalendar times).
 
 Production-like (DEBUG=False) error pages: unknown URL or unknown check on the API -> 404 with
 Django's plain "Not Found" page; a request body over 2,621,440 bytes -> 400 "Bad Request" page.
@@ -134,8 +136,6 @@ def validate_spec(data):
                 raise Invalid("slug does not match pattern")
             if key == "tz" and v not in zoneinfo.available_timezones() and v != "UTC":
                 raise Invalid("tz is not a valid timezone")
-            if key == "schedule":
-                raise Invalid("stand-in: schedule is not supported", prefix="")
         elif key in BOOL_FIELDS:
             if not isinstance(v, bool):
                 raise Invalid(f"{key} is not a boolean")
@@ -177,6 +177,7 @@ class Check:
         self.created = datetime.now(timezone.utc)
         self.name = self.slug = self.tags = self.desc = ""
         self.kind = "simple"
+        self.schedule = "* * * * *"
         self.timeout = timedelta(seconds=DEFAULT_TIMEOUT)
         self.grace = timedelta(seconds=DEFAULT_GRACE)
         self.n_pings = 0
@@ -253,7 +254,11 @@ class Check:
         d["pause_url"] = update_url + "/pause"
         d["resume_url"] = update_url + "/resume"
         d["channels"] = ""
-        d["timeout"] = int(self.timeout.total_seconds())
+        if self.kind == "simple":
+            d["timeout"] = int(self.timeout.total_seconds())
+        else:
+            d["schedule"] = self.schedule
+            d["tz"] = self.tz
         return d
 
     def update(self, spec):
@@ -266,7 +271,13 @@ class Check:
                 raise Invalid(f"invalid channel identifier: {s}", prefix="")
         if "name" in spec:
             self.name = spec["name"]
-        if spec.get("timeout"):
+        # As the real server's Spec.kind(): a schedule wins over a timeout.
+        if spec.get("schedule"):
+            one_line = "\n" not in spec["schedule"].strip()
+            cron = one_line and len(spec["schedule"].split()) == 5
+            self.kind = "cron" if cron else "oncalendar"
+            self.schedule = spec["schedule"]
+        elif spec.get("timeout"):
             self.kind = "simple"
             self.timeout = timedelta(seconds=spec["timeout"])
         if "subject" in spec:

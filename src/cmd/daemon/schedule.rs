@@ -46,9 +46,27 @@ fn after(now: Instant, wait: Duration) -> Instant {
 #[derive(Debug)]
 pub struct Job {
     pub target: Target,
+    /// The interval; for a calendar target its longest gap, used only while the wall clock is
+    /// unknown (see [`Schedule::follow_calendars`]).
     pub every: Duration,
     pub next: Instant,
     pub running: bool,
+    /// A calendar job whose `next` is not yet its calendar's (it was just added).
+    pub unplaced: bool,
+}
+
+/// The wall clock at one instant: calendars are wall-clock times, the schedule's deadlines
+/// instants.
+#[derive(Debug, Clone, Copy)]
+pub struct Wall {
+    pub at: Instant,
+    pub ms: u64,
+}
+
+impl Wall {
+    fn ms_at(self, now: Instant) -> u64 {
+        self.ms + now.saturating_duration_since(self.at).as_millis() as u64
+    }
 }
 
 /// One backend's lane: when it delivers next (`None`: nothing waits for it until a new result
@@ -144,6 +162,8 @@ pub struct Schedule {
     pub jobs: Vec<Job>,
     /// One per notify lane.
     pub notices: Vec<NoticeTimer>,
+    /// The last wall-clock reading the loop handed in.
+    pub wall: Option<Wall>,
 }
 
 impl Schedule {
@@ -156,6 +176,7 @@ impl Schedule {
             lanes: vec![LaneTimer::at(now); lanes],
             jobs: jobs(targets, &[], now),
             notices: Vec::new(),
+            wall: None,
         }
     }
 
@@ -267,13 +288,48 @@ impl Schedule {
         }
     }
 
-    /// Job `i` starts at `now`: it runs next one interval later, and not before this run
-    /// ended. The target whose script to run, `None` for no such job.
+    /// Job `i` starts at `now`: it runs next one interval later (a calendar job: at its
+    /// calendar's next run), and not before this run ended. The target whose script to run,
+    /// `None` for no such job.
     pub fn start(&mut self, i: usize, now: Instant) -> Option<&Target> {
+        let wall = self.wall;
         let job = self.jobs.get_mut(i)?;
-        job.next = after(now, job.every);
+        job.next = match (calendar_of(&job.target), wall) {
+            (Some(c), Some(wall)) => next_run(c, wall, now).unwrap_or(after(now, FAR)),
+            _ => after(now, job.every),
+        };
         job.running = true;
         Some(&job.target)
+    }
+
+    /// The wall clock reads `wall_ms` at `now`. Calendar jobs not yet placed get their
+    /// calendar's next run, or run soon when the run before it was missed: when their last
+    /// result (`last_ms` of the target id) is older than that previous run (what
+    /// `Persistent=true` does for timers).
+    pub fn follow_calendars(
+        &mut self,
+        now: Instant,
+        wall_ms: u64,
+        last_ms: impl Fn(&str) -> Option<u64>,
+    ) {
+        let wall = Wall {
+            at: now,
+            ms: wall_ms,
+        };
+        self.wall = Some(wall);
+        for job in self.jobs.iter_mut().filter(|j| j.unplaced) {
+            job.unplaced = false;
+            let Some(c) = calendar_of(&job.target) else {
+                continue;
+            };
+            let since = wall_ms.saturating_sub(c.gap_seconds * 1000);
+            let missed = c
+                .next_after_ms(last_ms(&job.target.id).unwrap_or(since).max(since))
+                .is_some_and(|run| run <= wall_ms);
+            if !missed {
+                job.next = next_run(c, wall, now).unwrap_or(after(now, FAR));
+            }
+        }
     }
 
     /// The script of target `id` ended at `now` and its result was queued: the job may run
@@ -303,6 +359,17 @@ impl Schedule {
     }
 }
 
+fn calendar_of(t: &Target) -> Option<&crate::calendar::Calendar> {
+    t.passive()?.calendar.as_ref()
+}
+
+/// The instant of a calendar's next run after `now`.
+fn next_run(c: &crate::calendar::Calendar, wall: Wall, now: Instant) -> Option<Instant> {
+    let now_ms = wall.ms_at(now);
+    let at = c.next_after_ms(now_ms)?;
+    Some(after(now, Duration::from_millis(at - now_ms)))
+}
+
 /// The jobs for the scripted passive targets in `targets`. `old` is the schedule before a
 /// reload: a target whose script and timing are unchanged keeps its next time, a changed or
 /// added one runs soon; a target whose script still runs stays marked running (no second run
@@ -322,14 +389,15 @@ fn jobs(targets: &[Target], old: &[Job], now: Instant) -> Vec<Job> {
                 JOB_SPACING.saturating_mul(i.try_into().unwrap_or(u32::MAX)),
             );
             let before = old.iter().find(|j| j.target.id == t.id);
+            let kept = before.filter(|j| same_schedule(&j.target, t));
             Job {
                 target: t.clone(),
                 every,
-                next: match before {
-                    Some(j) if same_schedule(&j.target, t) => j.next,
-                    _ => soon,
-                },
+                next: kept.map_or(soon, |j| j.next),
                 running: before.is_some_and(|j| j.running),
+                unplaced: kept.map_or(t.passive().is_some_and(|p| p.calendar.is_some()), |j| {
+                    j.unplaced
+                }),
             }
         })
         .collect()
@@ -341,6 +409,8 @@ fn same_schedule(a: &Target, b: &Target) -> bool {
         (Some(a), Some(b)) => {
             a.script == b.script
                 && a.check_minutes == b.check_minutes
+                && a.calendar.as_ref().map(|c| &c.normalized)
+                    == b.calendar.as_ref().map(|c| &c.normalized)
                 && a.script_timeout == b.script_timeout
         }
         _ => false,

@@ -419,3 +419,39 @@ fn a_notify_lane_looks_at_its_clock_when_told_and_at_least_every_minute() {
     s.reload(&[], 3, t0);
     assert!(s.notices.is_empty());
 }
+
+#[test]
+fn a_calendar_job_runs_at_its_calendar_and_catches_up_a_missed_run() {
+    // Every day at 03:00 UTC; the wall clock reads 2026-01-01 12:00 UTC.
+    let ts = targets(&[(
+        "daily",
+        "exit=0",
+        "timers = { calendar = \"*-*-* 03:00 UTC\" }",
+    )]);
+    let noon: u64 = 1_767_268_800_000;
+    let next_3am = noon + 15 * 3600 * 1000;
+    let t0 = Instant::now();
+    // Its last result came after this morning's run: it waits for tomorrow's.
+    let mut s = Schedule::new(&ts, 1, t0);
+    s.follow_calendars(t0, noon, |_| Some(noon - 3600 * 1000));
+    assert_eq!(s.jobs[0].next, t0 + Duration::from_millis(next_3am - noon));
+    // It ran and the next run is the day after at 03:00.
+    let later = t0 + Duration::from_millis(next_3am - noon);
+    s.start(0, later);
+    assert_eq!(s.jobs[0].next, later + secs(24 * 3600));
+    // No result since yesterday's 03:00 run: this morning's was missed, it runs soon.
+    let mut s = Schedule::new(&ts, 1, t0);
+    s.follow_calendars(t0, noon, |_| Some(noon - 30 * 3600 * 1000));
+    assert_eq!(s.jobs[0].next, t0);
+    // Never a result: soon too.
+    let mut s = Schedule::new(&ts, 1, t0);
+    s.follow_calendars(t0, noon, |_| None);
+    assert_eq!(s.jobs[0].next, t0);
+    // A reload with the same calendar keeps its place; placing happens once.
+    let mut s = Schedule::new(&ts, 1, t0);
+    s.follow_calendars(t0, noon, |_| Some(noon));
+    let placed = s.jobs[0].next;
+    s.reload(&ts, 1, t0 + secs(5));
+    s.follow_calendars(t0 + secs(5), noon + 5000, |_| None);
+    assert_eq!(s.jobs[0].next, placed);
+}
