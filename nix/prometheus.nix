@@ -14,6 +14,8 @@
 #     nixcloud_monitoring_registered_timestamp_seconds{...}  every passive
 #                                                        target, also before
 #                                                        its first result
+#     nixcloud_monitoring_failures_in_a_row{...}         non-OK results in a row
+#     nixcloud_monitoring_failure_threshold{...}         failureThreshold
 #     nixcloud_monitoring_run_duration_seconds{...}
 #     nixcloud_monitoring_perfdata{...,label,uom}
 #   When services.prometheus.exporters.node.enable is set, `module` points the
@@ -393,6 +395,14 @@ rec {
     in
     map job (filter (k: ofKind k != [ ]) names.activeKinds);
 
+  # A state alert fires once failureThreshold non-OK results came in a row:
+  # the textfile's nixcloud_monitoring_failures_in_a_row against
+  # nixcloud_monitoring_failure_threshold ("unless" a count below it, so a
+  # textfile of an older agent without them still alerts at once).
+  failing =
+    state:
+    "(nixcloud_monitoring_state == ${toString state}) unless (nixcloud_monitoring_failures_in_a_row < nixcloud_monitoring_failure_threshold)";
+
   # The generic alerts, the same on every machine (one group name, so a
   # server can merge the machines' groups with lib.unique).
   genericGroup = {
@@ -414,19 +424,19 @@ rec {
       }
       {
         alert = "NixcloudMonitoringCritical";
-        expr = "nixcloud_monitoring_state == 2";
+        expr = failing 2;
         labels.severity = "critical";
         annotations.summary = "{{ $labels.service }} on {{ $labels.host }} is CRITICAL";
       }
       {
         alert = "NixcloudMonitoringWarning";
-        expr = "nixcloud_monitoring_state == 1";
+        expr = failing 1;
         labels.severity = "warning";
         annotations.summary = "{{ $labels.service }} on {{ $labels.host }} is WARNING";
       }
       {
         alert = "NixcloudMonitoringUnknown";
-        expr = "nixcloud_monitoring_state == 3";
+        expr = failing 3;
         labels.severity = "warning";
         annotations.summary = "{{ $labels.service }} on {{ $labels.host }} is UNKNOWN";
       }

@@ -591,9 +591,9 @@ in
     expr = map (r: r.expr) (builtins.head rules.groups).rules;
     expected = [
       "(time() - nixcloud_monitoring_last_result_timestamp_seconds > nixcloud_monitoring_timeout_seconds) or ((time() - nixcloud_monitoring_registered_timestamp_seconds > nixcloud_monitoring_timeout_seconds) unless nixcloud_monitoring_last_result_timestamp_seconds)"
-      "nixcloud_monitoring_state == 2"
-      "nixcloud_monitoring_state == 1"
-      "nixcloud_monitoring_state == 3"
+      "(nixcloud_monitoring_state == 2) unless (nixcloud_monitoring_failures_in_a_row < nixcloud_monitoring_failure_threshold)"
+      "(nixcloud_monitoring_state == 1) unless (nixcloud_monitoring_failures_in_a_row < nixcloud_monitoring_failure_threshold)"
+      "(nixcloud_monitoring_state == 3) unless (nixcloud_monitoring_failures_in_a_row < nixcloud_monitoring_failure_threshold)"
       ''probe_success{job=~"nixcloud-monitoring-.*"} == 0''
     ];
   }

@@ -1090,3 +1090,106 @@ fn when_reading_the_objects_fails_every_object_is_written() {
     let vars = &icinga.service(&format!("{o}!b (IPv4)")).unwrap()["vars"];
     assert_eq!(vars["http_port"], 8089, "{vars:#}");
 }
+
+/// `failureThreshold = 3` is the passive service's `max_check_attempts`: on the real Icinga2
+/// the first and second CRITICAL results in a row are SOFT states, the third is HARD, and a
+/// Notification object on the service sends only then (its `notification_number` stays 0
+/// until the HARD state).
+#[test]
+fn failure_threshold_is_soft_until_the_third_and_only_hard_notifies() {
+    let Some(icinga) = Icinga::get() else { return };
+    let host = unique("threshold");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &host,
+        &format!(
+            "[[targets.passive]]\nhost = \"{host}\"\nname = \"backup\"\nfailureThreshold = 3\n"
+        ),
+    );
+    sb.cmd(&["register"]).assert().success();
+    let service = format!("{host}!backup");
+    assert_eq!(
+        icinga.service(&service).unwrap()["max_check_attempts"].as_f64(),
+        Some(3.0)
+    );
+    // A user and a command that only exits 0: what counts is whether Icinga2 sends.
+    let put = |path: &str, attrs: Value| {
+        let body = serde_json::json!({ "attrs": attrs }).to_string();
+        let (code, doc) = icinga.api("PUT", path, Some(&body));
+        assert_eq!(code, 200, "{path}: {doc}");
+    };
+    put(
+        &format!("/v1/objects/users/{host}-admin"),
+        serde_json::json!({}),
+    );
+    put(
+        &format!("/v1/objects/notificationcommands/{host}-true"),
+        serde_json::json!({ "command": ["/bin/true"] }),
+    );
+    let notification = format!("{host}!backup!{host}-mail");
+    put(
+        &format!("/v1/objects/notifications/{}", encode(&notification)),
+        serde_json::json!({
+            "host_name": host, "service_name": "backup", "command": format!("{host}-true"),
+            "users": [format!("{host}-admin")], "interval": 0,
+        }),
+    );
+    let sent = || {
+        let (code, doc) = icinga.api(
+            "GET",
+            &format!("/v1/objects/notifications/{}", encode(&notification)),
+            None,
+        );
+        assert_eq!(code, 200, "{doc}");
+        doc["results"][0]["attrs"]["notification_number"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let submit = |text: &str, state: &str| {
+        let out = sb
+            .cmd(&["submit", &format!("{host}-backup"), text, "", state])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+    };
+    submit("fine", "0");
+    icinga.wait_for(&service, Duration::from_secs(10), |a| output(a) == "fine");
+    // state_type 0 is SOFT, 1 HARD.
+    for (n, soft) in [(1, true), (2, true), (3, false)] {
+        let text = format!("broken {n}");
+        submit(&text, "2");
+        let attrs = icinga.wait_for(&service, Duration::from_secs(10), |a| output(a) == text);
+        assert_eq!(state(&attrs), Some(2), "{attrs:#}");
+        assert_eq!(
+            attrs["check_attempt"].as_f64(),
+            Some(if soft { n as f64 } else { 1.0 }),
+            "result {n}: {attrs:#}"
+        );
+        assert_eq!(
+            attrs["state_type"].as_f64(),
+            Some(if soft { 0.0 } else { 1.0 }),
+            "result {n}: {attrs:#}"
+        );
+        if soft {
+            std::thread::sleep(Duration::from_millis(500));
+            assert_eq!(sent(), 0.0, "no notification on SOFT result {n}");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sent() < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the HARD state sent no notification"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Clean up the objects this test made beside the agent's.
+    for path in [
+        format!("/v1/objects/notifications/{}", encode(&notification)),
+        format!("/v1/objects/users/{host}-admin"),
+        format!("/v1/objects/notificationcommands/{host}-true?cascade=1"),
+    ] {
+        icinga.api("DELETE", &path, None);
+    }
+}

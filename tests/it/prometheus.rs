@@ -108,7 +108,7 @@ fn last_result(sb: &Sandbox, escaped_id: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
-const HELP: [(&str, &str); 7] = [
+const HELP: [(&str, &str); 9] = [
     (
         "nixcloud_monitoring_state",
         "State of the target's last result: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
@@ -124,6 +124,14 @@ const HELP: [(&str, &str); 7] = [
     (
         "nixcloud_monitoring_timeout_seconds",
         "Silence after which the target counts as stale (timers.timeout).",
+    ),
+    (
+        "nixcloud_monitoring_failures_in_a_row",
+        "Non-OK results in a row up to the last one (0 after an OK).",
+    ),
+    (
+        "nixcloud_monitoring_failure_threshold",
+        "Non-OK results in a row before the target counts as failing (failureThreshold).",
     ),
     (
         "nixcloud_monitoring_registered_timestamp_seconds",
@@ -354,6 +362,14 @@ fn end_to_end(test: &str, backends: &str) {
                 ]
             ),
             (
+                "nixcloud_monitoring_failure_threshold",
+                vec![
+                    format!("{DISK} 1"),
+                    format!("{BACKUP} 1"),
+                    format!("{SAY} 1")
+                ]
+            ),
+            (
                 "nixcloud_monitoring_registered_timestamp_seconds",
                 vec![registered(DISK), registered(BACKUP), registered(SAY)]
             ),
@@ -411,6 +427,8 @@ fn end_to_end(test: &str, backends: &str) {
         ),
         ("nixcloud_monitoring_check_interval_seconds", vec![format!("{DISK} 300"), format!("{BACKUP} 3600"), format!("{SAY} 3600")]),
         ("nixcloud_monitoring_timeout_seconds", vec![format!("{DISK} 900"), format!("{BACKUP} 10800"), format!("{SAY} 10800")]),
+        ("nixcloud_monitoring_failures_in_a_row", vec![format!("{DISK} 1"), format!("{BACKUP} 0"), format!("{SAY} 1")]),
+        ("nixcloud_monitoring_failure_threshold", vec![format!("{DISK} 1"), format!("{BACKUP} 1"), format!("{SAY} 1")]),
         ("nixcloud_monitoring_registered_timestamp_seconds", vec![registered(DISK), registered(BACKUP), registered(SAY)]),
         ("nixcloud_monitoring_run_duration_seconds", vec![format!("{DISK} {}", seconds(duration))]),
         (
@@ -436,7 +454,7 @@ fn end_to_end(test: &str, backends: &str) {
         "{served:#?}"
     );
     let ours = samples(&content);
-    assert_eq!(ours.len(), 21);
+    assert_eq!(ours.len(), 27);
     for (series, value) in &ours {
         assert_eq!(
             served.get(series),
@@ -482,6 +500,14 @@ fn end_to_end(test: &str, backends: &str) {
             (
                 "nixcloud_monitoring_timeout_seconds",
                 vec![format!("{DISK} 900"), format!("{SAY} 10800")]
+            ),
+            (
+                "nixcloud_monitoring_failures_in_a_row",
+                vec![format!("{DISK} 1"), format!("{SAY} 1")]
+            ),
+            (
+                "nixcloud_monitoring_failure_threshold",
+                vec![format!("{DISK} 1"), format!("{SAY} 1")]
             ),
             (
                 "nixcloud_monitoring_registered_timestamp_seconds",
@@ -576,6 +602,14 @@ fn an_unwritable_textfile_queues_and_a_removed_target_goes_at_the_next_registrat
             (
                 "nixcloud_monitoring_timeout_seconds",
                 vec![format!("{BACKUP} 10800")]
+            ),
+            (
+                "nixcloud_monitoring_failures_in_a_row",
+                vec![format!("{BACKUP} 1")]
+            ),
+            (
+                "nixcloud_monitoring_failure_threshold",
+                vec![format!("{BACKUP} 1")]
             ),
             (
                 "nixcloud_monitoring_perfdata",

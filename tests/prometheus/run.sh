@@ -7,7 +7,8 @@
 #     prometheus-blackbox-exporter --config.check accepts the generated modules;
 #  b. `promtool test rules` (rules-test.yml): the stale alert fires after the
 #     timeout and not before, also for a target that never reported; CRITICAL,
-#     WARNING, a failed probe and certificate expiry fire as they should;
+#     WARNING, a failed probe and certificate expiry fire as they should; a
+#     state alert waits for failureThreshold results in a row;
 #  c. the blackbox exporter with the generated modules probes a local
 #     python3 http.server for the two check_http targets: probe_success 1 where
 #     the text is on the page, 0 where it is not; then a real Prometheus with

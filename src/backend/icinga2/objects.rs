@@ -8,8 +8,10 @@
 //!
 //! Passive targets: Icinga2's freshness only works with active checks on (observed, see
 //! docs/icinga2.md), so a passive service runs the `dummy` command every `timers.timeout`
-//! minutes with state UNKNOWN and a text naming the target. Every pushed result postpones that
-//! check by the same interval, so it only fires after `timers.timeout` minutes without a push.
+//! minutes (for a calendar: its longest gap plus the grace) with state UNKNOWN and a text
+//! naming the target. Every pushed result postpones that check by the same interval, so it
+//! only fires after that long without a push. `max_check_attempts` is the target's
+//! `failureThreshold`.
 //!
 //! Variables are limited to what Icinga2 2.13's ITL and Debian 12's monitoring-plugins 2.3
 //! accept: `dns_query_type` would make check_dns fail with a usage error, and the ITL `ssh`
@@ -78,20 +80,32 @@ pub fn services(target: &Target, owner: &str) -> Vec<Service> {
     match &target.kind {
         TargetKind::Passive(p) => {
             let silence = p.timeout_minutes * 60;
+            let why = match &p.calendar {
+                Some(c) => format!(
+                    "its calendar {} runs at most {} minutes apart, plus timers.grace",
+                    c.normalized.join("; "),
+                    p.check_minutes
+                ),
+                None => "timers.timeout".to_string(),
+            };
             let vars = into_map(json!({
                 "dummy_state": 3,
                 "dummy_text": format!(
-                    "STALE: no result from {} for {} minutes (timers.timeout); is its script or sender still running?",
+                    "STALE: no result from {} for {} minutes ({why}); is its script or sender still running?",
                     target.id, p.timeout_minutes
                 ),
             }));
+            // failureThreshold is Icinga2's own count: the first non-OK results are SOFT
+            // states (no notification), the threshold-th makes the state HARD. The retry
+            // interval stays the silence: after a SOFT result Icinga2 schedules the next
+            // (stale) check by it, and a shorter one would call a target stale that is not.
             let attrs = json!({
                 "check_command": "dummy",
                 "enable_active_checks": true,
                 "enable_passive_checks": true,
                 "check_interval": silence,
                 "retry_interval": silence,
-                "max_check_attempts": 1,
+                "max_check_attempts": p.failure_threshold,
             });
             vec![Service {
                 host: target.host.clone(),

@@ -52,6 +52,24 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "nixcloud_monitoring_failures_in_a_row",
+        help: "Non-OK results in a row up to the last one (0 after an OK).",
+        samples: |e, out| {
+            if e.last.is_some() {
+                out.push((None, None, e.failures_in_a_row.to_string()));
+            }
+        },
+    },
+    Family {
+        name: "nixcloud_monitoring_failure_threshold",
+        help: "Non-OK results in a row before the target counts as failing (failureThreshold).",
+        samples: |e, out| {
+            if let Some(n) = e.failure_threshold {
+                out.push((None, None, n.to_string()));
+            }
+        },
+    },
+    Family {
         name: "nixcloud_monitoring_registered_timestamp_seconds",
         help: "When the target was last registered, in seconds since the Unix epoch.",
         samples: |e, out| {
@@ -171,6 +189,8 @@ mod tests {
                 name: "a".into(),
                 check_minutes: Some(5),
                 timeout_minutes: Some(15),
+                failure_threshold: Some(3),
+                failures_in_a_row: 0,
                 registered_ms: Some(1000),
                 last: None,
             },
@@ -182,6 +202,8 @@ mod tests {
                 name: "b".into(),
                 check_minutes: None,
                 timeout_minutes: None,
+                failure_threshold: None,
+                failures_in_a_row: 2,
                 registered_ms: None,
                 last: Some(Last {
                     id: "1".into(),
@@ -207,6 +229,12 @@ mod tests {
         assert!(
             text.contains("nixcloud_monitoring_state{target=\"h-b\",host=\"h\",service=\"b\"} 2\n")
         );
-        assert_eq!(text.matches("# TYPE").count(), 6, "{text}");
+        assert!(text.contains(
+            "nixcloud_monitoring_failures_in_a_row{target=\"h-b\",host=\"h\",service=\"b\"} 2\n"
+        ));
+        assert!(text.contains(
+            "nixcloud_monitoring_failure_threshold{target=\"h-a\",host=\"h\",service=\"a\"} 3\n"
+        ));
+        assert_eq!(text.matches("# TYPE").count(), 8, "{text}");
     }
 }

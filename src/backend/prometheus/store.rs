@@ -25,6 +25,12 @@ pub struct Entry {
     /// `timers.timeout`, likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<u64>,
+    /// `failureThreshold`, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<u32>,
+    /// Non-OK results in a row up to the last one.
+    #[serde(default)]
+    pub failures_in_a_row: u32,
     /// When `register` last covered it (milliseconds since the Unix epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_ms: Option<u64>,
@@ -54,6 +60,8 @@ impl Entry {
             name: t.name.clone(),
             check_minutes: passive.map(|p| p.check_minutes),
             timeout_minutes: passive.map(|p| p.timeout_minutes),
+            failure_threshold: passive.map(|p| p.failure_threshold),
+            failures_in_a_row: 0,
             registered_ms: None,
             last: None,
         }
@@ -83,6 +91,7 @@ impl Store {
                 .as_ref()
                 .and_then(|e| e.registered_ms)
                 .or(Some(at_ms));
+            entry.failures_in_a_row = before.as_ref().map_or(0, |e| e.failures_in_a_row);
             entry.last = before.and_then(|e| e.last);
             self.targets.insert(t.id.clone(), entry);
         }
@@ -101,6 +110,8 @@ impl Store {
                     name: result.name.clone(),
                     check_minutes: None,
                     timeout_minutes: None,
+                    failure_threshold: None,
+                    failures_in_a_row: 0,
                     registered_ms: None,
                     last: None,
                 },
@@ -110,6 +121,10 @@ impl Store {
                 return false;
             }
         }
+        entry.failures_in_a_row = match result.state {
+            State::Ok => 0,
+            _ => entry.failures_in_a_row.saturating_add(1),
+        };
         entry.last = Some(Last {
             id: result.id.clone(),
             state: result.state,
