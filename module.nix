@@ -81,6 +81,8 @@ let
     inherit (config.networking) hostName;
     restic = config.services.restic.backups or { };
     borgbackup = config.services.borgbackup.jobs or { };
+    # A watched X.service runs on X.timer's calendar (startAt makes one too).
+    timers = config.systemd.timers;
   };
 
   units = helpers.units {

@@ -67,7 +67,12 @@ rec {
       dups = duplicateIds all;
       collisions = escapeCollisions all;
       noFamily = filter (e: !e.target.ipv4 && !e.target.ipv6) active;
-      badTimers = filter (e: e.target.timers.check >= e.target.timers.timeout) passive;
+      intervals = filter (e: inventory.calendarOf e.target == null) passive;
+      badTimers = filter (e: inventory.checkMinutes e.target >= inventory.timeoutMinutes e.target) intervals;
+      calendarAndInterval = filter (
+        e: inventory.calendarOf e.target != null && ((e.target.timers.check or null) != null || (e.target.timers.timeout or null) != null)
+      ) passive;
+      graceWithoutCalendar = filter (e: (e.target.timers.grace or null) != null) intervals;
       emptyParts = filter (e: e.target.host == "" || e.target.name == "") all;
       controlParts = filter (e: escape.hasControlChar e.target.host || escape.hasControlChar e.target.name) all;
       tooLong = filter (e: stringLength e.escaped > names.maxEscapedIdLength) all;
@@ -115,7 +120,22 @@ rec {
         message = ''
           nixcloud.monitoring: a passive target's timers.check (minutes between results)
           must be smaller than its timers.timeout (minutes of silence before the alarm):
-          ${bullet (map (e: "${e.id}: check = ${toString e.target.timers.check}, timeout = ${toString e.target.timers.timeout}") badTimers)}'';
+          ${bullet (map (e: "${e.id}: check = ${toString (inventory.checkMinutes e.target)}, timeout = ${toString (inventory.timeoutMinutes e.target)}") badTimers)}'';
+      }
+      {
+        assertion = calendarAndInterval == [ ];
+        message = ''
+          nixcloud.monitoring: a passive target has timers.calendar and timers.check or
+          timers.timeout: a calendar target waits for its calendar's longest gap (plus
+          timers.grace); remove check and timeout:
+          ${bullet (map (e: e.id) calendarAndInterval)}'';
+      }
+      {
+        assertion = graceWithoutCalendar == [ ];
+        message = ''
+          nixcloud.monitoring: timers.grace belongs to timers.calendar; with timers.check the
+          silence allowed is timers.timeout:
+          ${bullet (map (e: e.id) graceWithoutCalendar)}'';
       }
       {
         assertion = emptyParts == [ ];

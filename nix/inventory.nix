@@ -25,4 +25,15 @@ rec {
 
   # Passive targets that carry a script: these get a result service and timer.
   scriptedTargets = cfg: builtins.filter (t: (t.target.script or "") != "") (passiveTargets cfg);
+
+  # A passive target's schedule with the agent's defaults (docs/config.md):
+  # its calendar as a list (null: an interval), and the interval's minutes.
+  calendarOf =
+    t:
+    let
+      c = t.timers.calendar or null;
+    in
+    if c == null then null else if builtins.isList c then c else [ c ];
+  checkMinutes = t: if (t.timers.check or null) == null then 60 else t.timers.check;
+  timeoutMinutes = t: if (t.timers.timeout or null) == null then 180 else t.timers.timeout;
 }

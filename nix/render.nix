@@ -46,8 +46,8 @@ let
     ]
   ];
 
-  # Nested submodules (passive `timers`) carry `_module` too.
-  stripModule = v: if builtins.isAttrs v then builtins.removeAttrs v [ "_module" ] else v;
+  # Nested submodules (passive `timers`) carry `_module` too, and nulls.
+  stripModule = v: if builtins.isAttrs v then dropNulls (builtins.removeAttrs v [ "_module" ]) else v;
 
   renderTarget =
     target: builtins.mapAttrs (_: stripModule) (dropNulls (builtins.removeAttrs target moduleOnlyTargetKeys));

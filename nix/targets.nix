@@ -278,8 +278,8 @@ let
           description = ''
             Bash snippet that sets the variables `exit` (0 OK, 1 WARNING,
             2 CRITICAL, 3 UNKNOWN), `status` (one line of text) and `perfdata`.
-            When set, a timer runs it every `timers.check` minutes and sends
-            the result. Empty: results are only pushed by hand with the
+            When set, a timer runs it every `timers.check` minutes (or on
+            `timers.calendar`) and sends the result. Empty: results are only pushed by hand with the
             command `nixcloud.monitoring-passive-result-<escaped id>`.
             The script runs as user `nixcloud-monitoring` in a sandbox; see
             `serviceConfig` to open it up.
@@ -287,21 +287,57 @@ let
         };
         timers = mkOption {
           default = { };
-          description = "How often results come, and when their absence raises an alarm.";
+          description = ''
+            How often results come, and when their absence raises an alarm:
+            an interval (`check`, `timeout`) or a calendar (`calendar`,
+            `grace`), not both.
+          '';
           type = types.submodule {
             options = {
               check = mkOption {
-                type = types.ints.positive;
-                default = 60;
-                description = "Minutes between two results (how often `script` runs).";
+                type = types.nullOr types.ints.positive;
+                default = null;
+                defaultText = literalExpression "60 (none with calendar)";
+                description = ''
+                  Minutes between two results (how often `script` runs); null:
+                  60, or the calendar's runs when `calendar` is set.
+                '';
               };
               timeout = mkOption {
-                type = types.ints.positive;
-                default = 180;
+                type = types.nullOr types.ints.positive;
+                default = null;
+                defaultText = literalExpression "180 (none with calendar)";
+                example = 180;
                 description = ''
                   Minutes without a result after which the server raises an
-                  alarm. Must be larger than `check`; two or three times
-                  `check` is a good value.
+                  alarm; null: 180 (with `calendar`: derived from it). Must be
+                  larger than `check`; two or three times `check` is a good
+                  value.
+                '';
+              };
+              calendar = mkOption {
+                type = types.nullOr (types.either types.str (types.listOf types.str));
+                default = null;
+                example = "Mon..Fri 18:00";
+                description = ''
+                  One systemd `OnCalendar=` expression (systemd.time(7)), or a
+                  list of them, instead of `check` and `timeout`: the script's
+                  timer runs on it (`Persistent = true`: a run missed while the
+                  machine was off happens at boot), and the silence the
+                  backends allow is the longest gap between two runs over the
+                  next year (as systemd computes the runs, time-zone changes
+                  included) plus `grace`. `nixcloud-monitoring check` and every
+                  unit's start refuse an expression systemd refuses, quoting
+                  systemd's message.
+                '';
+              };
+              grace = mkOption {
+                type = types.nullOr types.ints.positive;
+                default = null;
+                description = ''
+                  Minutes a calendar target may be late before it counts as
+                  silent; null: a tenth of the longest gap between two runs, at
+                  least 5.
                 '';
               };
             };

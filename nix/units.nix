@@ -107,7 +107,16 @@ let
   # Seconds the agent lets a script run (docs/config.md: scriptTimeout,
   # default timers.check * 60); systemd's own timeout is a backstop above it,
   # leaving time to deliver or queue the result.
-  scriptTimeout = t: if (t.scriptTimeout or null) != null then t.scriptTimeout else t.timers.check * 60;
+  # A calendar target's default comes from its calendar, which only the agent
+  # computes: no backstop then (null).
+  scriptTimeout =
+    t:
+    if (t.scriptTimeout or null) != null then
+      t.scriptTimeout
+    else if inventory.calendarOf t != null then
+      null
+    else
+      inventory.checkMinutes t * 60;
 
   # ---- timers mode -------------------------------------------------------
 
@@ -179,15 +188,35 @@ let
         // {
           Type = "oneshot";
           ExecStart = command "run ${entry.escaped}";
-          TimeoutStartSec = "${toString (scriptTimeout entry.target + 300)}s";
+          TimeoutStartSec =
+            let
+              seconds = scriptTimeout entry.target;
+            in
+            if seconds == null then "infinity" else "${toString (seconds + 300)}s";
         }
         // (entry.target.serviceConfig or { });
     };
 
   resultTimer =
+    entry: if inventory.calendarOf entry.target != null then calendarTimer entry else intervalTimer entry;
+
+  # On the target's calendar, as systemd reads it; Persistent: a run missed
+  # while the machine was off (or the timer stopped) happens at boot. No
+  # random delay: the calendar says when.
+  calendarTimer = entry: {
+    description = "nixcloud.monitoring: passive check ${printable entry.id} on ${printable (builtins.concatStringsSep "; " (inventory.calendarOf entry.target))}";
+    wantedBy = [ "timers.target" ];
+    timerConfig = {
+      OnCalendar = inventory.calendarOf entry.target;
+      Persistent = true;
+      AccuracySec = "1s";
+    };
+  };
+
+  intervalTimer =
     entry:
     let
-      minutes = entry.target.timers.check;
+      minutes = inventory.checkMinutes entry.target;
       # A tenth of the interval, at most a minute: spreads the load without
       # letting short intervals drift into the timeout.
       jitter = if minutes * 6 < 60 then minutes * 6 else 60;

@@ -23,14 +23,41 @@ let
       timers.check = mkOption {
         type = types.nullOr types.ints.positive;
         default = null;
-        description = "Minutes between two runs; null: half of timers.timeout.";
+        description = "Minutes between two runs, with `timers.timeout`; null: half of it.";
       };
       timers.timeout = mkOption {
-        type = types.ints.positive;
+        type = types.nullOr types.ints.positive;
+        default = null;
         example = 1560;
         description = ''
           Minutes without a run after which the server raises the alarm (a
-          unit that never ran, or stopped running).
+          unit that never ran, or stopped running). null: the unit's own
+          timer says when it runs (`systemd.timers.<unit>`'s `OnCalendar`,
+          which `startAt` sets too), or `timers.calendar`.
+        '';
+      };
+      timers.calendar = mkOption {
+        type = types.nullOr (types.either types.str (types.listOf types.str));
+        default = null;
+        example = "Mon..Fri 02:00";
+        description = ''
+          When the unit runs, as `OnCalendar=` expressions, for a unit whose
+          timer the module cannot see (null: its own timer's). The alarm
+          comes after the longest gap between two runs plus `timers.grace`.
+        '';
+      };
+      timers.grace = mkOption {
+        type = types.nullOr types.ints.positive;
+        default = null;
+        description = "Minutes a calendar run may be late; null: a tenth of the longest gap, at least 5.";
+      };
+      failureThreshold = mkOption {
+        type = types.nullOr (types.ints.between 1 (import ./notify-limits.nix).maxThreshold);
+        default = null;
+        example = 2;
+        description = ''
+          Failed runs in a row before the target counts as failing; null:
+          `nixcloud.monitoring.failureThreshold`.
         '';
       };
     };
@@ -58,7 +85,7 @@ in
             default = false;
             description = ''
               Watch every services.restic.backups.<n> job (target restic-<n>),
-              with a timeout of 1.5 times the period of its timer.
+              on its timer's own OnCalendar (timerConfig.OnCalendar).
             '';
           };
           borgbackupJobs = mkOption {
@@ -66,8 +93,7 @@ in
             default = false;
             description = ''
               Watch every services.borgbackup.jobs.<n> job (target
-              borgbackup-<n>), with a timeout of 1.5 times the period of its
-              startAt.
+              borgbackup-<n>), on its startAt calendar.
             '';
           };
         };

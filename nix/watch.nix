@@ -1,11 +1,13 @@
 # Watched units and the failed-units check, as plain data (builtins only, so
 # nix/tests and the system test use it without nixpkgs; module.nix wires it).
 #
-#   { cfg; hostName; restic ? { }; borgbackup ? { }; }
+#   { cfg; hostName; restic ? { }; borgbackup ? { }; timers ? { }; }
 #     cfg         the evaluated config.nixcloud.monitoring
 #     hostName    the machine's host name (host of the targets made here)
 #     restic      config.services.restic.backups (for watch.resticBackups)
 #     borgbackup  config.services.borgbackup.jobs (for watch.borgbackupJobs)
+#     timers      config.systemd.timers: a watched X.service without
+#                 timers.timeout runs on timers.X's OnCalendar
 #   -> {
 #     targets     passive targets to add to targets.passive
 #     watched     [ { id; escaped; unit; } ]: units whose every run is reported
@@ -15,7 +17,10 @@
 # A watched unit's run is pushed when it ends: OnSuccess=/OnFailure= start
 # nixcloud.monitoring-watch@<escaped id>.service (units.nix), which runs
 # `nixcloud-monitoring report-unit <id>`. A run that never happens is caught by
-# the server's freshness check after timers.timeout minutes.
+# the server's freshness check: after timers.timeout minutes, or, for a unit
+# on a calendar (its own timer's OnCalendar, whatever it says), after the
+# calendar's longest gap plus the grace, which the agent computes with
+# systemd's rules.
 let
   escape = import ./escape.nix;
   inherit (builtins)
@@ -25,20 +30,15 @@ let
     match
     ;
 
-  # Minutes between two runs of a systemd calendar shorthand; null when the
-  # expression is anything else (then the admin says it).
-  calendarMinutes = {
-    minutely = 1;
-    hourly = 60;
-    daily = 1440;
-    weekly = 10080;
-    monthly = 44640;
-  };
-  periodOf = onCalendar: if builtins.isString onCalendar then calendarMinutes.${onCalendar} or null else null;
-
-  # A run may be late by up to half its period (RandomizedDelaySec, a slow
-  # backup) before its absence is an alarm.
-  timeoutFor = period: period + period / 2;
+  # OnCalendar as a list (it may be one string or several); null: none.
+  calendarList =
+    c:
+    if c == null || c == [ ] then
+      null
+    else if builtins.isList c then
+      c
+    else
+      [ c ];
 
   passive = host: name: extra: {
     inherit host name;
@@ -58,6 +58,7 @@ in
   hostName,
   restic ? { },
   borgbackup ? { },
+  timers ? { },
 }:
 let
   w = cfg.watch or { };
@@ -69,14 +70,19 @@ let
   ];
 
   # The shortcuts: one watch per restic backup / borg job, named restic-<n> /
-  # borgbackup-<n>; an explicit watch of the same name wins.
+  # borgbackup-<n>, on the job's own calendar; an explicit watch of the same
+  # name wins.
   shortcut =
     prefix: unitOf: calendarOf: jobs:
     map (job: {
       name = "${prefix}-${job}";
       unit = unitOf job;
-      period = periodOf (calendarOf jobs.${job});
-      calendar = calendarOf jobs.${job};
+      host = null;
+      check = null;
+      timeout = null;
+      calendar = calendarList (calendarOf jobs.${job});
+      grace = null;
+      failureThreshold = null;
     }) (filter (job: !(hasAttr "${prefix}-${job}" explicit)) (attrNames jobs));
 
   resticJobs =
@@ -91,32 +97,63 @@ let
       shortcut "borgbackup" (n: "borgbackup-job-${n}.service") (j: j.startAt or null) borgbackup
     else
       [ ];
-  derived = resticJobs ++ borgJobs;
-  underivable = filter (j: j.period == null) derived;
 
-  fromExplicit = map (name: {
-    inherit name;
-    inherit (explicit.${name}) unit;
-    host = explicit.${name}.host or null;
-    check = explicit.${name}.timers.check or null;
-    timeout = explicit.${name}.timers.timeout;
-  }) (attrNames explicit);
-  fromShortcuts = map (j: {
-    inherit (j) name unit;
-    host = null;
-    check = j.period;
-    timeout = timeoutFor j.period;
-  }) (filter (j: j.period != null) derived);
+  # The calendar of the timer that starts `unit` (X.timer starts X.service).
+  timerCalendar =
+    unit:
+    let
+      base = builtins.substring 0 (builtins.stringLength unit - 8) unit;
+    in
+    calendarList ((timers.${base} or { }).timerConfig.OnCalendar or null);
 
-  watches = fromExplicit ++ fromShortcuts;
+  fromExplicit = map (
+    name:
+    let
+      v = explicit.${name};
+      t = v.timers or { };
+      timeout = t.timeout or null;
+    in
+    {
+      inherit name;
+      inherit (v) unit;
+      host = v.host or null;
+      check = t.check or null;
+      inherit timeout;
+      # Without a timeout: the calendar given, else the unit's own timer's.
+      calendar =
+        if timeout != null then
+          null
+        else if (t.calendar or null) != null then
+          calendarList t.calendar
+        else
+          timerCalendar v.unit;
+      grace = t.grace or null;
+      failureThreshold = v.failureThreshold or null;
+    }
+  ) (attrNames explicit);
+
+  watches = fromExplicit ++ resticJobs ++ borgJobs;
+  # Neither a timeout nor a calendar: nothing says when a run is missing (an
+  # assertion). Every watch is a target all the same: which ones there are
+  # must not depend on a calendar read from config.systemd.timers, which the
+  # module's own timers are part of (infinite recursion).
+  unscheduled = filter (v: v.timeout == null && v.calendar == null) watches;
+  scheduled = watches;
 
   watchTarget =
     v:
     passive (if v.host == null then hostName else v.host) v.name {
-      timers = {
-        check = if v.check != null then v.check else (if v.timeout > 1 then v.timeout / 2 else 1);
-        inherit (v) timeout;
-      };
+      timers =
+        if v.timeout != null then
+          {
+            check = if v.check != null then v.check else (if v.timeout > 1 then v.timeout / 2 else 1);
+            inherit (v) timeout;
+          }
+        else
+          {
+            inherit (v) calendar grace;
+          };
+      inherit (v) failureThreshold;
     };
 
   notService = filter (v: match ".*\\.service" v.unit == null) watches;
@@ -158,7 +195,7 @@ let
 in
 {
   targets =
-    map watchTarget watches ++ (if failedUnits.enable or false then [ failedUnitsTarget ] else [ ]);
+    map watchTarget scheduled ++ (if failedUnits.enable or false then [ failedUnitsTarget ] else [ ]);
 
   watched = map (
     v:
@@ -173,20 +210,17 @@ in
       inherit (v) unit;
       escaped = escape.escapeId id;
     }
-  ) watches;
+  ) scheduled;
 
   assertions = [
     {
-      assertion = underivable == [ ];
+      assertion = unscheduled == [ ];
       message = ''
-        nixcloud.monitoring.watch: how often these jobs run cannot be read from their
-        timer (only minutely, hourly, daily, weekly and monthly are understood), so the
-        time after which a missing run is an alarm is unknown:
-        ${builtins.concatStringsSep "\n" (
-          map (j: "  - ${j.unit} (${builtins.toJSON j.calendar})") underivable
-        )}
-        Watch each explicitly, e.g. nixcloud.monitoring.watch."${(builtins.head (underivable ++ [ { name = "x"; } ])).name}" = {
-          unit = "${(builtins.head (underivable ++ [ { unit = "x.service"; } ])).unit}"; timers.timeout = <minutes>; };'';
+        nixcloud.monitoring.watch: these units have no timer the module can see, so when a run
+        is missing is unknown:
+        ${builtins.concatStringsSep "\n" (map (v: "  - ${v.name}: ${v.unit}") unscheduled)}
+        Give each timers.calendar (the OnCalendar= its runs follow) or timers.timeout (minutes),
+        e.g. nixcloud.monitoring.watch."${(builtins.head (unscheduled ++ [ { name = "x"; } ])).name}".timers.calendar = "daily";'';
     }
     {
       assertion = notService == [ ];

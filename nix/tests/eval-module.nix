@@ -124,6 +124,40 @@ let
         }
       ];
     };
+    # A scripted calendar target, and a watched unit without a timeout that
+    # follows its own timer (defined by another module: the module reads
+    # config.systemd.timers while it defines timers of its own).
+    calendar = {
+      imports = [ seed ];
+      networking.hostName = "web1";
+      nixcloud.monitoring.targets.passive = [
+        {
+          host = "web1";
+          name = "report";
+          script = "exit=0; status=ok";
+          timers.calendar = [ "Mon..Fri 18:00" "Sat 12:00" ];
+          failureThreshold = 2;
+        }
+      ];
+      nixcloud.monitoring.watch.nightly = {
+        unit = "nightly.service";
+        failureThreshold = 3;
+      };
+      systemd.timers.nightly.timerConfig.OnCalendar = "*-*-* 02:30";
+    };
+    calendar-and-check = {
+      imports = [ seed ];
+      nixcloud.monitoring.targets.passive = [
+        {
+          host = "web1";
+          name = "both";
+          timers = {
+            calendar = "daily";
+            check = 60;
+          };
+        }
+      ];
+    };
     nokey = {
       imports = [ seed ];
       nixcloud.monitoring.apiKey = lib.mkForce null;

@@ -19,6 +19,7 @@ let
   autoNginxOff = run "auto-nginx-off";
   prom = run "prometheus";
   notify = run "notify";
+  calendar = run "calendar";
   notifyMore = run "notify-more";
   passiveOf = r: id: lib.findFirst (t: "${t.host}-${t.name}" == id) null r.config.targets.passive;
   promAlone = run "prometheus-no-exporter";
@@ -44,6 +45,7 @@ let
     families = "example.net-PING (check_ping)";
     timers = "db.example.org-backup: check = 60, timeout = 60";
     nokey = "no API key";
+    calendar-and-check = "web1-both";
     both-backend-keys = "set either backend or backends, not both";
   };
   scenarioResults = lib.mapAttrs (scenario: needle: {
@@ -92,6 +94,23 @@ let
           "nixcloud.monitoring-register"
           "nixcloud.monitoring-register-on-switch"
         ];
+    }
+    {
+      what = "calendar: the script's timer is OnCalendar with Persistent; the watched unit takes its timer's calendar";
+      ok =
+        let
+          timer = calendar.timers."nixcloud.monitoring-passive-result-web1-report".timerConfig;
+          report = passiveOf calendar "web1-report";
+          nightly = passiveOf calendar "web1-nightly";
+        in
+        calendar.failedAssertions == [ ]
+        && timer.OnCalendar == [ "Mon..Fri 18:00" "Sat 12:00" ]
+        && timer.Persistent
+        && !(timer ? OnUnitActiveSec)
+        && report.timers == { calendar = [ "Mon..Fri 18:00" "Sat 12:00" ]; }
+        && report.failureThreshold == 2
+        && nightly.timers == { calendar = [ "*-*-* 02:30" ]; }
+        && nightly.failureThreshold == 3;
     }
     {
       what = "seed: path unit";

@@ -63,8 +63,10 @@ rec {
     // {
       script = "";
       timers = {
-        check = 60;
-        timeout = 180;
+        check = null;
+        timeout = null;
+        calendar = null;
+        grace = null;
       };
       scriptTimeout = null;
       failureThreshold = null;

@@ -32,7 +32,7 @@ in
     ];
   }
   {
-    name = "resticBackups: a daily job gets 1.5 days; one whose calendar is not understood asks";
+    name = "resticBackups: each job on its timer's own OnCalendar, whatever it says; one without a timer asks";
     expr =
       let
         r = watch { cfg = withWatch { resticBackups = true; }; inherit restic; };
@@ -41,14 +41,56 @@ in
         (names r.targets)
         (map (t: t.timers) r.targets)
         (map (w: w.unit) r.watched)
-        (has "restic-backups-odd.service [(]\"Mon [*]-[*]-[*] 03:00\"[)]" (builtins.head (failedMessages r)))
-        (has "restic-backups-manual.service [(]null[)]" (builtins.head (failedMessages r)))
+        (has "restic-manual: restic-backups-manual.service" (builtins.head (failedMessages r)))
+        (builtins.length (failedMessages r))
       ];
     expected = [
-      [ "box-restic-daily" ]
-      [ { check = 1440; timeout = 2160; } ]
-      [ "restic-backups-daily.service" ]
+      # The one without a timer is a target too (its assertion stops the build).
+      [ "box-restic-daily" "box-restic-manual" "box-restic-odd" ]
+      [ { calendar = [ "daily" ]; grace = null; } { calendar = null; grace = null; } { calendar = [ "Mon *-*-* 03:00" ]; grace = null; } ]
+      [ "restic-backups-daily.service" "restic-backups-manual.service" "restic-backups-odd.service" ]
       true
+      1
+    ];
+  }
+  {
+    name = "minutely and a list: no timeout asked for, the calendar as it is";
+    expr =
+      let
+        r = watch {
+          cfg = withWatch { resticBackups = true; };
+          restic = {
+            often = { timerConfig.OnCalendar = "minutely"; };
+            two = { timerConfig.OnCalendar = [ "Mon 03:00" "Thu 03:00" ]; };
+          };
+        };
+      in
+      [ (map (t: t.timers.calendar) r.targets) (failedMessages r) ];
+    expected = [ [ [ "minutely" ] [ "Mon 03:00" "Thu 03:00" ] ] [ ] ];
+  }
+  {
+    name = "an explicit watch without a timeout follows its unit's timer (startAt too), or timers.calendar";
+    expr =
+      let
+        r = watch {
+          cfg = withWatch {
+            nightly = { unit = "nightly.service"; host = null; failureThreshold = 2; };
+            weekly = { unit = "weekly.service"; host = null; timers.calendar = "Sun 04:00"; };
+            lost = { unit = "lost.service"; host = null; };
+          };
+          timers = { nightly = { timerConfig.OnCalendar = "*-*-* 02:30"; }; };
+        };
+      in
+      [
+        (map (t: [ t.name t.timers t.failureThreshold ]) r.targets)
+        (has "lost: lost.service" (builtins.head (failedMessages r)))
+      ];
+    expected = [
+      [
+        [ "lost" { calendar = null; grace = null; } null ]
+        [ "nightly" { calendar = [ "*-*-* 02:30" ]; grace = null; } 2 ]
+        [ "weekly" { calendar = [ "Sun 04:00" ]; grace = null; } null ]
+      ]
       true
     ];
   }

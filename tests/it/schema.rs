@@ -53,6 +53,17 @@ struct Schema {
 /// other values are given to the agent.
 const PLACEHOLDER_DEFAULTS: &[&str] = &["host"];
 
+/// Options whose module default null stands for an agent default that depends on another key:
+/// `timers.check` and `timers.timeout` are 60 and 180 unless `timers.calendar` is set.
+const NULL_STANDS_FOR: &[(&str, i64)] = &[
+    ("targets.passive.timers.check", 60),
+    ("targets.passive.timers.timeout", 180),
+];
+
+/// Keys that only go together with a sibling: a sample of the first is written with the
+/// sibling set to this value (`timers.grace` belongs to `timers.calendar`).
+const COMPANIONS: &[(&str, &str, &str)] = &[("targets.passive.timers.grace", "calendar", "daily")];
+
 /// Integer options whose module type allows values the agent's type refuses: such a value
 /// passes NixOS's evaluation and then fails every unit on the config file. None today (the
 /// module's timeouts and `delivery.attempts` are `types.ints.between 1 4294967295`, the agent's
@@ -227,6 +238,11 @@ impl Schema {
             cur = if is_list { &mut slot[0] } else { slot };
         }
         cur[key(path.last().unwrap())] = value;
+        for (k, sibling, v) in COMPANIONS {
+            if dotted(path) == *k {
+                cur[*sibling] = json!(v);
+            }
+        }
         root
     }
 }
@@ -650,7 +666,12 @@ fn the_agents_defaults_are_the_modules() {
                 if unobservable.contains(&shown.as_str()) {
                     continue;
                 }
-                if entry.default.as_ref() != Some(&v) {
+                let stands_for = NULL_STANDS_FOR
+                    .iter()
+                    .find(|(k, _)| *k == shown)
+                    .filter(|_| entry.default == Some(Value::Null))
+                    .map(|(_, d)| json!(d));
+                if entry.default.as_ref() != Some(&v) && stands_for != Some(v.clone()) {
                     problems.push(format!(
                         "{shown}: module default {:?}, agent {v}",
                         entry.default
