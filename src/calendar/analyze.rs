@@ -50,7 +50,8 @@ pub fn ask(exprs: &[&str]) -> anyhow::Result<HashMap<String, Answer>> {
 }
 
 /// Splits the output of one call into answers: refusals come on stderr, naming the
-/// expression; every accepted one has a block on stdout, in the order given.
+/// expression; every accepted one has a block on stdout, in the order given, starting with
+/// its `Normalized form:` (an `Original form:` line before it only when the two differ).
 fn parse(exprs: &[&str], stdout: &str, stderr: &str) -> anyhow::Result<HashMap<String, Answer>> {
     let mut refused: HashMap<&str, String> = HashMap::new();
     for line in stderr.lines() {
@@ -61,7 +62,7 @@ fn parse(exprs: &[&str], stdout: &str, stderr: &str) -> anyhow::Result<HashMap<S
         }
     }
     let mut blocks = stdout
-        .split("Original form:")
+        .split("Normalized form:")
         .skip(1)
         .map(block)
         .collect::<Vec<_>>()
@@ -97,7 +98,7 @@ fn block(text: &str) -> Answer {
         _ => None,
     };
     Answer::Valid {
-        normalized: value("Normalized form:").unwrap_or_default(),
+        normalized: text.lines().next().unwrap_or("").trim().to_string(),
         next,
     }
 }
@@ -108,9 +109,22 @@ mod tests {
 
     #[test]
     fn refusals_and_blocks_are_matched_to_their_expressions() {
-        let stdout = "  Original form: daily\nNormalized form: *-*-* 00:00:00\n    Next elapse: Fri 2026-12-04 00:00:00 CET\n       (in UTC): Thu 2026-12-03 23:00:00 UTC\n       From now: 7h left\n\n\n  Original form: 2020-01-01\nNormalized form: 2020-01-01 00:00:00\n    Next elapse: never\n";
+        // An expression already in normalized form gets no "Original form:" line.
+        let stdout = "  Original form: daily\nNormalized form: *-*-* 00:00:00\n    Next elapse: Fri 2026-12-04 00:00:00 CET\n       (in UTC): Thu 2026-12-03 23:00:00 UTC\n       From now: 7h left\n\n\n  Original form: 2020-01-01\nNormalized form: 2020-01-01 00:00:00\n    Next elapse: never\n\nNormalized form: *-*-* 00:01:00\n    Next elapse: Fri 2026-12-04 00:01:00 UTC\n       From now: 7h left\n";
         let stderr = "Failed to parse calendar specification 'foo': Invalid argument\n";
-        let got = parse(&["daily", "foo", "2020-01-01"], stdout, stderr).unwrap();
+        let got = parse(
+            &["daily", "foo", "2020-01-01", "*-*-* 00:01:00"],
+            stdout,
+            stderr,
+        )
+        .unwrap();
+        assert_eq!(
+            got["*-*-* 00:01:00"],
+            Answer::Valid {
+                normalized: "*-*-* 00:01:00".into(),
+                next: Some("Fri 2026-12-04 00:01:00 UTC".into())
+            }
+        );
         assert_eq!(
             got["daily"],
             Answer::Valid {
@@ -131,7 +145,7 @@ mod tests {
                 next: None
             }
         );
-        assert!(parse(&["daily", "weekly"], stdout, "").is_ok());
-        assert!(parse(&["a", "b", "c"], stdout, "").is_err());
+        assert!(parse(&["daily", "weekly", "x"], stdout, "").is_ok());
+        assert!(parse(&["a", "b", "c", "d"], stdout, "").is_err());
     }
 }

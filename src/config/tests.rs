@@ -548,6 +548,13 @@ fn a_calendar_gives_the_expected_silence() {
         (p.check_minutes, p.timeout_minutes),
         (54 * 60, 54 * 60 + 30)
     );
+    // Written in systemd's normalized form already (systemd then prints no "Original form").
+    let (_dir, cfg) = calendar_config("{ calendar = [\"*-*-* 03:00:00\", \"*-*-* 15:00:00\"] }");
+    let p = cfg.unwrap().targets[0].passive().unwrap().clone();
+    assert_eq!(
+        p.calendar.unwrap().normalized,
+        ["*-*-* 03:00:00", "*-*-* 15:00:00"]
+    );
     // At least five minutes of grace.
     let (_dir, cfg) = calendar_config("{ calendar = \"*:0/15\" }");
     let p = cfg.unwrap().targets[0].passive().unwrap().clone();
