@@ -110,13 +110,10 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
                 .chars()
                 .take(100)
                 .collect();
-            let row = match (
-                r["failures_in_a_row"].as_u64(),
-                r["failure_threshold"].as_u64(),
-            ) {
-                (Some(n), Some(of)) if n > 0 => format!(", {n} of {of} in a row"),
-                _ => String::new(),
-            };
+            let row = in_a_row(
+                r["failures_in_a_row"].as_u64().unwrap_or(0),
+                r["failure_threshold"].as_u64().unwrap_or(1),
+            );
             println!(
                 "    last: {}{row} at {} ({}{took}): {output}",
                 s(&last["state_label"]),
@@ -150,6 +147,17 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
     }
     println!("state directory: {}", agent.state.root().display());
     Ok(Code::Ok)
+}
+
+/// `, 2 of 3 in a row` while a failureThreshold above 1 is not passed; `, 4 in a row` past it;
+/// nothing for a single failure where one is enough.
+fn in_a_row(n: u64, threshold: u64) -> String {
+    match n {
+        0 => String::new(),
+        n if threshold > 1 && n <= threshold => format!(", {n} of {threshold} in a row"),
+        1 => String::new(),
+        n => format!(", {n} in a row"),
+    }
 }
 
 /// When a passive target runs next and since when it is late.
@@ -371,4 +379,19 @@ pub fn check_backlog(agent: &Agent) -> anyhow::Result<Code> {
         overdue.join(", ")
     );
     Ok(Code::Critical)
+}
+
+#[cfg(test)]
+mod in_a_row_tests {
+    use super::in_a_row;
+
+    #[test]
+    fn the_count_is_shown_against_the_threshold() {
+        assert_eq!(in_a_row(0, 3), "");
+        assert_eq!(in_a_row(2, 3), ", 2 of 3 in a row");
+        assert_eq!(in_a_row(3, 3), ", 3 of 3 in a row");
+        assert_eq!(in_a_row(5, 3), ", 5 in a row");
+        assert_eq!(in_a_row(1, 1), "");
+        assert_eq!(in_a_row(2, 1), ", 2 in a row");
+    }
 }

@@ -26,6 +26,44 @@ expect_eq "the state directory belongs to the service user, mode 750" \
 expect_match "the daily register timer has a next run" "$prefix-register.timer" \
 	"$(c systemctl list-timers --no-pager "$prefix-register.timer")"
 
+# ---- calendar targets (timers.calendar) -------------------------------------------------------
+cal_timer=$prefix-passive-result-sys-cal.timer
+expect_match "a calendar target's timer is in list-timers" "$cal_timer" \
+	"$(c systemctl list-timers --no-pager "$cal_timer")"
+expect_eq "its timer is Persistent=true" yes "$(c systemctl show -P Persistent "$cal_timer")"
+# Its next elapse is systemd-analyze's for the expression (again when a minute turned between
+# the two readings).
+next_ok=""
+for _ in 1 2 3; do
+	timer_next=$(c systemctl show -P NextElapseUSecRealtime "$cal_timer")
+	want_next=$(c systemd-analyze calendar minutely | sed -n 's/^ *Next elapse: //p')
+	if [ "$timer_next" = "$want_next" ]; then next_ok=yes; break; fi
+	sleep 1
+done
+expect_eq "its next elapse is the calendar's ($want_next)" yes "$next_ok" 
+if wait_for 75 'test "$(results_for cal body.state=0)" -ge 1'; then
+	ok "a calendar target's run is delivered when its calendar elapses"
+else
+	bad "a calendar target's run is delivered when its calendar elapses" \
+		"$(c journalctl --no-pager -o cat -u "$(result_unit cal)" | tail -20)"
+fi
+# A run missed while the machine was off: the timer last ran two days ago (its stamp), the
+# machine boots, and the midnight run comes at once.
+catchup_timer=$prefix-passive-result-sys-catchup.timer
+catchup_before=$(results_for catchup)
+c touch -d '2 days ago' "/var/lib/systemd/timers/stamp-$catchup_timer"
+c systemctl poweroff || true
+wait "$nspawn_pid" 2>/dev/null || true
+t0=$SECONDS
+boot
+if wait_for 60 'test "$(results_for catchup)" -gt "$catchup_before"'; then
+	ok "a calendar run missed while the machine was off is caught up at boot (Persistent)"
+	echo "     figure: missed calendar run delivered $((SECONDS - t0)) s after the boot started"
+else
+	bad "a calendar run missed while the machine was off is caught up at boot (Persistent)" \
+		"$(c systemctl status "$catchup_timer" 2>&1 | tail -10)"
+fi
+
 # ---- every script of README, docs/ and examples/, under NixOS's PATH ---------------------------
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/doc-scripts.json")
 for i in $(seq "$n"); do

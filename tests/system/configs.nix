@@ -94,6 +94,16 @@ let
           '';
         })
         (passive "removed" { })
+        # timers.calendar: a run every minute, and one at midnight UTC that only a run
+        # caught up at boot (Persistent=true) brings during the test.
+        (passive "cal" {
+          script = "exit=0; status='on time'";
+          timers.calendar = "minutely";
+        })
+        (passive "catchup" {
+          script = "exit=0; status='caught up'";
+          timers.calendar = "*-*-* 00:00:00 UTC";
+        })
       ]
       ++ docTargets;
     };
