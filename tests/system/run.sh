@@ -85,6 +85,8 @@ boot
 . tests/system/cases.sh
 # shellcheck source=tests/system/notify-cases.sh
 . tests/system/notify-cases.sh
+# shellcheck source=tests/system/catchup-cases.sh
+. tests/system/catchup-cases.sh
 
 finished=yes
 echo "system: $passed passed, $failed failed"
