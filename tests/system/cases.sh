@@ -184,12 +184,7 @@ expect_eq "the register unit then ends successfully" "inactive success" \
 
 # ---- the sandbox: systemd-analyze security, real -----------------------------------------------
 for unit in $(cd "$machine/etc/systemd/system" && ls $prefix-*.service | sed 's/@\.service$/@x.service/'); do
-	score=$(c systemd-analyze security --no-pager "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
-	if [ -n "$score" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) <= 2.0)" "$score"; then
-		ok "systemd-analyze security $unit: $score (at most 2.0)"
-	else
-		bad "systemd-analyze security $unit: ${score:-no score} (at most 2.0)"
-	fi
+	expect_secure "$unit"
 done
 
 # ---- a switch that adds one target and removes another ----------------------------------------
@@ -263,12 +258,7 @@ if wait_for 60 'test "$(api_count /api/services body.payload.name=added2)" -ge 1
 else
 	bad "after a switch the server knows the added target within 60 s in daemon mode"
 fi
-score=$(c systemd-analyze security --no-pager $prefix.service 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
-if [ -n "$score" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) <= 2.0)" "$score"; then
-	ok "systemd-analyze security $prefix.service (daemon, with the doc scripts' loosening): $score (at most 2.0)"
-else
-	bad "systemd-analyze security $prefix.service (daemon, with the doc scripts' loosening): ${score:-no score} (at most 2.0)"
-fi
+expect_secure $prefix.service "daemon, with the doc scripts' loosening"
 # Watched units and the failed-units check in daemon mode.
 ok_before=$(watch_results job-ok)
 c systemctl start sys-job-ok.service

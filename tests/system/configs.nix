@@ -174,22 +174,7 @@ rec {
         flaky3 = "sys-job-flaky3.service";
         loop = "sys-job-loop.service";
       };
-      channel = attrs: {
-        to = [ ];
-        from = null;
-        command = null;
-        host = null;
-        port = null;
-        tls = null;
-        user = null;
-        passwordFile = null;
-        caFile = null;
-        url = null;
-        urlFile = null;
-        topic = null;
-        tokenFile = null;
-        format = null;
-      } // attrs;
+      inherit (f) channel;
     in
     v2
     // {
