@@ -16,6 +16,7 @@ use std::time::Duration;
 
 mod backends;
 pub use backends::{BackendKind, HealthchecksSettings, Icinga2Settings, PrometheusSettings};
+pub use page::{PageSettings, ShowOutput};
 
 /// Where the config lives when neither `--config` nor the environment says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
@@ -68,7 +69,7 @@ impl Config {
             BackendKind::Nixcloud => Some(&self.api_host),
             BackendKind::Icinga2 => self.icinga2.as_ref().map(|i| i.url.as_str()),
             BackendKind::Healthchecks => self.healthchecks.as_ref().map(|h| h.url.as_str()),
-            BackendKind::Local | BackendKind::Prometheus => None,
+            BackendKind::Local | BackendKind::Prometheus | BackendKind::Page => None,
         }
     }
 }
@@ -90,6 +91,8 @@ pub struct Config {
     pub icinga2: Option<Icinga2Settings>,
     pub prometheus: PrometheusSettings,
     pub healthchecks: Option<HealthchecksSettings>,
+    /// `[page]`: the status page's directory and whose outputs it shows.
+    pub page: PageSettings,
     pub targets: Vec<Target>,
     /// Where the NixOS module took a target from (`origin` in the file: "auto: services.…"), by
     /// target id; targets written by hand have none. Shown by `check` and `status`, never sent.
@@ -212,6 +215,8 @@ impl Config {
             .find(|t| t.passive().is_none())
             .map(|t| (t.id.as_str(), t.kind_name()));
         backends::require_active_support(&file, &backends, first_active)?;
+        let page = raw.page.unwrap_or_default();
+        warnings.extend(page.unknown_ids(&targets));
         Ok(Config {
             path: path.to_path_buf(),
             backends,
@@ -223,6 +228,7 @@ impl Config {
             icinga2,
             prometheus: raw.prometheus.unwrap_or_default(),
             healthchecks,
+            page,
             targets,
             origins,
             warnings,
@@ -583,6 +589,7 @@ fn enclosing_table(text: &str, line: usize) -> Option<String> {
 }
 
 mod cache;
+mod page;
 mod raw;
 
 #[cfg(test)]

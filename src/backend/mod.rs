@@ -5,6 +5,7 @@ mod healthchecks;
 mod icinga2;
 mod local;
 mod nixcloud;
+mod page;
 mod prometheus;
 
 pub use nixcloud::registration_bodies as nixcloud_bodies;
@@ -82,6 +83,7 @@ pub enum Backend {
     Icinga2(icinga2::Icinga2),
     Prometheus(prometheus::Prometheus),
     Healthchecks(healthchecks::Healthchecks),
+    Page(page::Page),
 }
 
 impl Backend {
@@ -97,6 +99,7 @@ impl Backend {
             BackendKind::Healthchecks => {
                 Backend::Healthchecks(healthchecks::Healthchecks::new(config, state)?)
             }
+            BackendKind::Page => Backend::Page(page::Page::new(config, state)),
         })
     }
 }
@@ -109,6 +112,7 @@ impl Api for Backend {
             Backend::Icinga2(b) => b.register(targets, complete).await,
             Backend::Prometheus(b) => b.register(targets, complete).await,
             Backend::Healthchecks(b) => b.register(targets, complete).await,
+            Backend::Page(b) => b.register(targets, complete).await,
         }
     }
 
@@ -123,12 +127,14 @@ impl Api for Backend {
             Backend::Icinga2(b) => b.deliver(result, target).await,
             Backend::Prometheus(b) => b.deliver(result, target).await,
             Backend::Healthchecks(b) => b.deliver(result, target).await,
+            Backend::Page(b) => b.deliver(result, target).await,
         }
     }
 
     fn batch(&self) -> usize {
         match self {
             Backend::Prometheus(b) => b.batch(),
+            Backend::Page(b) => b.batch(),
             _ => 1,
         }
     }
@@ -139,6 +145,7 @@ impl Api for Backend {
     ) -> Result<(), DeliveryError> {
         match self {
             Backend::Prometheus(b) => b.deliver_many(items).await,
+            Backend::Page(b) => b.deliver_many(items).await,
             _ => {
                 for (result, target) in items {
                     self.deliver(result, *target).await?;
@@ -161,6 +168,7 @@ impl Api for Backend {
             Backend::Icinga2(b) => b.check_access(target),
             Backend::Prometheus(b) => b.check_access(target),
             Backend::Healthchecks(b) => b.check_access(target),
+            Backend::Page(b) => b.check_access(target),
         }
     }
 }

@@ -42,7 +42,7 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
                     warn_if_unreadable("healthchecks.apiKeyFile", &key);
                 }
             }
-            BackendKind::Local | BackendKind::Prometheus => {}
+            BackendKind::Local | BackendKind::Prometheus | BackendKind::Page => {}
         }
     }
     // One buffered writer: stdout is line-buffered, and a line per write made 10,000 targets

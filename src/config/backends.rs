@@ -21,6 +21,8 @@ pub enum BackendKind {
     Prometheus,
     /// A Healthchecks server (hosted or self-hosted): Management API v3 and ping URLs.
     Healthchecks,
+    /// A static status page (HTML, JSON, SVG badges) in a directory a web server serves.
+    Page,
 }
 
 impl BackendKind {
@@ -32,6 +34,7 @@ impl BackendKind {
             BackendKind::Icinga2 => "icinga2",
             BackendKind::Prometheus => "prometheus",
             BackendKind::Healthchecks => "healthchecks",
+            BackendKind::Page => "page",
         }
     }
 

@@ -31,6 +31,7 @@ pub(super) struct RawConfig {
     pub(super) icinga2: Option<RawIcinga2>,
     pub(super) prometheus: Option<PrometheusSettings>,
     pub(super) healthchecks: Option<RawHealthchecks>,
+    pub(super) page: Option<super::PageSettings>,
     #[serde(default)]
     pub(super) targets: RawTargets,
 }

@@ -1,0 +1,104 @@
+//! Writing the page's directory: `index.html`, `status.json` and `badges/<escaped id>.svg`,
+//! each replaced atomically (a temporary file beside it, renamed over it) with mode 0644, so
+//! a web server never serves half a file and may run as another user (the directory's mode
+//! decides who reads; the NixOS module gives it the web server's group). The temporary files
+//! start with a dot and end in `.tmp`. Nothing here is fsynced: the page is made again from
+//! the histories at every change.
+//!
+//! Badges change rarely (only with a target's state): `<stateDir>/page/badges.json` remembers
+//! what each holds, so a rewrite writes only the badges that changed.
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// What the directory gets.
+pub struct Site {
+    pub index: String,
+    pub status: Vec<u8>,
+    /// (file stem, SVG).
+    pub badges: Vec<(String, String)>,
+}
+
+/// What was written before, to write only changed badges.
+#[derive(Default, Serialize, Deserialize)]
+struct Written {
+    dir: PathBuf,
+    badges: BTreeMap<String, u64>,
+}
+
+fn fingerprint(text: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// A directory of the page: made when missing; a file or anything else in its place is
+/// refused, naming it.
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "page.dir {} is not a directory: remove it or point page.dir elsewhere",
+            dir.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create the page directory {}", dir.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("could not use the page directory {}", dir.display()))
+        }
+    }
+}
+
+/// Replaces `dir/name` atomically with mode 0644.
+fn publish(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        // Set on the open file, so the units' UMask (0007) does not decide who reads.
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        file.write_all(bytes)?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Writes `site` into `dir`; `memo` is the state file that remembers the badges.
+pub fn write(dir: &Path, memo: &Path, site: &Site) -> anyhow::Result<()> {
+    ensure_dir(dir)?;
+    let badge_dir = dir.join("badges");
+    ensure_dir(&badge_dir)?;
+    let mut written: Written = std::fs::read(memo)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(|w: &Written| w.dir == dir)
+        .unwrap_or_default();
+    let before = std::mem::take(&mut written.badges);
+    for (stem, svg) in &site.badges {
+        let print = fingerprint(svg);
+        let name = format!("{stem}.svg");
+        if before.get(stem) != Some(&print) || !badge_dir.join(&name).exists() {
+            publish(&badge_dir, &name, svg.as_bytes())?;
+        }
+        written.badges.insert(stem.clone(), print);
+    }
+    for stem in before.keys().filter(|s| !written.badges.contains_key(*s)) {
+        let _ = std::fs::remove_file(badge_dir.join(format!("{stem}.svg")));
+    }
+    publish(dir, "status.json", &site.status)?;
+    publish(dir, "index.html", site.index.as_bytes())?;
+    if written.badges != before || written.dir != dir {
+        written.dir = dir.to_path_buf();
+        let json = serde_json::to_vec(&written).context("could not encode the badge list")?;
+        crate::state::write_atomic(memo, &json, false)?;
+    }
+    Ok(())
+}
