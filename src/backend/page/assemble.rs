@@ -22,9 +22,10 @@ fn outdated(part: &Part, show: &ShowOutput, now: u64) -> bool {
         || now - part.rendered_ms > REFRESH_MS
 }
 
-fn render(h: &super::history::History, show: &ShowOutput, now: u64) -> Part {
+/// A target's part and its details file.
+fn render(h: &super::history::History, show: &ShowOutput, now: u64) -> (Part, String) {
     let t = view::target(h, show.shows(&h.id), now);
-    Part {
+    let part = Part {
         id: h.id.clone(),
         host: h.host.clone(),
         name: h.name.clone(),
@@ -38,19 +39,20 @@ fn render(h: &super::history::History, show: &ShowOutput, now: u64) -> Part {
         json: json::target(&t),
         badge: badge::render(&t),
         incidents: html::incidents(&t),
-    }
+    };
+    (part, json::details(&t))
 }
 
 /// Renders again what `changed` (ids saved just now) and time made outdated, adds the
 /// histories on disk that have no part yet, drops the parts whose history is gone. Returns
-/// how many were rendered.
+/// the details files (stem, JSON) of the targets rendered.
 pub fn refresh(
     cache: &mut Cache,
     store: &mut Store,
     changed: &BTreeSet<String>,
     show: &ShowOutput,
     now: u64,
-) -> usize {
+) -> Vec<(String, String)> {
     cache
         .parts
         .retain(|id, _| store.stems().contains(&stem(id)));
@@ -69,21 +71,24 @@ pub fn refresh(
             .filter(|p| outdated(p, show, now))
             .map(|p| p.id.clone()),
     );
+    let mut details = Vec::new();
     for id in &todo {
         match store.get(id) {
             Some(h) => {
-                cache.parts.insert(id.clone(), render(h, show, now));
+                let (part, detail) = render(h, show, now);
+                details.push((stem(id), detail));
+                cache.parts.insert(id.clone(), part);
             }
             None => {
                 cache.parts.remove(id);
             }
         }
     }
-    todo.len()
+    details
 }
 
-/// The page's files from the parts, at `now`.
-pub fn site(cache: &Cache, now: u64) -> Site {
+/// The page's files from the parts, at `now`, with the `details` of the targets rendered.
+pub fn site(cache: &Cache, details: Vec<(String, String)>, now: u64) -> Site {
     let mut parts: Vec<&Part> = cache.parts.values().collect();
     parts.sort_by(|a, b| (a.shown.rank(), &a.name, &a.id).cmp(&(b.shown.rank(), &b.name, &b.id)));
     let mut hosts: Vec<(&str, Vec<&Part>)> = Vec::new();
@@ -134,5 +139,6 @@ pub fn site(cache: &Cache, now: u64) -> Site {
             .iter()
             .map(|p| (stem(&p.id), p.badge.clone()))
             .collect(),
+        details,
     }
 }

@@ -109,7 +109,7 @@ pub fn page(head: &Head, hosts: &[(&str, Vec<&str>)], incidents: &[&str], more: 
                         ". Rewritten after every result; out of date after "
                         (span(after)) " without one."
                     }
-                    p #stale .stale role="alert" hidden {
+                    p #stale .outdated role="alert" hidden {
                         "This page is out of date: it was generated at " (date_time(now))
                         " and should have been rewritten within " (span(after))
                         ". The agent may have stopped, or its results no longer arrive."

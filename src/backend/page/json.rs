@@ -1,6 +1,8 @@
-//! `status.json`: the facts of the page for machines, in the shape docs/page.md documents
-//! (tests/it/page.rs holds the file against that table). Times are RFC 3339 UTC strings and
-//! milliseconds; hidden outputs are `null`.
+//! The facts of the page for machines, in the shape docs/page.md documents (tests/it/page.rs
+//! holds the files against those tables): `status.json` with every target's state, and
+//! `targets/<escaped id>.json` with its days, perfdata and incidents (written only when that
+//! target changes, so a result does not rewrite 90 days of every target). Times are RFC 3339
+//! UTC strings; hidden outputs are `null`.
 
 use super::history::Mark;
 use super::time::{date, rfc3339};
@@ -37,11 +39,20 @@ struct Target<'a> {
     last_success_at: Option<String>,
     last_failure_at: Option<String>,
     run_seconds: Option<f64>,
+    badge: String,
+    details: String,
+    figures_at: String,
+}
+
+/// `targets/<escaped id>.json`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Details<'a> {
+    id: &'a str,
+    figures_at: String,
     perfdata: Option<Perfdata<'a>>,
     days: Vec<Day>,
     incidents: Vec<Incident<'a>>,
-    badge: String,
-    figures_at: String,
 }
 
 #[derive(Serialize)]
@@ -86,7 +97,7 @@ fn nonzero(s: u32) -> Option<u32> {
     (s > 0).then_some(s)
 }
 
-/// A target's object in `targets`.
+/// A target's object in status.json's `targets`.
 pub fn target<'a>(t: &'a TargetView) -> String {
     let h = t.h;
     let show = |s: &'a str| t.show_output.then_some(s);
@@ -114,6 +125,21 @@ pub fn target<'a>(t: &'a TargetView) -> String {
             .as_ref()
             .and_then(|l| l.duration_ms)
             .map(|ms| ms as f64 / 1000.0),
+        badge: format!("badges/{}.svg", t.stem),
+        details: format!("targets/{}.json", t.stem),
+        figures_at: rfc3339(t.now_ms),
+    };
+    // Strings and numbers only: encoding cannot fail.
+    serde_json::to_string(&target).unwrap_or_default()
+}
+
+/// A target's `targets/<escaped id>.json`.
+pub fn details<'a>(t: &'a TargetView) -> String {
+    let h = t.h;
+    let show = |s: &'a str| t.show_output.then_some(s);
+    let details = Details {
+        id: &h.id,
+        figures_at: rfc3339(t.now_ms),
         perfdata: t.spark.as_ref().map(|s| Perfdata {
             label: &s.label,
             unit: &s.unit,
@@ -147,12 +173,9 @@ pub fn target<'a>(t: &'a TargetView) -> String {
                 output: show(&i.output),
             })
             .collect(),
-        badge: format!("badges/{}.svg", t.stem),
-        figures_at: rfc3339(t.now_ms),
     };
-    // Strings and numbers only: encoding cannot fail (and NaN never gets here, the sparkline
-    // keeps finite values).
-    serde_json::to_string(&target).unwrap_or_default()
+    // Strings and numbers only (the sparkline keeps finite values): cannot fail.
+    serde_json::to_string(&details).unwrap_or_default()
 }
 
 /// The whole file: the head and the targets' objects in the page's order.

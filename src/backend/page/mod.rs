@@ -74,8 +74,9 @@ impl Page {
         change(&mut store);
         let changed = store.save()?;
         let loaded = started.elapsed();
-        let rendered = assemble::refresh(&mut parts, &mut store, &changed, &self.show, now);
-        let site = assemble::site(&parts, now);
+        let details = assemble::refresh(&mut parts, &mut store, &changed, &self.show, now);
+        let rendered = details.len();
+        let site = assemble::site(&parts, details, now);
         let joined = started.elapsed();
         site::write(&self.site, &self.dir.join("badges.json"), &site)?;
         overwrite(&cache_path, &cache::encode(&parts))?;

@@ -1,4 +1,5 @@
-//! Writing the page's directory: `index.html`, `status.json` and `badges/<escaped id>.svg`,
+//! Writing the page's directory: `index.html`, `status.json`, `badges/<escaped id>.svg` and
+//! `targets/<escaped id>.json`,
 //! each replaced atomically (a temporary file beside it, renamed over it) with mode 0644, so
 //! a web server never serves half a file and may run as another user (the directory's mode
 //! decides who reads; the NixOS module gives it the web server's group). The temporary files
@@ -20,8 +21,10 @@ use std::path::{Path, PathBuf};
 pub struct Site {
     pub index: String,
     pub status: Vec<u8>,
-    /// (file stem, SVG).
+    /// (file stem, SVG) of every target.
     pub badges: Vec<(String, String)>,
+    /// (file stem, JSON) of the targets rendered again.
+    pub details: Vec<(String, String)>,
 }
 
 /// What was written before, to write only changed badges.
@@ -92,6 +95,25 @@ pub fn write(dir: &Path, memo: &Path, site: &Site) -> anyhow::Result<()> {
     }
     for stem in before.keys().filter(|s| !written.badges.contains_key(*s)) {
         let _ = std::fs::remove_file(badge_dir.join(format!("{stem}.svg")));
+    }
+    let details_dir = dir.join("targets");
+    ensure_dir(&details_dir)?;
+    for (stem, json) in &site.details {
+        publish(&details_dir, &format!("{stem}.json"), json.as_bytes())?;
+    }
+    if written.badges != before {
+        // A target gone (or the directory new): its details go with it.
+        for entry in std::fs::read_dir(&details_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".json").unwrap_or(&name);
+            if !written.badges.contains_key(stem) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
     publish(dir, "status.json", &site.status)?;
     publish(dir, "index.html", site.index.as_bytes())?;
