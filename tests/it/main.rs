@@ -10,6 +10,7 @@ mod local;
 mod module;
 mod nixcloud;
 mod origin;
+mod page;
 mod prometheus;
 mod queue;
 mod schema;

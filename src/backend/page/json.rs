@@ -153,8 +153,8 @@ pub fn details<'a>(t: &'a TargetView) -> String {
                 state: d.worst.map(Mark::label),
                 seconds: Mark::ALL
                     .into_iter()
-                    .map(|m| (m.key(), d.ms[m as usize] / 1000))
-                    .filter(|(_, s)| *s > 0)
+                    .filter(|&m| d.ms[m as usize] > 0)
+                    .map(|m| (m.key(), (d.ms[m as usize] + 500) / 1000))
                     .collect(),
                 results: d.results,
                 first_problem_at: at(d.first_problem_ms),

@@ -172,11 +172,16 @@ impl Api for Page {
         let now = now_ms();
         let passive: Vec<&Target> = targets.iter().filter(|t| t.passive().is_some()).collect();
         let written = self.update(now, |store| {
+            // (Histories are kept by file stem, the escaped id.)
             if complete {
-                store.retain(|id| passive.iter().any(|t| t.id == id));
+                store.retain(|s| passive.iter().any(|t| store::stem(&t.id) == s));
             }
             // An id that was passive and is now an active check.
-            store.retain(|id| !targets.iter().any(|t| t.id == id && t.passive().is_none()));
+            store.retain(|s| {
+                !targets
+                    .iter()
+                    .any(|t| t.passive().is_none() && store::stem(&t.id) == s)
+            });
             for t in &passive {
                 store.edit(
                     &t.id,
