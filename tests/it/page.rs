@@ -212,7 +212,7 @@ fn the_files_are_written_and_status_json_has_the_documented_shape() {
     for t in targets {
         assert!(www.join(t["badge"].as_str().unwrap()).is_file(), "{t}");
     }
-    check_shape("## status.json", &[status.clone()]);
+    check_shape("## status.json", std::slice::from_ref(&status));
     check_shape("## targets/&lt;escaped id&gt;.json", &details);
     let replication = &details[2];
     assert_eq!(replication["incidents"][0]["state"], "WARNING");
