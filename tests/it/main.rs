@@ -11,6 +11,7 @@ mod module;
 mod nixcloud;
 mod origin;
 mod page;
+mod page_browser;
 mod prometheus;
 mod queue;
 mod schema;

@@ -49,7 +49,7 @@ pub fn number(v: f32) -> String {
 pub fn day_figures(d: &DayView) -> String {
     let states: Vec<String> = Mark::ALL
         .into_iter()
-        .filter(|&m| d.ms[m as usize] >= 1000)
+        .filter(|&m| d.ms[m as usize] > 0)
         .map(|m| format!("{} {}", m.label(), span(d.ms[m as usize])))
         .collect();
     let mut text = date(d.day);
