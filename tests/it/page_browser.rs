@@ -122,7 +122,6 @@ setTimeout(function () { note('aged'); }, AFTER);
 struct Run {
     width: u32,
     dark: bool,
-    focus: bool,
     /// Of the browser's own time.
     after_ms: u64,
 }
@@ -208,7 +207,6 @@ fn a_person_sees_states_escaped_output_day_figures_and_the_stale_warning() {
         &Run {
             width: 1000,
             dark: false,
-            focus: true,
             after_ms: after,
         },
     );
@@ -275,7 +273,6 @@ fn the_dark_scheme_and_a_phones_width() {
         &Run {
             width: 390,
             dark: true,
-            focus: false,
             after_ms: 1000,
         },
     );
