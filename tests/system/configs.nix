@@ -10,6 +10,7 @@
 #   daemon2 daemon after a switch that adds `sys-added2`
 #   prom    v2 with the prometheus backend beside nixcloud, its textfile in the
 #           node exporter's directory (as the module sets it with the exporter on)
+#   page    v2 with the page backend beside nixcloud, in the module's directory
 {
   apiHost,
   docScripts,
@@ -135,6 +136,12 @@ in
       "prometheus"
     ];
     prometheus.textfile = "/var/lib/nixcloud-monitoring-textfile/nixcloud-monitoring.prom";
+  };
+  page = v2 // {
+    backends = [
+      "nixcloud"
+      "page"
+    ];
   };
   # daemon after a switch that adds a target
   daemon2 = daemon // {
