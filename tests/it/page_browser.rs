@@ -304,6 +304,8 @@ fn the_screenshot_readme_shows() {
     );
     let url = serve(sb.path("www"), String::new());
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/status-page.png");
+    // (target/ may not exist when CARGO_TARGET_DIR points elsewhere.)
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let out = assert_cmd::Command::new(CHROMIUM)
         .args([
