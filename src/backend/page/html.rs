@@ -256,7 +256,10 @@ fn spark(s: &Spark, now_ms: u64) -> Markup {
             true => 38.0 - (f64::from(v) - f64::from(s.min)) / range * 36.0,
             false => 20.0,
         };
-        points.push_str(&format!("{x:.1},{y:.1} "));
+        // In tenths as integers: `{:.1}` on floats takes the slow exact path, and 96 points
+        // of 100 targets were a tenth of a full rewrite. Both are within 0..300.
+        let (x, y) = ((x * 10.0).round() as u32, (y * 10.0).round() as u32);
+        points.push_str(&format!("{}.{},{}.{} ", x / 10, x % 10, y / 10, y % 10));
     }
     let label = if s.label.is_empty() {
         "value"
