@@ -15,6 +15,9 @@ rec {
   spoolDir = "${stateDir}/spool";
   # A channel with notices waiting leaves a mark here (notify/due/<channel>).
   notifyDueDir = "${stateDir}/notify/due";
+  # The page backend's directory (nix/page.nix), outside the state directory:
+  # the web server's group reads it.
+  pageDir = "/var/lib/nixcloud-monitoring-page";
 
   # environment.etc key and the path the units and commands pass to --config.
   # The units use this /etc path rather than the store path so a wrapper

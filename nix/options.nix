@@ -31,6 +31,7 @@ let
     "prometheus"
     "healthchecks"
     "notify"
+    "page"
   ];
 
   activeList =
@@ -82,8 +83,9 @@ in
         `apiHost`), `local` (only recorded in the state directory),
         `icinga2` (an Icinga 2 REST API, see `icinga2.*`), `prometheus` (a
         textfile for the node exporter, see `prometheus.*`), `healthchecks`
-        (a Healthchecks server, see `healthchecks.*`) or `notify` (tell
-        people: mail, ntfy, webhooks; see `notify.*`).
+        (a Healthchecks server, see `healthchecks.*`), `notify` (tell
+        people: mail, ntfy, webhooks; see `notify.*`) or `page` (a static
+        status page, see `page.*`).
         For several at once use `backends`; setting both is an error.
       '';
     };
@@ -257,6 +259,35 @@ in
         in the directory the module gives the node exporter's textfile
         collector (see nix/prometheus.nix).
       '';
+    };
+
+    # The agent's side of the page backend; the web server's side
+    # (page.group, page.nginx.*) is declared in nix/page.nix and never reaches
+    # the config file.
+    page = {
+      dir = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/var/lib/nixcloud-monitoring-page";
+        description = ''
+          The directory the `page` backend writes the status page into
+          (index.html, status.json, badges/, targets/; each file replaced
+          atomically). `null`: the module's
+          /var/lib/nixcloud-monitoring-page when the backend is used (owned
+          by the agent, readable by `page.group`); the agent alone uses
+          `<stateDir>/page/site`.
+        '';
+      };
+      showOutput = mkOption {
+        type = types.either types.bool (types.listOf types.str);
+        default = true;
+        example = [ "web1.example.org-backup" ];
+        description = ''
+          Whose outputs (and perfdata) the page shows: `true` every
+          target's, `false` none, or a list of target ids: only those
+          (a misspelt or new id shows nothing: the list fails closed).
+        '';
+      };
     };
 
     healthchecks = {

@@ -20,6 +20,7 @@ pub use backends::{BackendKind, HealthchecksSettings, Icinga2Settings, Prometheu
 pub use notify::{
     webhook_url_problem, Channel, ChannelKind, NotifyPolicy, NotifySettings, Tls, WebhookFormat,
 };
+pub use page::{PageSettings, ShowOutput};
 
 /// Where the config lives when neither `--config` nor the environment says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
@@ -72,7 +73,10 @@ impl Config {
             BackendKind::Nixcloud => Some(&self.api_host),
             BackendKind::Icinga2 => self.icinga2.as_ref().map(|i| i.url.as_str()),
             BackendKind::Healthchecks => self.healthchecks.as_ref().map(|h| h.url.as_str()),
-            BackendKind::Local | BackendKind::Prometheus | BackendKind::Notify => None,
+            BackendKind::Local
+            | BackendKind::Prometheus
+            | BackendKind::Notify
+            | BackendKind::Page => None,
         }
     }
 }
@@ -96,6 +100,8 @@ pub struct Config {
     pub healthchecks: Option<HealthchecksSettings>,
     /// `[notify]`, when the table is there.
     pub notify: Option<NotifySettings>,
+    /// `[page]`: the status page's directory and whose outputs it shows.
+    pub page: PageSettings,
     pub targets: Vec<Target>,
     /// Where the NixOS module took a target from (`origin` in the file: "auto: services.…"), by
     /// target id; targets written by hand have none. Shown by `check` and `status`, never sent.
@@ -235,6 +241,8 @@ impl Config {
             .find(|t| t.passive().is_none())
             .map(|t| (t.id.as_str(), t.kind_name()));
         backends::require_active_support(&file, &backends, first_active)?;
+        let page = raw.page.unwrap_or_default();
+        warnings.extend(page.unknown_ids(&targets));
         Ok(Config {
             path: path.to_path_buf(),
             backends,
@@ -247,6 +255,7 @@ impl Config {
             prometheus: raw.prometheus.unwrap_or_default(),
             healthchecks,
             notify,
+            page,
             targets,
             origins,
             warnings,
@@ -620,6 +629,7 @@ fn enclosing_table(text: &str, line: usize) -> Option<String> {
 }
 
 mod cache;
+mod page;
 mod raw;
 
 #[cfg(test)]

@@ -148,6 +148,10 @@ rec {
     # read `cfg.backends or [ cfg.backend ]`, so `base // { backend = "local"; }`
     # means what it says.
     prometheus.textfile = null;
+    page = {
+      dir = null;
+      showOutput = true;
+    };
     healthchecks = {
       url = "https://healthchecks.io";
       apiKeyFile = null;

@@ -24,6 +24,8 @@ pub enum BackendKind {
     /// Nothing is registered: changes are told to people (mail, ntfy, a webhook), one lane
     /// per channel of `[notify.channels]`.
     Notify,
+    /// A static status page (HTML, JSON, SVG badges) in a directory a web server serves.
+    Page,
 }
 
 impl BackendKind {
@@ -36,6 +38,7 @@ impl BackendKind {
             BackendKind::Prometheus => "prometheus",
             BackendKind::Healthchecks => "healthchecks",
             BackendKind::Notify => "notify",
+            BackendKind::Page => "page",
         }
     }
 

@@ -35,6 +35,7 @@ pub(super) struct RawConfig {
     #[serde(default = "one")]
     pub(super) failure_threshold: u32,
     pub(super) notify: Option<super::notify::RawNotify>,
+    pub(super) page: Option<super::PageSettings>,
     #[serde(default)]
     pub(super) targets: RawTargets,
 }

@@ -11,6 +11,8 @@ mod module;
 mod nixcloud;
 mod notify;
 mod origin;
+mod page;
+mod page_browser;
 mod prometheus;
 mod queue;
 mod schema;

@@ -302,6 +302,8 @@ enum AgentType {
     Seq(Box<AgentType>),
     /// A string or a list of strings (`icinga2.url`).
     StrOrStrs,
+    /// A boolean or a list of strings (`page.showOutput`).
+    BoolOrStrs,
     Enum(BTreeSet<String>),
     Other(String),
 }
@@ -349,6 +351,7 @@ fn agent_type(schema: &Schema, path: &[String], wrap_in_list: bool) -> AgentType
         "path string" => AgentType::PathStr,
         "a boolean" => AgentType::Bool,
         "a string or a list of strings" => AgentType::StrOrStrs,
+        "a boolean or a list of target ids" => AgentType::BoolOrStrs,
         "a sequence" if !wrap_in_list => AgentType::Seq(Box::new(agent_type(schema, path, true))),
         n => match int_range(n) {
             Some((lo, hi)) => AgentType::Int(lo, hi),
@@ -388,6 +391,8 @@ fn fits(module: &Value, agent: &AgentType) -> Result<(), (bool, String)> {
         }
         ("listOf", AgentType::Seq(elem)) => fits(&module["elemType"], elem),
         ("either", AgentType::StrOrStrs) => fits(&module["left"], &AgentType::Str)
+            .and_then(|()| fits(&module["right"], &AgentType::Seq(Box::new(AgentType::Str)))),
+        ("either", AgentType::BoolOrStrs) => fits(&module["left"], &AgentType::Bool)
             .and_then(|()| fits(&module["right"], &AgentType::Seq(Box::new(AgentType::Str)))),
         _ => Err((false, format!("module type {module}, agent {agent:?}"))),
     }
@@ -464,7 +469,7 @@ fn every_module_key_with_its_default_is_accepted_by_the_agent() {
 fn every_table_has_the_same_keys_in_the_module_and_the_agent() {
     let Some(schema) = schema() else { return };
     let tables = schema.tables();
-    assert_eq!(tables.len(), 20, "{tables:?}");
+    assert_eq!(tables.len(), 21, "{tables:?}");
     let problems: Vec<String> = par_map(&tables, |table| {
         let agent = agent_keys(schema, table);
         let module = schema.keys_of(table);
