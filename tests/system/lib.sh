@@ -161,6 +161,7 @@ stop_smtp() {
 # mail_count TO [SUBJECT_REGEX]; mail_show TO SUBJECT_REGEX FIELD|body
 mail_count() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" count "$@"; }
 mail_show() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" show "$@"; }
+mail_grep() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" grep "$@"; }
 
 # expect_secure UNIT [WHAT]: systemd-analyze security gives UNIT an exposure of at most 2.0.
 expect_secure() {
