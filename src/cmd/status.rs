@@ -164,6 +164,20 @@ fn print_queue(agent: &Agent, backend: Option<&str>, queue: &QueueStats) {
     }
 }
 
+/// `status --check` as a monitoring plugin: whatever keeps the check from being made (a
+/// missing or broken config, an unreadable state directory) is UNKNOWN (exit 3) with the
+/// reason on the first line of stdout, where the monitoring system reads it. A config error
+/// must not read as CRITICAL (exit 2), which is what a plugin says about the backlog itself.
+pub fn as_plugin(agent: anyhow::Result<Agent>) -> Code {
+    match agent.and_then(|agent| check_backlog(&agent)) {
+        Ok(code) => code,
+        Err(e) => {
+            println!("UNKNOWN: {}", format!("{e:#}").replace('\n', " "));
+            Code::Unknown
+        }
+    }
+}
+
 /// Timeout for results of targets no longer in the config: the default `timers.timeout`.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 180;
 

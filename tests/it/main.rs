@@ -1,6 +1,7 @@
 //! Integration tests: the built binary against servers on 127.0.0.1.
 
 mod backends;
+mod careless;
 mod daemon;
 mod edges;
 mod healthchecks;
