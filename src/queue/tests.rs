@@ -79,7 +79,7 @@ fn spool_is_adopted_and_garbage_set_aside() {
     q.push_spool(&result(1)).unwrap();
     std::fs::write(q.spool.join("junk.json"), b"not json").unwrap();
     let lock = q.lock().unwrap();
-    assert_eq!(q.adopt_spool(&lock, &[]).unwrap().len(), 1);
+    assert_eq!(q.adopt_spool(&lock, &[], &|_| Ok(())).unwrap().len(), 1);
     assert_eq!(q.pending(&lock).unwrap().len(), 1);
     let stats = q.stats();
     assert_eq!((stats.rejected, stats.corrupt), (0, 1));
@@ -117,7 +117,7 @@ fn the_owner_creates_the_spool_when_it_delivers() {
     use std::os::unix::fs::MetadataExt;
     let (_d, q) = queue(QueueSettings::default());
     let lock = q.lock().unwrap();
-    assert!(q.adopt_spool(&lock, &[]).unwrap().is_empty());
+    assert!(q.adopt_spool(&lock, &[], &|_| Ok(())).unwrap().is_empty());
     assert_eq!(std::fs::metadata(&q.spool).unwrap().mode() & 0o7777, 0o2770);
 }
 
@@ -489,7 +489,7 @@ fn a_missing_directory_lists_empty_and_an_unlistable_one_fails() {
 }
 
 #[test]
-fn an_entry_that_vanished_is_gone_and_one_that_cannot_be_stated_is_corrupt() {
+fn an_entry_that_vanished_is_gone_and_one_that_cannot_be_opened_is_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(
         inspect(&dir.path().join("gone.json")).unwrap_err(),
@@ -499,7 +499,7 @@ fn an_entry_that_vanished_is_gone_and_one_that_cannot_be_stated_is_corrupt() {
     std::fs::write(&file, b"").unwrap();
     assert_eq!(
         inspect(&file.join("x.json")).unwrap_err(),
-        Unreadable::Corrupt("could not stat it: Not a directory (os error 20)".into())
+        Unreadable::Corrupt("could not open it: Not a directory (os error 20)".into())
     );
 }
 

@@ -14,4 +14,5 @@ mod origin;
 mod prometheus;
 mod queue;
 mod schema;
+mod spool;
 mod util;
