@@ -203,15 +203,14 @@ impl Queue {
         if let Err(e) = self.ensure_spool() {
             tracing::debug!("{e:#}");
         }
-        write_atomic(&path, &json, true).with_context(|| {
+        // Readable by the service user, who moves it into the queue.
+        crate::state::write_atomic_mode(&path, &json, true, Some(0o660)).with_context(|| {
             format!(
                 "could not hand the result to the nixcloud-monitoring service through {}: \
                  only root and members of the group nixcloud-monitoring may submit results",
                 self.spool.display()
             )
         })?;
-        // Readable by the service user, who moves it into the queue.
-        set_mode(&path, 0o660);
         Ok(path)
     }
 
@@ -269,12 +268,12 @@ impl Queue {
     fn lock_file(&self) -> anyhow::Result<File> {
         create_dir(&self.queue)?;
         let path = self.queue.join(".lock");
-        File::options()
+        crate::state::no_follow()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .with_context(|| format!("could not open {}", path.display()))
+            .map_err(|e| crate::state::open_error(&path, e))
     }
 
     /// Moves spooled results into the queue (and a copy into each of `others`, the other

@@ -176,6 +176,21 @@ impl StateDir {
 /// Writes a file so that readers see the old or the new content, never a mix: a temporary file
 /// beside it, optionally `fsync`ed (with the directory) when the data must survive a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
+    write_atomic_mode(path, bytes, durable, None)
+}
+
+/// [`write_atomic`] with the file's mode set on the open file (so the umask does not matter)
+/// before it gets its name. Neither the temporary file nor the file itself is ever written
+/// through a symbolic link: the temporary one is made anew (`O_CREAT|O_EXCL`, which never
+/// follows a link) after removing whatever has its name, and the rename replaces a link at
+/// `path` instead of writing where it points.
+pub fn write_atomic_mode(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    mode: Option<u32>,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -183,7 +198,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<
         .unwrap_or_default();
     let tmp = dir.join(format!(".tmp-{}-{name}", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        // A stale one of this pid's, or a link planted in its place.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = no_follow().write(true).create_new(true).open(&tmp)?;
+        if let Some(mode) = mode {
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.write_all(bytes)?;
         if durable {
             file.sync_all()?;
@@ -198,6 +218,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<
         let _ = std::fs::remove_file(&tmp);
     }
     result.with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Options for opening a file the agent writes in its state directory: never through a
+/// symbolic link (`O_NOFOLLOW`). A link planted at `local/results.jsonl` made the agent append,
+/// as the service user, to whatever file it pointed at.
+pub fn no_follow() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.custom_flags(libc::O_NOFOLLOW);
+    options
+}
+
+/// The error of opening `path` with [`no_follow`], saying so when it is a link.
+pub fn open_error(path: &Path, e: std::io::Error) -> anyhow::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        anyhow::anyhow!(
+            "could not open {}: it is a symbolic link, and the agent never writes through one \
+             (remove it)",
+            path.display()
+        )
+    } else {
+        anyhow::Error::new(e).context(format!("could not open {}", path.display()))
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -220,6 +263,56 @@ mod tests {
         write_atomic(&path, b"two", false).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_writes_replace_a_link_and_never_write_through_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"victim").unwrap();
+        let path = dir.path().join("f.json");
+        // At the file's name, and at the temporary file's (this process's pid).
+        let tmp = dir
+            .path()
+            .join(format!(".tmp-{}-f.json", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write_atomic_mode(&path, b"new", false, Some(0o640)).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.is_file());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert!(tmp.symlink_metadata().is_err(), "no temporary file left");
+    }
+
+    #[test]
+    fn no_follow_refuses_a_link_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"victim").unwrap();
+        let link = dir.path().join("results.jsonl");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = no_follow()
+            .append(true)
+            .create(true)
+            .open(&link)
+            .unwrap_err();
+        assert_eq!(
+            format!("{:#}", open_error(&link, e)),
+            format!(
+                "could not open {}: it is a symbolic link, and the agent never writes through \
+                 one (remove it)",
+                link.display()
+            )
+        );
+        let e = no_follow()
+            .write(true)
+            .open(dir.path().join("none"))
+            .unwrap_err();
+        assert!(format!("{:#}", open_error(&dir.path().join("none"), e))
+            .ends_with("No such file or directory (os error 2)"));
     }
 
     #[test]

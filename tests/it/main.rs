@@ -7,6 +7,7 @@ mod edges;
 mod healthchecks;
 mod icinga2;
 mod icinga2_ha;
+mod links;
 mod local;
 mod module;
 mod nixcloud;
