@@ -63,6 +63,9 @@ pub struct QueueStats {
     pub rejected: usize,
     /// Unreadable entries moved aside to `queue/corrupt/`.
     pub corrupt: usize,
+    /// Entries in the queue that are no result and wait to be moved aside by the next
+    /// delivery (counted by [`Queue::survey`] only; not in `count`).
+    pub unreadable: usize,
     /// The error that stopped the last delivery, if it failed.
     pub last_error: Option<String>,
 }
@@ -80,11 +83,21 @@ impl QueueStats {
         self.spooled = self.spooled.max(other.spooled);
         self.rejected += other.rejected;
         self.corrupt += other.corrupt;
+        self.unreadable += other.unreadable;
         self.last_error = match (self.last_error.take(), other.last_error) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
         };
     }
+}
+
+/// A queue as `status` sees it ([`Queue::survey`]).
+pub struct Survey {
+    pub stats: QueueStats,
+    /// The queued results, oldest first.
+    pub results: Vec<CheckResult>,
+    /// Entries that are no result, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 /// The queue is at its bound; the caller must not pretend the result was accepted.
@@ -406,15 +419,34 @@ impl Queue {
         }
     }
 
-    /// Every readable queued result, oldest first, without taking the delivery lock (for
-    /// reports: a result may be delivered meanwhile). Unreadable files are left for delivery
-    /// to set aside.
-    pub fn peek(&self) -> Vec<CheckResult> {
-        list_json(&self.queue)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| inspect(p).ok())
-            .collect()
+    /// What `status` and `status --check` report, read the same way for both so that their
+    /// counts agree: every entry is read (without the delivery lock: a result may be delivered
+    /// meanwhile); the figures count the results only, and the entries that are no result are
+    /// listed with the reason (the next delivery moves them to `queue/corrupt/`).
+    pub fn survey(&self) -> Survey {
+        let mut stats = self.stats();
+        let (mut results, mut unreadable) = (Vec::new(), Vec::new());
+        let (mut count, mut bytes) = (0, 0);
+        for path in list_json(&self.queue).unwrap_or_default() {
+            match inspect(&path) {
+                Ok(result) => {
+                    count += 1;
+                    bytes += std::fs::symlink_metadata(&path).map_or(0, |m| m.len());
+                    results.push(result);
+                }
+                Err(Unreadable::Gone) => {}
+                Err(Unreadable::Corrupt(why)) => unreadable.push((path, why)),
+            }
+        }
+        stats.count = count;
+        stats.bytes = bytes;
+        stats.oldest_ms = results.first().and_then(|r| id_time_ms(&r.id));
+        stats.unreadable = unreadable.len();
+        Survey {
+            stats,
+            results,
+            unreadable,
+        }
     }
 
     /// Forgets a delivered result. Not fsynced: should the removal be lost in a crash, the

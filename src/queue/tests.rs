@@ -268,6 +268,7 @@ fn stats(n: usize, oldest: Option<u64>, error: Option<&str>) -> QueueStats {
         spooled: n,
         rejected: 2 * n,
         corrupt: 3 * n,
+        unreadable: 4 * n,
         last_error: error.map(str::to_string),
     }
 }
@@ -281,7 +282,7 @@ fn lane_stats_add_up() {
         (5, 50, Some(5), 3),
         "counts and bytes summed, the oldest of both, the one spool counted once"
     );
-    assert_eq!((sum.rejected, sum.corrupt), (10, 15));
+    assert_eq!((sum.rejected, sum.corrupt, sum.unreadable), (10, 15, 20));
     assert_eq!(sum.last_error.as_deref(), Some("a: down; b: refused"));
     // Either side may have no oldest result and no error.
     let mut sum = stats(1, None, None);
@@ -391,15 +392,42 @@ fn a_queue_for_one_target_reads_only_that_targets_results() {
 }
 
 #[test]
-fn peek_reads_the_readable_results_oldest_first_and_leaves_the_rest() {
+fn a_survey_counts_the_readable_results_and_lists_the_rest_leaving_them() {
     let (_d, q) = queue(QueueSettings::default());
-    assert!(q.peek().is_empty());
-    q.push(&result(2)).unwrap();
-    q.push(&result(1)).unwrap();
-    std::fs::write(q.queue.join(name_after(1, "junk")), b"junk").unwrap();
-    let outputs: Vec<String> = q.peek().into_iter().map(|r| r.output).collect();
+    let empty = q.survey();
+    assert!(empty.results.is_empty() && empty.unreadable.is_empty());
+    assert_eq!((empty.stats.count, empty.stats.unreadable), (0, 0));
+    let second = q.push(&result(2)).unwrap();
+    let first = q.push(&result(1)).unwrap();
+    let junk = q.queue.join(name_after(1, "junk"));
+    std::fs::write(&junk, b"junk").unwrap();
+    let survey = q.survey();
+    let outputs: Vec<&str> = survey.results.iter().map(|r| r.output.as_str()).collect();
     assert_eq!(outputs, ["result 1", "result 2"]);
-    assert!(q.queue.join(name_after(1, "junk")).is_file());
+    assert_eq!(survey.unreadable.len(), 1);
+    assert_eq!(survey.unreadable[0].0, junk);
+    assert!(
+        survey.unreadable[0]
+            .1
+            .starts_with("not a result (4 bytes): "),
+        "{:?}",
+        survey.unreadable
+    );
+    let bytes =
+        std::fs::metadata(&first).unwrap().len() + std::fs::metadata(&second).unwrap().len();
+    assert_eq!(
+        (
+            survey.stats.count,
+            survey.stats.bytes,
+            survey.stats.unreadable
+        ),
+        (2, bytes, 1)
+    );
+    // The oldest is the first result's time (ids are ns, 1_000_000_000_000 + n: 1_000_000 ms).
+    assert_eq!(survey.stats.oldest_ms, Some(1_000_000));
+    assert!(junk.is_file(), "left for delivery to move aside");
+    // The cheap figures still count it as waiting; only the survey tells.
+    assert_eq!(q.stats().count, 3);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod backends;
 mod careless;
+mod corrupt_state;
 mod daemon;
 mod edges;
 mod healthchecks;
