@@ -155,11 +155,13 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
         .assert()
         .code(3);
     server.reply(|_| Reply::Status(200, "{}".into()));
+    // The submit's own try (answered 503) is not a delivery.
+    let refused = server.requests_to("/api/services/results").len();
+    assert_eq!(refused, 1);
 
     let mut child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).stderr(std::process::Stdio::piped()));
     let outputs = |server: &TestServer| -> Vec<String> {
-        server
-            .requests_to("/api/services/results")
+        server.requests_to("/api/services/results")[refused..]
             .iter()
             .map(|r| r.json()["output"].as_str().unwrap().to_string())
             .collect()
@@ -641,4 +643,51 @@ fn a_spooled_result_from_after_the_year_9999_does_not_stop_the_daemon() {
     let status = terminate(&mut child);
     let out = child.wait_with_output();
     assert!(status.success(), "{}", output_text(&out));
+}
+
+/// A lane whose pass fails before it delivers anything (here its lock file is a link the
+/// agent refuses) pauses like one whose server is away, says why, and delivers once the
+/// cause is gone, without a new result to wake it.
+#[test]
+fn a_lane_that_cannot_even_be_locked_is_retried_after_its_pause() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(503, "down".into()));
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k");
+    sb.config(&format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"m\"\n",
+        server.url(),
+        key.display()
+    ));
+    sb.cmd(&["submit", "h-m", "waiting", "", "0"])
+        .assert()
+        .code(3);
+    server.reply(|_| Reply::Status(200, "{}".into()));
+    let lock = sb.state_dir().join("queue/.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(sb.path("elsewhere"), &lock).unwrap();
+    let log = sb.path("daemon.log");
+    let _child = KillOnDrop::spawn(
+        sb.std_cmd(&["daemon"])
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    let said = format!(
+        "nixcloud: 1 result(s) still queued: could not open {}: it is a symbolic link",
+        lock.display()
+    );
+    wait_for(Duration::from_secs(10), "the failed pass is logged", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&said))
+    });
+    // (The submit's own try, answered 503, is the first request.)
+    assert_eq!(server.requests_to("/api/services/results").len(), 1);
+    std::fs::remove_file(&lock).unwrap();
+    let delivered = || {
+        server.requests_to("/api/services/results").len() == 2 && sb.files_in("queue").is_empty()
+    };
+    wait_for(
+        Duration::from_secs(20),
+        "delivered after the pause",
+        delivered,
+    );
 }
