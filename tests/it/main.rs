@@ -5,6 +5,7 @@ mod careless;
 mod corrupt_state;
 mod daemon;
 mod edges;
+mod fuzz;
 mod healthchecks;
 mod icinga2;
 mod icinga2_ha;
