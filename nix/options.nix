@@ -182,9 +182,11 @@ in
         example = "https://icinga.example.org:5665";
         description = ''
           Base URL of the Icinga 2 REST API (backend = "icinga2"), or a list
-          of them: the endpoints of one zone (its two masters, or a satellite
-          zone's endpoints). The agent uses one and moves on to the next when
-          it cannot connect, times out or answers 5xx.
+          of them: the endpoints of the master zone (its two masters). The
+          agent uses one and moves on to the next when it cannot connect,
+          times out or answers 5xx. Do not list satellite endpoints: objects
+          created through a satellite stay in its zone (docs/icinga2.md,
+          "Fleet layout").
         '';
       };
       user = mkOption {

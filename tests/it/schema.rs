@@ -1075,6 +1075,23 @@ fn readme_option_tables_match_the_module() {
                     doc_default(&row[2]),
                     default_in(schema, "", &k).as_ref(),
                 );
+                // An integer option's bounds, as the module (and the agent) have them.
+                let bounds = schema
+                    .values()
+                    .find(|e| dotted(&e.path) == k)
+                    .and_then(|e| int_bounds(&e.ty));
+                if let Some((min, max)) = bounds {
+                    let want = match max == i128::from(i64::MAX) {
+                        true => format!("int ≥ {min}"),
+                        false => format!("int {min}..{max}"),
+                    };
+                    if row[1].trim() != want {
+                        c.problems.push(format!(
+                            "README options: {k} has the type {:?}, the module's is {want:?}",
+                            row[1].trim()
+                        ));
+                    }
+                }
             }
             documented.insert(k);
         }
