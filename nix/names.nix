@@ -80,4 +80,7 @@ rec {
   # "nixcloud.monitoring-passive-result-<id>.service" (43 + id characters),
   # and unit and file names are limited to 255 bytes.
   maxEscapedIdLength = 200;
+  # The longest check name Healthchecks takes; its checks are named by id
+  # (src/config/limits.rs HEALTHCHECKS_NAME).
+  maxHealthchecksName = 100;
 }

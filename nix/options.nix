@@ -161,23 +161,26 @@ in
         description = "Most results kept while the server cannot be reached. When the queue is full, what is queued is delivered first; if that makes no room, the new result is refused (exit 5, the counts in the message) and nothing queued is dropped.";
       };
       maxBytes = mkOption {
-        type = types.ints.positive;
+        # At least 1 MiB: the largest result (64 KiB output and perfdata, JSON-escaped) must
+        # fit into an empty queue. The agent's bounds are the same (src/config/limits.rs,
+        # held by tests/it/schema.rs).
+        type = types.ints.between 1048576 9223372036854775807;
         default = 67108864;
         description = "Most bytes of results kept while the server cannot be reached (64 MiB).";
       };
     };
 
     delivery = {
+      # The bounds are the agent's (src/config/limits.rs), held by tests/it/schema.rs.
       attempts = mkOption {
-        # The agent's range (u32); see tests/it/schema.rs.
-        type = types.ints.between 1 4294967295;
+        type = types.ints.between 1 100;
         default = 3;
         description = "Attempts per request on server errors (5xx), timeouts and connection errors before a result stays queued.";
       };
       timeout = mkOption {
-        type = types.ints.positive;
+        type = types.ints.between 1 3600;
         default = 30;
-        description = "Seconds one request to the server may take.";
+        description = "Seconds one request to the server may take (at most an hour).";
       };
       concurrency = mkOption {
         type = types.ints.positive;
@@ -193,9 +196,11 @@ in
         example = "https://icinga.example.org:5665";
         description = ''
           Base URL of the Icinga 2 REST API (backend = "icinga2"), or a list
-          of them: the endpoints of one zone (its two masters, or a satellite
-          zone's endpoints). The agent uses one and moves on to the next when
-          it cannot connect, times out or answers 5xx.
+          of them: the endpoints of the master zone (its two masters). The
+          agent uses one and moves on to the next when it cannot connect,
+          times out or answers 5xx. Do not list satellite endpoints: objects
+          created through a satellite stay in its zone (docs/icinga2.md,
+          "Fleet layout").
         '';
       };
       user = mkOption {

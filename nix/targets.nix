@@ -290,13 +290,16 @@ let
           description = "How often results come, and when their absence raises an alarm.";
           type = types.submodule {
             options = {
+              # The bounds are the agent's (src/config/limits.rs), held by
+              # tests/it/schema.rs: 365 and 366 days, so that the longest check still
+              # has a longer timeout.
               check = mkOption {
-                type = types.ints.positive;
+                type = types.ints.between 1 525600;
                 default = 60;
                 description = "Minutes between two results (how often `script` runs).";
               };
               timeout = mkOption {
-                type = types.ints.positive;
+                type = types.ints.between 2 527040;
                 default = 180;
                 description = ''
                   Minutes without a result after which the server raises an
@@ -349,7 +352,8 @@ let
           };
         };
         scriptTimeout = mkOption {
-          type = types.nullOr types.ints.positive;
+          # At most 366 days, the agent's bound (src/config/limits.rs).
+          type = types.nullOr (types.ints.between 1 31622400);
           default = null;
           example = 300;
           description = ''

@@ -9,7 +9,6 @@ use crate::secrets::KeySource;
 use crate::targets::{self, Passive, Target, TargetKind};
 use anyhow::{bail, Context};
 use raw::{RawConfig, RawTargets};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,9 +26,9 @@ pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
 /// The environment variable that overrides [`DEFAULT_PATH`].
 pub const PATH_ENV: &str = "NIXCLOUD_MONITORING_CONFIG";
 
-/// Bounds of the on-disk queue of undelivered results.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// Bounds of the on-disk queue of undelivered results (read as `raw::RawQueue`, checked by
+/// `limits::queue`).
+#[derive(Debug, Clone)]
 pub struct QueueSettings {
     pub max_count: usize,
     pub max_bytes: u64,
@@ -44,9 +43,9 @@ impl Default for QueueSettings {
     }
 }
 
-/// How hard one command tries to reach the server before leaving results queued.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// How hard one command tries to reach the server before leaving results queued (read as
+/// `raw::RawDelivery`, checked by `limits::delivery`).
+#[derive(Debug, Clone)]
 pub struct DeliverySettings {
     /// Attempts per request on 5xx, timeouts and connection errors.
     pub attempts: u32,
@@ -190,6 +189,7 @@ impl Config {
                 for url in s.urls() {
                     checked_url(&file, text, "icinga2.url", &url, credentials)?;
                 }
+                limits::ca_file(&file, text, s.ca_file.as_ref())?;
                 Some(s.settings())
             }
             None => None,
@@ -236,6 +236,14 @@ impl Config {
         let backends = backends::chosen(&file, raw.backend, raw.backends)?;
         backends::require_settings(&file, &backends, icinga2.is_some(), healthchecks.is_some())?;
         backends::require_channels(&file, &backends, notify.as_ref())?;
+        if backends.contains(&BackendKind::Healthchecks) {
+            check_healthchecks_names(&file, &targets)?;
+        }
+        if targets.is_empty() {
+            warnings.push(format!(
+                "{file} has no targets: nothing is registered or monitored"
+            ));
+        }
         let first_active = targets
             .iter()
             .find(|t| t.passive().is_none())
@@ -248,11 +256,11 @@ impl Config {
             backends,
             api_host: api_host.trim_end_matches('/').to_string(),
             key,
-            state_dir: resolve_state_dir(raw.state_dir),
-            queue: raw.queue,
-            delivery: raw.delivery,
+            state_dir: resolve_state_dir(limits::state_dir(&file, text, raw.state_dir)?),
+            queue: limits::queue(&file, text, raw.queue)?,
+            delivery: limits::delivery(&file, text, raw.delivery)?,
             icinga2,
-            prometheus: raw.prometheus.unwrap_or_default(),
+            prometheus: limits::prometheus(&file, text, raw.prometheus)?,
             healthchecks,
             notify,
             page,
@@ -340,6 +348,14 @@ fn build_targets(
         if !c.ipv4 && !c.ipv6 {
             bail!("{file}:{line}: target {id} ({}): ipv4 and ipv6 are both false; enable at least one", check.kind());
         }
+        if let Some(t) = check
+            .timeout()
+            .filter(|t| !limits::CHECK_TIMEOUT.contains(&u64::from(*t)))
+        {
+            let why = limits::out_of_range("timeout", t.into(), &limits::CHECK_TIMEOUT, "seconds");
+            bail!("{file}:{line}: target {id} ({}): {why}", check.kind());
+        }
+        check_id_length(file, line, &id)?;
         let key = key_source(
             c.api_key.map(str::to_string),
             c.api_key_file.map(Path::to_path_buf),
@@ -383,21 +399,38 @@ fn build_targets(
                 bail!("{file}:{line}: target {} (passive): {why}", shown(&id));
             }
         }
-        if p.timers.check >= p.timers.timeout {
+        check_id_length(file, line, &id)?;
+        let whose = format!("target {id}: ");
+        let n = limits::Number {
+            file,
+            text,
+            whose: &whose,
+        };
+        let bounded =
+            |key: &str, v: &toml::Spanned<u64>, range, unit| n.within(key, v, range, unit);
+        let check = bounded(
+            "timers.check",
+            &p.timers.check,
+            &limits::TIMERS_CHECK,
+            "minutes",
+        )?;
+        let timeout = bounded(
+            "timers.timeout",
+            &p.timers.timeout,
+            &limits::TIMERS_TIMEOUT,
+            "minutes",
+        )?;
+        if check >= timeout {
             bail!(
-                "{file}:{line}: target {id}: timers.check ({}) must be less than timers.timeout ({}), \
-                 or every pause between two results raises an alarm",
-                p.timers.check,
-                p.timers.timeout
+                "{file}:{line}: target {id}: timers.check ({check}) must be less than timers.timeout ({timeout}), \
+                 or every pause between two results raises an alarm"
             );
         }
-        if p.timers.check == 0 {
-            bail!("{file}:{line}: target {id}: timers.check must be at least 1 minute");
-        }
-        let script_timeout = Duration::from_secs(
-            p.script_timeout
-                .unwrap_or(p.timers.check.saturating_mul(60)),
-        );
+        let script_timeout = match &p.script_timeout {
+            Some(s) => bounded("scriptTimeout", s, &limits::SCRIPT_TIMEOUT, "seconds")?,
+            None => check * 60,
+        };
+        let script_timeout = Duration::from_secs(script_timeout);
         if let Some(origin) = &item.get_ref().origin {
             origins.insert(id.clone(), origin.clone());
         }
@@ -423,8 +456,8 @@ fn build_targets(
             id,
             kind: TargetKind::Passive(Passive {
                 script: p.script.clone(),
-                check_minutes: p.timers.check,
-                timeout_minutes: p.timers.timeout,
+                check_minutes: check,
+                timeout_minutes: timeout,
                 script_timeout,
                 failure_threshold,
                 notify,
@@ -507,35 +540,67 @@ fn url_problem(url: &str, credentials: &str) -> Option<String> {
 }
 
 /// Why a `host` or `name` cannot go into an id: ids name units, files and journal lines, so
-/// they must not be empty nor hold control characters.
+/// they must not be empty nor hold control characters, bidirectional controls or line
+/// separators ([`limits::forbidden`], the same set the NixOS module's assertion refuses in
+/// `nix/escape.nix`, so a config it writes is never refused here).
 fn bad_text(what: &str, value: &str) -> Option<String> {
     if value.is_empty() {
         return Some(format!("{what} is empty"));
     }
-    let c = value.chars().find(|&c| is_control(c))?;
-    Some(format!(
-        "{what} contains a control character (U+{:04X})",
-        c as u32
-    ))
+    let (c, kind) = value
+        .chars()
+        .find_map(|c| Some((c, limits::forbidden(c)?)))?;
+    Some(format!("{what} contains {kind} (U+{:04X})", c as u32))
 }
 
-/// U+0000..U+001F (newline, tab, NUL, ESC, …) and U+007F (DEL): the same set the NixOS
-/// module's assertion refuses (`nix/escape.nix`), so a config it writes is never refused here.
-fn is_control(c: char) -> bool {
-    c < ' ' || c == '\x7f'
-}
-
-/// An id for a message: control characters escaped (`\n`, `\u{7f}`), so it stays one line.
+/// An id for a message: forbidden characters escaped (`\n`, `\u{202e}`), so it stays one
+/// line and reads as what it is.
 fn shown(id: &str) -> String {
     id.chars()
-        .map(|c| {
-            if is_control(c) {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
+        .map(|c| match limits::forbidden(c) {
+            Some(_) => c.escape_default().to_string(),
+            None => c.to_string(),
         })
         .collect()
+}
+
+/// An id must fit into a unit name once escaped, as the module requires.
+fn check_id_length(file: &str, line: usize, id: &str) -> anyhow::Result<()> {
+    let len = targets::escape(id).chars().count();
+    if len > limits::MAX_ESCAPED_ID {
+        bail!(
+            "{file}:{line}: target {}…: the id is {len} characters long (escaped), more than the \
+             {} a unit name can take; shorten its host or name",
+            id.chars().take(40).collect::<String>(),
+            limits::MAX_ESCAPED_ID
+        );
+    }
+    Ok(())
+}
+
+/// Healthchecks names each check by target id, and takes at most 100 characters.
+fn check_healthchecks_names(file: &str, targets: &[Target]) -> anyhow::Result<()> {
+    let long: Vec<String> = targets
+        .iter()
+        .filter(|t| t.passive().is_some() && t.id.chars().count() > limits::HEALTHCHECKS_NAME)
+        .map(|t| {
+            format!(
+                "{} (line {}, {} characters)",
+                t.id,
+                t.line,
+                t.id.chars().count()
+            )
+        })
+        .collect();
+    if long.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{file}: backend \"healthchecks\" names each check by target id, and takes at most {} \
+         characters; these ids are longer: {}",
+        limits::HEALTHCHECKS_NAME,
+        long.join(", ")
+    )
 }
 
 /// Ids must be unique, and so must their escaped forms (they name units and files).
@@ -629,6 +694,7 @@ fn enclosing_table(text: &str, line: usize) -> Option<String> {
 }
 
 mod cache;
+mod limits;
 mod page;
 mod raw;
 

@@ -161,9 +161,9 @@ impl Icinga2Settings {
     }
 }
 
-/// `[prometheus]`: where the node exporter's textfile collector finds our metrics.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// `[prometheus]`: where the node exporter's textfile collector finds our metrics (read as
+/// `raw::RawPrometheus`).
+#[derive(Debug, Clone, Default)]
 pub struct PrometheusSettings {
     /// The `.prom` file, replaced atomically on every change. Default:
     /// `<stateDir>/prometheus/nixcloud-monitoring.prom`.

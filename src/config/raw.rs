@@ -1,10 +1,7 @@
 //! The config file as written: serde structs that mirror the TOML (and so the NixOS options)
 //! one to one, before defaults from other places are applied and ids are checked.
 
-use super::{
-    BackendKind, DeliverySettings, HealthchecksSettings, Icinga2Settings, PrometheusSettings,
-    QueueSettings,
-};
+use super::{BackendKind, HealthchecksSettings, Icinga2Settings};
 use crate::checks;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -23,13 +20,13 @@ pub(super) struct RawConfig {
     pub(super) api_key_file: Option<PathBuf>,
     #[serde(default = "default_true")]
     pub(super) public: bool,
-    pub(super) state_dir: Option<PathBuf>,
+    pub(super) state_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
-    pub(super) queue: QueueSettings,
+    pub(super) queue: RawQueue,
     #[serde(default)]
-    pub(super) delivery: DeliverySettings,
+    pub(super) delivery: RawDelivery,
     pub(super) icinga2: Option<RawIcinga2>,
-    pub(super) prometheus: Option<PrometheusSettings>,
+    pub(super) prometheus: Option<RawPrometheus>,
     pub(super) healthchecks: Option<RawHealthchecks>,
     /// Every passive target's `failureThreshold` unless it sets its own.
     #[serde(default = "one")]
@@ -44,6 +41,30 @@ fn one() -> u32 {
     1
 }
 
+/// `[prometheus]`: as [`PrometheusSettings`], with the textfile's place in the file.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPrometheus {
+    pub(super) textfile: Option<Spanned<PathBuf>>,
+}
+
+/// `[queue]`, each value with its place in the file (checked in limits.rs).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawQueue {
+    pub(super) max_count: Option<Spanned<u64>>,
+    pub(super) max_bytes: Option<Spanned<u64>>,
+}
+
+/// `[delivery]`, each value with its place in the file (checked in limits.rs).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawDelivery {
+    pub(super) attempts: Option<Spanned<u64>>,
+    pub(super) timeout: Option<Spanned<u64>>,
+    pub(super) concurrency: Option<Spanned<u64>>,
+}
+
 fn default_api_host() -> Spanned<String> {
     Spanned::new(0..0, "https://status.nixcloud.io".to_string())
 }
@@ -55,7 +76,7 @@ pub(super) struct RawIcinga2 {
     pub(super) url: Spanned<OneOrMany>,
     user: String,
     password_file: PathBuf,
-    ca_file: Option<PathBuf>,
+    pub(super) ca_file: Option<Spanned<PathBuf>>,
     pub(super) server_name: Option<OneOrMany>,
     owner: Option<String>,
 }
@@ -99,7 +120,7 @@ impl RawIcinga2 {
             urls,
             user: self.user,
             password_file: self.password_file,
-            ca_file: self.ca_file,
+            ca_file: self.ca_file.map(Spanned::into_inner),
             server_names,
             owner: self.owner,
         }
@@ -282,23 +303,24 @@ pub(super) struct RawPassive {
     pub(super) api_key_file: Option<PathBuf>,
     pub(super) script: String,
     pub(super) timers: RawTimers,
-    pub(super) script_timeout: Option<u64>,
+    pub(super) script_timeout: Option<Spanned<u64>>,
     pub(super) failure_threshold: Option<u32>,
     pub(super) notify: super::notify::RawTargetNotify,
 }
 
+/// `timers`, each value with its place in the file (checked in limits.rs).
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawTimers {
-    pub(super) check: u64,
-    pub(super) timeout: u64,
+    pub(super) check: Spanned<u64>,
+    pub(super) timeout: Spanned<u64>,
 }
 
 impl Default for RawTimers {
     fn default() -> Self {
         RawTimers {
-            check: 60,
-            timeout: 180,
+            check: Spanned::new(0..0, 60),
+            timeout: Spanned::new(0..0, 180),
         }
     }
 }
