@@ -9,6 +9,11 @@ use crate::util::{output_text, Sandbox};
 /// Plants a link at `rel` (below the state directory) to a file outside it, runs `register`,
 /// `submit`, `flush` and `status`, and checks what became of the link and its target.
 fn plant_and_run(config: &str, rel: &str) {
+    plant_and_submit(config, rel, "0")
+}
+
+/// [`plant_and_run`] submitting a result of `state`.
+fn plant_and_submit(config: &str, rel: &str, state: &str) {
     let sb = Sandbox::new();
     sb.config(config);
     let victim = sb.write("victim", "victim's own text");
@@ -18,7 +23,7 @@ fn plant_and_run(config: &str, rel: &str) {
     let mut said = String::new();
     for args in [
         &["register"][..],
-        &["submit", "h-n", "a result", "", "0"],
+        &["submit", "h-n", "a result", "", state],
         &["flush"],
         &["status"],
     ] {
@@ -113,4 +118,62 @@ fn a_link_at_the_local_record_keeps_the_result_queued_and_says_why() {
     assert!(std::fs::read_to_string(&link)
         .unwrap()
         .contains("\"output\":\"a result\""));
+}
+
+#[test]
+fn a_link_at_any_file_of_the_notify_destination_is_not_followed() {
+    // A webhook to a port where nothing listens: every notice waits (the marks and the queue
+    // are written), and a window of 60 s holds the second change in the outbox.
+    let config = format!(
+        "backends = [\"local\", \"notify\"]\nstateDir = \"{{state}}\"\n\
+         delivery = {{ attempts = 1 }}\n[notify]\nwindow = 60\n\
+         [notify.channels.hook]\ntype = \"webhook\"\nurl = \"{}/hook\"\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"n\"\n",
+        crate::util::dead_url()
+    );
+    for rel in [
+        "notify/hook/targets/h-n.json",
+        "notify/hook/outbox.json",
+        "notify/due/hook",
+        "queue/notify-hook/.lock",
+        "queue/notify-hook/.last-error",
+    ] {
+        // CRITICAL: a notice the dead webhook cannot take, so each file is written.
+        plant_and_submit(&config, rel, "2");
+    }
+}
+
+/// The silences are only read by notices (`silence` writes them, by an atomic rename): a link
+/// there is not read through, and the notice waits, naming it.
+#[test]
+fn a_link_at_the_silences_is_not_read_and_the_notice_waits() {
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "backends = [\"local\", \"notify\"]\nstateDir = \"{{state}}\"\n\
+         [notify.channels.hook]\ntype = \"webhook\"\nurl = \"{}/hook\"\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"n\"\n",
+        crate::util::dead_url()
+    ));
+    let victim = sb.write("victim", "{\"all\": null}");
+    let link = sb.state_dir().join("notify/silences.json");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let out = sb
+        .cmd(&["submit", "h-n", "broken", "", "2"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&format!(
+            "could not read {}: a symbolic link",
+            link.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        sb.files_in("queue/notify-hook").len(),
+        1,
+        "the notice waits"
+    );
 }

@@ -36,11 +36,12 @@ impl Mutes {
     /// guessing "no mute" would send what the admin silenced.
     pub fn load(state: &StateDir) -> anyhow::Result<Mutes> {
         let path = Self::path(state);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        // As the agent reads its own state: not through a link, never blocking on a FIFO.
+        match crate::state::read_own_file(&path) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not a list of silences", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Mutes::default()),
-            Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+            Ok(None) => Ok(Mutes::default()),
+            Err(why) => Err(anyhow::anyhow!("could not read {}: {why}", path.display())),
         }
     }
 
