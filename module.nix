@@ -90,8 +90,9 @@ let
     inherit (watch) watched;
     exe = "${cfg.package}/bin/nixcloud-monitoring";
     basePath = map (name: pkgs.${name}) names.scriptTools;
-    # The prometheus backend's textfile directory (nix/prometheus.nix).
-    writablePaths = helpers.prometheus.writablePaths cfg;
+    # The prometheus backend's textfile directory (nix/prometheus.nix) and the
+    # page's (nix/page.nix).
+    writablePaths = helpers.prometheus.writablePaths cfg ++ helpers.page.writablePaths cfg;
   };
 
   # Both `backend` and `backends` given (not by their defaults): the agent
@@ -177,6 +178,8 @@ in
     # prometheus.* for the Prometheus machine, the node exporter's textfile
     # collector; gets the targets including the automatic ones.
     (helpers.prometheus.module cfg)
+    # page.group and page.nginx.*: the page's directory and its nginx location.
+    helpers.page.module
   ];
 
   config = lib.mkIf cfg.enable {

@@ -84,14 +84,15 @@ for c in local notify; do
 done
 [ "$(mails)" -eq 0 ] || { echo "an OK after an OK sent a mail" >&2; exit 1; }
 
-# 2. From a submit's start to its notice in the SMTP server (window 0: nothing holds it).
+# 2. From a submit's start to its notice in the SMTP server (window 0: nothing holds it; each
+# a new problem of its own target, since a second one of the same target within the hour
+# would wait for the flap hold).
 export NIXCLOUD_MONITORING_CONFIG=$work/notify.toml
 : >"$work/latency.txt"
 for i in $(seq "$NOTICES"); do
   before=$(mails)
-  state=$((i % 2 == 1 ? 2 : 0))
   start=$(date +%s%N)
-  "$BIN" submit host2.example.org-backup "change $i" "" "$state" >/dev/null
+  "$BIN" submit "host$((i + 1)).example.org-backup" "broken $i" "" 2 >/dev/null
   until [ "$(mails)" -gt "$before" ]; do
     [ $(($(date +%s%N) - start)) -lt 10000000000 ] || { echo "notice $i did not arrive" >&2; exit 1; }
     sleep 0.005
@@ -153,7 +154,7 @@ print(f"| `submit` of an OK after an OK, local (ms) | {fmt(local)} | |")
 print(f"| `submit` of an OK after an OK, local + notify (ms) | {fmt(notify)} | |")
 print(f"| difference of the medians (ms) | {diff:.2f} | ≤ 1 ms: {ok(diff <= 1)} |")
 print(f"| submit to notice in the SMTP server ({len(lat)} notices, ms) | {fmt(lat)}, max {max(lat):.1f} | < 1,000 ms: {ok(max(lat) < 1000)} |")
-print(f"| 1,000 CRITICAL at once: results queued, mails after the flush | {queued}, {digests} ({subject}) | one digest: {ok(digests == 1)} |")
+print(f"| 1,000 CRITICAL at once: results queued, mails after the flush | {queued}, {digests} ({subject}) | one digest: {ok(int(digests) == 1)} |")
 print(f"| — the flush's CPU (user + system, s) | {cpu:.2f} (wall {float(wall):.2f}) | < 1 s: {ok(cpu < 1)} |")
 print(f"| daemon VmRSS, local / local + notify (MiB) | {int(rss_local) / 1024:.1f} / {int(rss_notify) / 1024:.1f} | |")
 print(f"| — growth with notify (MiB) | {grow:.2f} | ≤ 1 MiB: {ok(grow <= 1)} |")

@@ -76,6 +76,10 @@ rec {
       emptyParts = filter (e: e.target.host == "" || e.target.name == "") all;
       controlParts = filter (e: escape.hasControlChar e.target.host || escape.hasControlChar e.target.name) all;
       tooLong = filter (e: stringLength e.escaped > names.maxEscapedIdLength) all;
+      # Healthchecks names each check by target id and takes at most 100 characters
+      # (the agent refuses longer ones too, src/config/limits.rs). Characters, not bytes:
+      # the continuation bytes of UTF-8 do not count.
+      tooLongForHealthchecks = filter (e: escape.charLength e.id > names.maxHealthchecksName) passive;
       twoKeys = filter (e: e.target.apiKey != null && e.target.apiKeyFile != null) all;
 
       needsGlobalKey = uses cfg "nixcloud" && !(builtins.all (e: hasKey e.target) all);
@@ -147,7 +151,7 @@ rec {
         assertion = controlParts == [ ];
         message = ''
           nixcloud.monitoring: a target's `host` and `name` must not contain control characters
-          (a newline, a tab, ...; shown here as "_"):
+          (a newline, a tab, ...), bidirectional controls or line separators (shown here as "_"):
           ${bullet (map (e: ''${e.kind} target host = "${escape.printable e.target.host}", name = "${escape.printable e.target.name}"'') controlParts)}'';
       }
       {
@@ -155,6 +159,12 @@ rec {
         message = ''
           nixcloud.monitoring: target ids longer than ${toString names.maxEscapedIdLength} characters cannot become unit names:
           ${bullet (map (e: e.id) tooLong)}'';
+      }
+      {
+        assertion = !(uses cfg "healthchecks") || tooLongForHealthchecks == [ ];
+        message = ''
+          nixcloud.monitoring: Healthchecks names each check by target id and takes at most ${toString names.maxHealthchecksName} characters; these ids are longer:
+          ${bullet (map (e: e.id) tooLongForHealthchecks)}'';
       }
       {
         assertion = !(needsGlobalKey && !hasGlobalKey);

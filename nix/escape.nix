@@ -58,13 +58,35 @@ let
 
   underscores = n: concatStringsSep "" (genList (_: "_") n);
 
-  # The control characters U+0001..U+001F and U+007F (Nix strings cannot hold
-  # NUL; TOML's "\u0000" cannot reach a Nix string either). fromJSON builds
-  # them, as Nix has no escapes for most of them.
+  # The characters a host or name must not hold, the agent's set
+  # (src/config/limits.rs `forbidden`): the C0 controls U+0001..U+001F (Nix
+  # strings cannot hold NUL; TOML's "\u0000" cannot reach a Nix string either),
+  # U+007F, the C1 controls U+0080..U+009F (U+0085 is a line break), the
+  # bidirectional controls (U+202E shows a name backwards) and the line and
+  # paragraph separators U+2028, U+2029. fromJSON builds them, as Nix has no
+  # escapes for most of them.
   controlChars =
     let
       hex = [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f" ];
-      codes = builtins.tail (builtins.concatMap (hi: map (lo: "00${hi}${lo}") hex) [ "0" "1" ]) ++ [ "007f" ];
+      codes =
+        builtins.tail (builtins.concatMap (hi: map (lo: "00${hi}${lo}") hex) [ "0" "1" "8" "9" ])
+        ++ [
+          "007f"
+          "061c"
+          "200e"
+          "200f"
+          "202a"
+          "202b"
+          "202c"
+          "202d"
+          "202e"
+          "2066"
+          "2067"
+          "2068"
+          "2069"
+          "2028"
+          "2029"
+        ];
     in
     map (cp: fromJSON ''"\u${cp}"'') codes;
 
@@ -91,15 +113,19 @@ rec {
     in
     if substring 0 1 body == "." then "_" + substring 1 (stringLength body) body else body;
 
+  # The number of characters (not bytes) of a UTF-8 string.
+  charLength = s: length (filter (b: !(continuationBytes ? ${b})) (bytesOf s));
+
   # True when an id needs no escaping (shown in docs/error messages).
   isPlainId = id: escapeId id == id;
 
-  # True when a string holds a control character (a newline, a tab, ...).
-  # Such a host or name cannot be part of a unit's one-line description, a
-  # server-side name or a log line, so checks.nix refuses it.
+  # True when a string holds a control character (a newline, a tab, ...), a
+  # bidirectional control or a line separator. Such a host or name cannot be
+  # part of a unit's one-line description, a server-side name or a log line
+  # (or reads as something else), so checks.nix refuses it.
   hasControlChar = s: builtins.replaceStrings controlChars (map (_: "") controlChars) s != s;
 
-  # The string with each control character shown as "_": what unit
+  # The string with each such character shown as "_": what unit
   # descriptions use, so that a bad id reaches the assertion that names it
   # instead of failing NixOS's one-line type check first.
   printable = s: builtins.replaceStrings controlChars (map (_: "_") controlChars) s;

@@ -36,4 +36,7 @@ in
   # The prometheus backend's textfile wiring and what a Prometheus machine
   # reads (rules, scrape configs, blackbox modules); `module` for module.nix.
   prometheus = import ./prometheus.nix;
+
+  # The page backend's directory and its nginx location; `module` for module.nix.
+  page = import ./page.nix;
 }

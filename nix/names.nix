@@ -15,6 +15,9 @@ rec {
   spoolDir = "${stateDir}/spool";
   # A channel with notices waiting leaves a mark here (notify/due/<channel>).
   notifyDueDir = "${stateDir}/notify/due";
+  # The page backend's directory (nix/page.nix), outside the state directory:
+  # the web server's group reads it.
+  pageDir = "/var/lib/nixcloud-monitoring-page";
 
   # environment.etc key and the path the units and commands pass to --config.
   # The units use this /etc path rather than the store path so a wrapper
@@ -77,4 +80,7 @@ rec {
   # "nixcloud.monitoring-passive-result-<id>.service" (43 + id characters),
   # and unit and file names are limited to 255 bytes.
   maxEscapedIdLength = 200;
+  # The longest check name Healthchecks takes; its checks are named by id
+  # (src/config/limits.rs HEALTHCHECKS_NAME).
+  maxHealthchecksName = 100;
 }

@@ -31,6 +31,7 @@ let
     "prometheus"
     "healthchecks"
     "notify"
+    "page"
   ];
 
   activeList =
@@ -82,8 +83,9 @@ in
         `apiHost`), `local` (only recorded in the state directory),
         `icinga2` (an Icinga 2 REST API, see `icinga2.*`), `prometheus` (a
         textfile for the node exporter, see `prometheus.*`), `healthchecks`
-        (a Healthchecks server, see `healthchecks.*`) or `notify` (tell
-        people: mail, ntfy, webhooks; see `notify.*`).
+        (a Healthchecks server, see `healthchecks.*`), `notify` (tell
+        people: mail, ntfy, webhooks; see `notify.*`) or `page` (a static
+        status page, see `page.*`).
         For several at once use `backends`; setting both is an error.
       '';
     };
@@ -159,23 +161,26 @@ in
         description = "Most results kept while the server cannot be reached. When the queue is full, what is queued is delivered first; if that makes no room, the new result is refused (exit 5, the counts in the message) and nothing queued is dropped.";
       };
       maxBytes = mkOption {
-        type = types.ints.positive;
+        # At least 1 MiB: the largest result (64 KiB output and perfdata, JSON-escaped) must
+        # fit into an empty queue. The agent's bounds are the same (src/config/limits.rs,
+        # held by tests/it/schema.rs).
+        type = types.ints.between 1048576 9223372036854775807;
         default = 67108864;
         description = "Most bytes of results kept while the server cannot be reached (64 MiB).";
       };
     };
 
     delivery = {
+      # The bounds are the agent's (src/config/limits.rs), held by tests/it/schema.rs.
       attempts = mkOption {
-        # The agent's range (u32); see tests/it/schema.rs.
-        type = types.ints.between 1 4294967295;
+        type = types.ints.between 1 100;
         default = 3;
         description = "Attempts per request on server errors (5xx), timeouts and connection errors before a result stays queued.";
       };
       timeout = mkOption {
-        type = types.ints.positive;
+        type = types.ints.between 1 3600;
         default = 30;
-        description = "Seconds one request to the server may take.";
+        description = "Seconds one request to the server may take (at most an hour).";
       };
       concurrency = mkOption {
         type = types.ints.positive;
@@ -191,9 +196,11 @@ in
         example = "https://icinga.example.org:5665";
         description = ''
           Base URL of the Icinga 2 REST API (backend = "icinga2"), or a list
-          of them: the endpoints of one zone (its two masters, or a satellite
-          zone's endpoints). The agent uses one and moves on to the next when
-          it cannot connect, times out or answers 5xx.
+          of them: the endpoints of the master zone (its two masters). The
+          agent uses one and moves on to the next when it cannot connect,
+          times out or answers 5xx. Do not list satellite endpoints: objects
+          created through a satellite stay in its zone (docs/icinga2.md,
+          "Fleet layout").
         '';
       };
       user = mkOption {
@@ -257,6 +264,35 @@ in
         in the directory the module gives the node exporter's textfile
         collector (see nix/prometheus.nix).
       '';
+    };
+
+    # The agent's side of the page backend; the web server's side
+    # (page.group, page.nginx.*) is declared in nix/page.nix and never reaches
+    # the config file.
+    page = {
+      dir = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/var/lib/nixcloud-monitoring-page";
+        description = ''
+          The directory the `page` backend writes the status page into
+          (index.html, status.json, badges/, targets/; each file replaced
+          atomically). `null`: the module's
+          /var/lib/nixcloud-monitoring-page when the backend is used (owned
+          by the agent, readable by `page.group`); the agent alone uses
+          `<stateDir>/page/site`.
+        '';
+      };
+      showOutput = mkOption {
+        type = types.either types.bool (types.listOf types.str);
+        default = true;
+        example = [ "web1.example.org-backup" ];
+        description = ''
+          Whose outputs (and perfdata) the page shows: `true` every
+          target's, `false` none, or a list of target ids: only those
+          (a misspelt or new id shows nothing: the list fails closed).
+        '';
+      };
     };
 
     healthchecks = {

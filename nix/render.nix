@@ -10,10 +10,11 @@
 #   * writes one backend as `backend = "x"` and several as `backends = [ ... ]`
 #     (the agent refuses both keys at once; a one-element `backends` becomes
 #     `backend`, so configs without several backends render as before),
-#   * writes the `icinga2` / `healthchecks` / `notify` table only when that
-#     backend is used, and `prometheus` only when it is used and `textfile`
-#     is set; `notify.targets` is no key: each entry is merged into the
-#     passive target with that id (nix/notify.nix),
+#   * writes the `icinga2` / `healthchecks` / `notify` / `page` table only
+#     when that backend is used (`page` with the agent's keys only), and
+#     `prometheus` only when it is used and `textfile` is set;
+#     `notify.targets` is no key: each entry is merged into the passive
+#     target with that id (nix/notify.nix),
 #   * leaves out empty target lists, so the file stays short.
 # The agent rejects unknown keys, so anything added to a target submodule
 # that is not in docs/config.md has to be listed in moduleOnlyTargetKeys.
@@ -110,6 +111,15 @@ in
       icinga2 = if uses cfg "icinga2" then table cfg.icinga2 else null;
       healthchecks = if uses cfg "healthchecks" then table cfg.healthchecks else null;
       notify = notify.table cfg;
+      # Only the agent's keys: page.group and page.nginx are the module's (nix/page.nix).
+      page =
+        if uses cfg "page" then
+          {
+            dir = if (cfg.page.dir or null) != null then cfg.page.dir else names.pageDir;
+            showOutput = cfg.page.showOutput or true;
+          }
+        else
+          null;
       prometheus =
         if uses cfg "prometheus" && (cfg.prometheus.textfile or null) != null then
           { inherit (cfg.prometheus) textfile; }

@@ -294,8 +294,11 @@ let
           '';
           type = types.submodule {
             options = {
+              # The bounds are the agent's (src/config/limits.rs), held by
+              # tests/it/schema.rs: 365 and 366 days, so that the longest check still
+              # has a longer timeout.
               check = mkOption {
-                type = types.nullOr types.ints.positive;
+                type = types.nullOr (types.ints.between 1 525600);
                 default = null;
                 defaultText = literalExpression "60 (none with calendar)";
                 description = ''
@@ -304,7 +307,7 @@ let
                 '';
               };
               timeout = mkOption {
-                type = types.nullOr types.ints.positive;
+                type = types.nullOr (types.ints.between 2 527040);
                 default = null;
                 defaultText = literalExpression "180 (none with calendar)";
                 example = 180;
@@ -332,7 +335,7 @@ let
                 '';
               };
               grace = mkOption {
-                type = types.nullOr types.ints.positive;
+                type = types.nullOr (types.ints.between 1 527040);
                 default = null;
                 description = ''
                   Minutes a calendar target may be late before it counts as
@@ -385,7 +388,8 @@ let
           };
         };
         scriptTimeout = mkOption {
-          type = types.nullOr types.ints.positive;
+          # At most 366 days, the agent's bound (src/config/limits.rs).
+          type = types.nullOr (types.ints.between 1 31622400);
           default = null;
           example = 300;
           description = ''

@@ -452,8 +452,9 @@ let
     inherit (e) id escaped;
     name = names.passiveCommand e.escaped;
     # The agent checks the arguments (three, state 0..3) and prints the usage.
-    # Escaped ids contain only A-Z a-z 0-9 . _ - so they need no quoting.
-    text = ''exec ${exe} --config ${names.configPath} submit ${e.escaped} "$@"'';
+    # Escaped ids contain only A-Z a-z 0-9 . _ - so they need no quoting. `--`
+    # ends the options: an OUTPUT such as "-v" is text, not the agent's flag.
+    text = ''exec ${exe} --config ${names.configPath} submit -- ${e.escaped} "$@"'';
   }) (inventory.passiveTargets cfg);
 
   # One derivation holds all commands (bin/<name>): a thousand targets make one

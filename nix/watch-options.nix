@@ -47,7 +47,7 @@ let
         '';
       };
       timers.grace = mkOption {
-        type = types.nullOr types.ints.positive;
+        type = types.nullOr (types.ints.between 1 527040);
         default = null;
         description = "Minutes a calendar run may be late; null: a tenth of the longest gap, at least 5.";
       };

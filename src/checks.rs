@@ -223,6 +223,18 @@ pub struct Common<'a> {
 }
 
 impl ActiveCheck {
+    /// The seconds the server gives the check (`timeout`), for the kinds that have one.
+    pub fn timeout(&self) -> Option<u32> {
+        match self {
+            Self::SslCert(c) => Some(c.timeout),
+            Self::Dns(c) => Some(c.timeout),
+            Self::Ping(c) => Some(c.timeout),
+            Self::Smtp(c) => Some(c.timeout),
+            Self::Ssh(c) => Some(c.timeout),
+            Self::Http(_) | Self::Hydra(_) => None,
+        }
+    }
+
     /// The target's name: the configured one, else the kind's default (`HTTP`, `SSL`, …;
     /// `<project>_<jobset>` for Hydra, as the original did).
     pub fn name(&self) -> String {

@@ -10,12 +10,15 @@ Exit codes:
   0  done: everything delivered / registered
   1  other failure (I/O, unexpected errors); see the message
   2  usage or config error: nothing was sent
-  3  server unreachable or 5xx: results are queued, not lost, and go out with the next delivery
-  4  refused by the server (4xx, e.g. a wrong key): results kept in rejected/, see `status`
+  3  server unreachable, timed out, 5xx, 408, 425 or 429: results are queued, not lost,
+     and go out with the next delivery; registrations are retried by the next run
+  4  refused by the server (4xx other than 408/425/429, e.g. a wrong key): results kept in
+     rejected/, see `status`
   5  queue full: the result was NOT accepted (with several backends: not by the
      backend whose queue is full; the others took it)
 `status --check` exits as a monitoring plugin: 0 OK (no queued result older than its
-target's timers.timeout), 2 CRITICAL (some are; they are named), 1 other failure.
+target's timers.timeout), 2 CRITICAL (some are; they are named), 3 UNKNOWN (the config is
+missing or broken, or the state cannot be read; the first line says why).
 
 Config: --config PATH, else $NIXCLOUD_MONITORING_CONFIG, else /etc/nixcloud-monitoring/config.toml";
 

@@ -9,7 +9,6 @@ use crate::secrets::KeySource;
 use crate::targets::{self, Passive, Target, TargetKind};
 use anyhow::{bail, Context};
 use raw::{RawConfig, RawTargets};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,15 +19,16 @@ pub use backends::{BackendKind, HealthchecksSettings, Icinga2Settings, Prometheu
 pub use notify::{
     webhook_url_problem, Channel, ChannelKind, NotifyPolicy, NotifySettings, Tls, WebhookFormat,
 };
+pub use page::{PageSettings, ShowOutput};
 
 /// Where the config lives when neither `--config` nor the environment says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nixcloud-monitoring/config.toml";
 /// The environment variable that overrides [`DEFAULT_PATH`].
 pub const PATH_ENV: &str = "NIXCLOUD_MONITORING_CONFIG";
 
-/// Bounds of the on-disk queue of undelivered results.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// Bounds of the on-disk queue of undelivered results (read as `raw::RawQueue`, checked by
+/// `limits::queue`).
+#[derive(Debug, Clone)]
 pub struct QueueSettings {
     pub max_count: usize,
     pub max_bytes: u64,
@@ -43,9 +43,9 @@ impl Default for QueueSettings {
     }
 }
 
-/// How hard one command tries to reach the server before leaving results queued.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// How hard one command tries to reach the server before leaving results queued (read as
+/// `raw::RawDelivery`, checked by `limits::delivery`).
+#[derive(Debug, Clone)]
 pub struct DeliverySettings {
     /// Attempts per request on 5xx, timeouts and connection errors.
     pub attempts: u32,
@@ -72,7 +72,10 @@ impl Config {
             BackendKind::Nixcloud => Some(&self.api_host),
             BackendKind::Icinga2 => self.icinga2.as_ref().map(|i| i.url.as_str()),
             BackendKind::Healthchecks => self.healthchecks.as_ref().map(|h| h.url.as_str()),
-            BackendKind::Local | BackendKind::Prometheus | BackendKind::Notify => None,
+            BackendKind::Local
+            | BackendKind::Prometheus
+            | BackendKind::Notify
+            | BackendKind::Page => None,
         }
     }
 }
@@ -96,6 +99,8 @@ pub struct Config {
     pub healthchecks: Option<HealthchecksSettings>,
     /// `[notify]`, when the table is there.
     pub notify: Option<NotifySettings>,
+    /// `[page]`: the status page's directory and whose outputs it shows.
+    pub page: PageSettings,
     pub targets: Vec<Target>,
     /// Where the NixOS module took a target from (`origin` in the file: "auto: services.…"), by
     /// target id; targets written by hand have none. Shown by `check` and `status`, never sent.
@@ -184,6 +189,7 @@ impl Config {
                 for url in s.urls() {
                     checked_url(&file, text, "icinga2.url", &url, credentials)?;
                 }
+                limits::ca_file(&file, text, s.ca_file.as_ref())?;
                 Some(s.settings())
             }
             None => None,
@@ -201,7 +207,7 @@ impl Config {
             None => (None, notify::Defaults::default()),
         };
         let mut origins = BTreeMap::new();
-        let state_dir = resolve_state_dir(raw.state_dir);
+        let state_dir = resolve_state_dir(limits::state_dir(&file, text, raw.state_dir)?);
         let targets = build_targets(
             &file,
             text,
@@ -232,23 +238,34 @@ impl Config {
         let backends = backends::chosen(&file, raw.backend, raw.backends)?;
         backends::require_settings(&file, &backends, icinga2.is_some(), healthchecks.is_some())?;
         backends::require_channels(&file, &backends, notify.as_ref())?;
+        if backends.contains(&BackendKind::Healthchecks) {
+            check_healthchecks_names(&file, &targets)?;
+        }
+        if targets.is_empty() {
+            warnings.push(format!(
+                "{file} has no targets: nothing is registered or monitored"
+            ));
+        }
         let first_active = targets
             .iter()
             .find(|t| t.passive().is_none())
             .map(|t| (t.id.as_str(), t.kind_name()));
         backends::require_active_support(&file, &backends, first_active)?;
+        let page = raw.page.unwrap_or_default();
+        warnings.extend(page.unknown_ids(&targets));
         Ok(Config {
             path: path.to_path_buf(),
             backends,
             api_host: api_host.trim_end_matches('/').to_string(),
             key,
             state_dir,
-            queue: raw.queue,
-            delivery: raw.delivery,
+            queue: limits::queue(&file, text, raw.queue)?,
+            delivery: limits::delivery(&file, text, raw.delivery)?,
             icinga2,
-            prometheus: raw.prometheus.unwrap_or_default(),
+            prometheus: limits::prometheus(&file, text, raw.prometheus)?,
             healthchecks,
             notify,
+            page,
             targets,
             origins,
             warnings,
@@ -336,6 +353,14 @@ fn build_targets(
         if !c.ipv4 && !c.ipv6 {
             bail!("{file}:{line}: target {id} ({}): ipv4 and ipv6 are both false; enable at least one", check.kind());
         }
+        if let Some(t) = check
+            .timeout()
+            .filter(|t| !limits::CHECK_TIMEOUT.contains(&u64::from(*t)))
+        {
+            let why = limits::out_of_range("timeout", t.into(), &limits::CHECK_TIMEOUT, "seconds");
+            bail!("{file}:{line}: target {id} ({}): {why}", check.kind());
+        }
+        check_id_length(file, line, &id)?;
         let key = key_source(
             c.api_key.map(str::to_string),
             c.api_key_file.map(Path::to_path_buf),
@@ -379,11 +404,20 @@ fn build_targets(
                 bail!("{file}:{line}: target {} (passive): {why}", shown(&id));
             }
         }
+        check_id_length(file, line, &id)?;
+        let n = limits::Number {
+            file,
+            text,
+            whose: &format!("target {id}: "),
+        };
         let whose = format!("{file}:{line}: target {id}");
-        let timing = timing(&whose, &p.timers)?;
+        let timing = timing(&whose, &n, &p.timers)?;
+        let script_timeout_set = match &p.script_timeout {
+            Some(s) => Some(n.within("scriptTimeout", s, &limits::SCRIPT_TIMEOUT, "seconds")?),
+            None => None,
+        };
         let script_timeout = Duration::from_secs(
-            p.script_timeout
-                .unwrap_or(timing.check_minutes.saturating_mul(60)),
+            script_timeout_set.unwrap_or(timing.check_minutes.saturating_mul(60)),
         );
         if let Some(origin) = &item.get_ref().origin {
             origins.insert(id.clone(), origin.clone());
@@ -428,7 +462,7 @@ fn build_targets(
                     .map(|c| c.values().to_vec())
                     .unwrap_or_default(),
                 grace,
-                script_timeout: p.script_timeout,
+                script_timeout: script_timeout_set,
             });
         }
     }
@@ -445,11 +479,11 @@ struct Timing {
 }
 
 /// `timers`: an interval (`check` < `timeout`) or a calendar, not both.
-fn timing(whose: &str, t: &raw::RawTimers) -> anyhow::Result<Timing> {
+fn timing(whose: &str, n: &limits::Number<'_>, t: &raw::RawTimers) -> anyhow::Result<Timing> {
     if let Some(calendar) = &t.calendar {
-        let interval: Vec<&str> = [("timers.check", t.check), ("timers.timeout", t.timeout)]
+        let interval: Vec<&str> = [("timers.check", &t.check), ("timers.timeout", &t.timeout)]
             .into_iter()
-            .filter_map(|(k, v)| v.map(|_| k))
+            .filter_map(|(k, v)| v.as_ref().map(|_| k))
             .collect();
         if !interval.is_empty() {
             bail!(
@@ -465,10 +499,14 @@ fn timing(whose: &str, t: &raw::RawTimers) -> anyhow::Result<Timing> {
         if let Some(e) = calendar.values().iter().find(|e| e.trim().is_empty()) {
             bail!("{whose}: timers.calendar {e:?} is empty; give an OnCalendar expression");
         }
+        let grace = match &t.grace {
+            Some(g) => Some(n.within("timers.grace", g, &limits::TIMERS_GRACE, "minutes")?),
+            None => None,
+        };
         return Ok(Timing {
             check_minutes: 1,
             timeout_minutes: 2,
-            calendar_grace: Some(t.grace),
+            calendar_grace: Some(grace),
         });
     }
     if t.grace.is_some() {
@@ -477,16 +515,27 @@ fn timing(whose: &str, t: &raw::RawTimers) -> anyhow::Result<Timing> {
              allowed is timers.timeout"
         );
     }
-    let check = t.check.unwrap_or(raw::RawTimers::CHECK);
-    let timeout = t.timeout.unwrap_or(raw::RawTimers::TIMEOUT);
+    let bounded = |key: &str, v: &Option<toml::Spanned<u64>>, range, default| match v {
+        Some(v) => n.within(key, v, range, "minutes"),
+        None => Ok(default),
+    };
+    let check = bounded(
+        "timers.check",
+        &t.check,
+        &limits::TIMERS_CHECK,
+        raw::RawTimers::CHECK,
+    )?;
+    let timeout = bounded(
+        "timers.timeout",
+        &t.timeout,
+        &limits::TIMERS_TIMEOUT,
+        raw::RawTimers::TIMEOUT,
+    )?;
     if check >= timeout {
         bail!(
             "{whose}: timers.check ({check}) must be less than timers.timeout ({timeout}), \
              or every pause between two results raises an alarm"
         );
-    }
-    if check == 0 {
-        bail!("{whose}: timers.check must be at least 1 minute");
     }
     Ok(Timing {
         check_minutes: check,
@@ -636,35 +685,67 @@ fn url_problem(url: &str, credentials: &str) -> Option<String> {
 }
 
 /// Why a `host` or `name` cannot go into an id: ids name units, files and journal lines, so
-/// they must not be empty nor hold control characters.
+/// they must not be empty nor hold control characters, bidirectional controls or line
+/// separators ([`limits::forbidden`], the same set the NixOS module's assertion refuses in
+/// `nix/escape.nix`, so a config it writes is never refused here).
 fn bad_text(what: &str, value: &str) -> Option<String> {
     if value.is_empty() {
         return Some(format!("{what} is empty"));
     }
-    let c = value.chars().find(|&c| is_control(c))?;
-    Some(format!(
-        "{what} contains a control character (U+{:04X})",
-        c as u32
-    ))
+    let (c, kind) = value
+        .chars()
+        .find_map(|c| Some((c, limits::forbidden(c)?)))?;
+    Some(format!("{what} contains {kind} (U+{:04X})", c as u32))
 }
 
-/// U+0000..U+001F (newline, tab, NUL, ESC, …) and U+007F (DEL): the same set the NixOS
-/// module's assertion refuses (`nix/escape.nix`), so a config it writes is never refused here.
-fn is_control(c: char) -> bool {
-    c < ' ' || c == '\x7f'
-}
-
-/// An id for a message: control characters escaped (`\n`, `\u{7f}`), so it stays one line.
+/// An id for a message: forbidden characters escaped (`\n`, `\u{202e}`), so it stays one
+/// line and reads as what it is.
 fn shown(id: &str) -> String {
     id.chars()
-        .map(|c| {
-            if is_control(c) {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
+        .map(|c| match limits::forbidden(c) {
+            Some(_) => c.escape_default().to_string(),
+            None => c.to_string(),
         })
         .collect()
+}
+
+/// An id must fit into a unit name once escaped, as the module requires.
+fn check_id_length(file: &str, line: usize, id: &str) -> anyhow::Result<()> {
+    let len = targets::escape(id).chars().count();
+    if len > limits::MAX_ESCAPED_ID {
+        bail!(
+            "{file}:{line}: target {}…: the id is {len} characters long (escaped), more than the \
+             {} a unit name can take; shorten its host or name",
+            id.chars().take(40).collect::<String>(),
+            limits::MAX_ESCAPED_ID
+        );
+    }
+    Ok(())
+}
+
+/// Healthchecks names each check by target id, and takes at most 100 characters.
+fn check_healthchecks_names(file: &str, targets: &[Target]) -> anyhow::Result<()> {
+    let long: Vec<String> = targets
+        .iter()
+        .filter(|t| t.passive().is_some() && t.id.chars().count() > limits::HEALTHCHECKS_NAME)
+        .map(|t| {
+            format!(
+                "{} (line {}, {} characters)",
+                t.id,
+                t.line,
+                t.id.chars().count()
+            )
+        })
+        .collect();
+    if long.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{file}: backend \"healthchecks\" names each check by target id, and takes at most {} \
+         characters; these ids are longer: {}",
+        limits::HEALTHCHECKS_NAME,
+        long.join(", ")
+    )
 }
 
 /// Ids must be unique, and so must their escaped forms (they name units and files).
@@ -758,6 +839,8 @@ fn enclosing_table(text: &str, line: usize) -> Option<String> {
 }
 
 mod cache;
+mod limits;
+mod page;
 mod raw;
 
 #[cfg(test)]

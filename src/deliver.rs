@@ -330,6 +330,36 @@ pub fn enqueue(agent: &Agent, result: &CheckResult) -> anyhow::Result<()> {
     }
 }
 
+/// Why a result a group member left in the spool must not go out with this machine's key: its
+/// target must be a passive target of the config, and its host and name that target's. (The
+/// group may submit results for the configured targets, not for any host and name.)
+fn spool_problem(targets: &[Target], result: &CheckResult) -> Result<(), String> {
+    let Some(target) = targets.iter().find(|t| t.id == result.target) else {
+        return Err(format!(
+            "its target {:?} is not in the config",
+            result.target.chars().take(200).collect::<String>()
+        ));
+    };
+    if target.passive().is_none() {
+        return Err(format!(
+            "its target {} is an active check ({}): results cannot be pushed for it",
+            target.id,
+            target.kind_name()
+        ));
+    }
+    if result.host != target.host || result.name != target.name {
+        return Err(format!(
+            "its host and name ({:?}, {:?}) are not those of its target {} ({:?}, {:?})",
+            result.host.chars().take(200).collect::<String>(),
+            result.name.chars().take(200).collect::<String>(),
+            target.id,
+            target.host,
+            target.name
+        ));
+    }
+    Ok(())
+}
+
 /// One lane's pass, waiting for its lock.
 async fn flush_lane(agent: &Agent, lane: &Lane, backend: &Backend) -> anyhow::Result<FlushReport> {
     let lock = lane.queue.lock()?;
@@ -380,7 +410,8 @@ pub async fn deliver_pending(
 ) -> anyhow::Result<FlushReport> {
     if std::ptr::eq(lane, &agent.lanes[0]) {
         let others: Vec<&Queue> = agent.lanes[1..].iter().map(|l| &l.queue).collect();
-        for adopted in lane.queue.adopt_spool(lock, &others)? {
+        let vet = |r: &CheckResult| spool_problem(&agent.config.targets, r);
+        for adopted in lane.queue.adopt_spool(lock, &others, &vet)? {
             if let Err(e) = agent.state.record_last(&adopted) {
                 tracing::warn!("{e:#}");
             }

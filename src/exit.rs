@@ -22,6 +22,9 @@ pub enum Code {
     QueueFull = 5,
     /// `status --check` only: a monitoring plugin's CRITICAL (the process exits 2).
     Critical = 102,
+    /// `status --check` only: a monitoring plugin's UNKNOWN, the check could not be made (a
+    /// missing or broken config; the process exits 3).
+    Unknown = 103,
 }
 
 impl Code {
@@ -29,6 +32,7 @@ impl Code {
     pub fn value(self) -> u8 {
         match self {
             Code::Critical => 2,
+            Code::Unknown => 3,
             other => other as u8,
         }
     }
@@ -43,6 +47,7 @@ impl Code {
             Code::QueueFull => 4,
             Code::Usage => 5,
             Code::Critical => 6,
+            Code::Unknown => 7,
         };
         if rank(other) > rank(self) {
             other

@@ -65,6 +65,8 @@ pub struct Answer {
     pub place: String,
     pub status: u16,
     pub body: String,
+    /// The response's headers (what a server announces, such as `Ping-Body-Limit`).
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Answer {
@@ -104,11 +106,13 @@ pub async fn send_raw(
         }
     };
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let body = response.text().await.unwrap_or_default();
     Ok(Answer {
         place,
         status,
         body,
+        headers,
     })
 }
 

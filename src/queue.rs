@@ -63,6 +63,9 @@ pub struct QueueStats {
     pub rejected: usize,
     /// Unreadable entries moved aside to `queue/corrupt/`.
     pub corrupt: usize,
+    /// Entries in the queue that are no result and wait to be moved aside by the next
+    /// delivery (counted by [`Queue::survey`] only; not in `count`).
+    pub unreadable: usize,
     /// The error that stopped the last delivery, if it failed.
     pub last_error: Option<String>,
 }
@@ -80,11 +83,21 @@ impl QueueStats {
         self.spooled = self.spooled.max(other.spooled);
         self.rejected += other.rejected;
         self.corrupt += other.corrupt;
+        self.unreadable += other.unreadable;
         self.last_error = match (self.last_error.take(), other.last_error) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
         };
     }
+}
+
+/// A queue as `status` sees it ([`Queue::survey`]).
+pub struct Survey {
+    pub stats: QueueStats,
+    /// The queued results, oldest first.
+    pub results: Vec<CheckResult>,
+    /// Entries that are no result, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 /// The queue is at its bound; the caller must not pretend the result was accepted.
@@ -203,15 +216,14 @@ impl Queue {
         if let Err(e) = self.ensure_spool() {
             tracing::debug!("{e:#}");
         }
-        write_atomic(&path, &json, true).with_context(|| {
+        // Readable by the service user, who moves it into the queue.
+        crate::state::write_atomic_mode(&path, &json, true, Some(0o660)).with_context(|| {
             format!(
                 "could not hand the result to the nixcloud-monitoring service through {}: \
                  only root and members of the group nixcloud-monitoring may submit results",
                 self.spool.display()
             )
         })?;
-        // Readable by the service user, who moves it into the queue.
-        set_mode(&path, 0o660);
         Ok(path)
     }
 
@@ -269,22 +281,28 @@ impl Queue {
     fn lock_file(&self) -> anyhow::Result<File> {
         create_dir(&self.queue)?;
         let path = self.queue.join(".lock");
-        File::options()
+        crate::state::no_follow()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .with_context(|| format!("could not open {}", path.display()))
+            .map_err(|e| crate::state::open_error(&path, e))
     }
 
     /// Moves spooled results into the queue (and a copy into each of `others`, the other
-    /// lanes) and returns them; unreadable ones go to `queue/corrupt/`. A file that cannot be
-    /// moved stays in the spool (a warning), and the others are still adopted. A lane also
-    /// adopts what was queued in `queue/` before there were several backends.
+    /// lanes) and returns them. The spool is written by group members who may not read the
+    /// key, so each entry is untrusted: one that is no result, or that `vet` refuses (its
+    /// target is not in the config, its host and name are not the target's), goes to
+    /// `queue/corrupt/` with the reason and is never delivered; output and perfdata get the
+    /// 64 KiB cut of every result. What is queued is a copy the service user wrote, not the
+    /// group member's file. A file that cannot be moved stays in the spool (a warning), and
+    /// the others are still adopted. A lane also adopts what was queued in `queue/` before
+    /// there were several backends (written by the owner, so not vetted).
     pub fn adopt_spool(
         &self,
         _lock: &DeliveryLock,
         others: &[&Queue],
+        vet: &dyn Fn(&CheckResult) -> Result<(), String>,
     ) -> anyhow::Result<Vec<CheckResult>> {
         // The owner creates the spool, so that group members can hand results in.
         if let Err(e) = self.ensure_spool() {
@@ -294,40 +312,49 @@ impl Queue {
             return Ok(Vec::new());
         }
         let mut moved = Vec::new();
-        let mut inbox = list_json(&self.spool)?;
-        if let Some(legacy) = &self.legacy {
-            inbox.extend(list_json(legacy).unwrap_or_default());
-        }
-        for path in inbox {
-            let name = path.file_name().unwrap_or_default().to_owned();
-            match inspect(&path) {
-                Ok(result) => {
-                    create_dir(&self.queue)?;
-                    // Copies first: should this stop half-way, the spooled file is still
-                    // there and is adopted again (the copies keep their names).
-                    let copied = others.iter().try_for_each(|lane| {
-                        let json = serde_json::to_vec(&result)?;
-                        create_dir(&lane.queue)?;
-                        write_atomic(&lane.queue.join(&name), &json, true)
-                    });
-                    let done = copied.and_then(|()| {
-                        std::fs::rename(&path, self.queue.join(&name)).map_err(Into::into)
-                    });
-                    match done {
-                        Ok(()) => moved.push(result),
-                        Err(e) => tracing::warn!(
-                            "could not move {} into the queue: {e:#}; it stays where it is",
-                            path.display()
-                        ),
+        let spooled = list_json(&self.spool)?.into_iter().map(|p| (p, true));
+        let legacy = self
+            .legacy
+            .iter()
+            .flat_map(|l| list_json(l).unwrap_or_default());
+        for (path, untrusted) in spooled.chain(legacy.map(|p| (p, false))) {
+            let result = match inspect(&path) {
+                Ok(result) if untrusted => match vet(&result) {
+                    Ok(()) => result.cut(),
+                    Err(why) => {
+                        self.move_corrupt(&path, &format!("refused from the spool: {why}"));
+                        continue;
                     }
-                }
-                Err(Unreadable::Gone) => {}
+                },
+                Ok(result) => result,
+                Err(Unreadable::Gone) => continue,
                 Err(Unreadable::Corrupt(why)) => {
                     self.move_corrupt(&path, &why);
+                    continue;
                 }
+            };
+            match self.take_in(&path, &result, others) {
+                Ok(()) => moved.push(result),
+                Err(e) => tracing::warn!(
+                    "could not move {} into the queue: {e:#}; it stays where it is",
+                    path.display()
+                ),
             }
         }
         Ok(moved)
+    }
+
+    /// Writes `result` (found in `path`) into this queue and each of `others`, then removes
+    /// `path`. Copies first: should this stop half-way, the file is still there and is adopted
+    /// again (the copies keep their names, so nothing is queued twice).
+    fn take_in(&self, path: &Path, result: &CheckResult, others: &[&Queue]) -> anyhow::Result<()> {
+        let name = path.file_name().unwrap_or_default();
+        let json = serde_json::to_vec(result).context("could not encode a result")?;
+        for queue in std::iter::once(&self.queue).chain(others.iter().map(|l| &l.queue)) {
+            create_dir(queue)?;
+            write_atomic(&queue.join(name), &json, true)?;
+        }
+        std::fs::remove_file(path).with_context(|| format!("could not remove {}", path.display()))
     }
 
     /// Every queued result, oldest first. What is no result (truncated, empty, not JSON, a
@@ -392,15 +419,34 @@ impl Queue {
         }
     }
 
-    /// Every readable queued result, oldest first, without taking the delivery lock (for
-    /// reports: a result may be delivered meanwhile). Unreadable files are left for delivery
-    /// to set aside.
-    pub fn peek(&self) -> Vec<CheckResult> {
-        list_json(&self.queue)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| inspect(p).ok())
-            .collect()
+    /// What `status` and `status --check` report, read the same way for both so that their
+    /// counts agree: every entry is read (without the delivery lock: a result may be delivered
+    /// meanwhile); the figures count the results only, and the entries that are no result are
+    /// listed with the reason (the next delivery moves them to `queue/corrupt/`).
+    pub fn survey(&self) -> Survey {
+        let mut stats = self.stats();
+        let (mut results, mut unreadable) = (Vec::new(), Vec::new());
+        let (mut count, mut bytes) = (0, 0);
+        for path in list_json(&self.queue).unwrap_or_default() {
+            match inspect(&path) {
+                Ok(result) => {
+                    count += 1;
+                    bytes += std::fs::symlink_metadata(&path).map_or(0, |m| m.len());
+                    results.push(result);
+                }
+                Err(Unreadable::Gone) => {}
+                Err(Unreadable::Corrupt(why)) => unreadable.push((path, why)),
+            }
+        }
+        stats.count = count;
+        stats.bytes = bytes;
+        stats.oldest_ms = results.first().and_then(|r| id_time_ms(&r.id));
+        stats.unreadable = unreadable.len();
+        Survey {
+            stats,
+            results,
+            unreadable,
+        }
     }
 
     /// Forgets a delivered result. Not fsynced: should the removal be lost in a crash, the
@@ -548,9 +594,19 @@ enum Unreadable {
     Corrupt(String),
 }
 
-/// Reads the result an entry of `queue/` or `spool/` holds. Only a regular file is read: a
-/// FIFO would block delivery for ever, a directory or device is no result either.
+/// The largest file read as a result. One the agent writes is at most about 800 KiB (64 KiB
+/// of output and of perfdata, every byte JSON-escaped to at most 6); a spooled one may be
+/// larger and gets the 64 KiB cut, but one beyond this is set aside unread.
+const MAX_RESULT_FILE: u64 = 16 * 1024 * 1024;
+
+/// Reads the result an entry of `queue/` or `spool/` holds. Only a regular file is read,
+/// opened without following a link and without blocking (a FIFO would block delivery for
+/// ever; a link in the group-writable spool could point at a file of the service user's),
+/// and only up to [`MAX_RESULT_FILE`]. A result with a malformed id or a time after the year
+/// 9999 is no result either ([`CheckResult::problem`]).
 fn inspect(path: &Path) -> Result<CheckResult, Unreadable> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let gone_or = |e: std::io::Error, what: &str| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Unreadable::Gone
@@ -558,19 +614,41 @@ fn inspect(path: &Path) -> Result<CheckResult, Unreadable> {
             Unreadable::Corrupt(format!("{what}: {e}"))
         }
     };
-    let meta = std::fs::symlink_metadata(path).map_err(|e| gone_or(e, "could not stat it"))?;
+    let opened = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Unreadable::Corrupt(
+                "a symbolic link, not a result file".into(),
+            ))
+        }
+        Err(e) => return Err(gone_or(e, "could not open it")),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| gone_or(e, "could not stat it"))?;
     let kind = meta.file_type();
     if !kind.is_file() {
         let what = if kind.is_dir() {
             "a directory"
-        } else if kind.is_symlink() {
-            "a symbolic link"
         } else {
             "a FIFO, socket or device"
         };
         return Err(Unreadable::Corrupt(format!("{what}, not a result file")));
     }
-    let bytes = std::fs::read(path).map_err(|e| gone_or(e, "could not read it"))?;
+    if meta.len() > MAX_RESULT_FILE {
+        return Err(Unreadable::Corrupt(format!(
+            "{} bytes, larger than any result ({MAX_RESULT_FILE} bytes at most)",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_RESULT_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| gone_or(e, "could not read it"))?;
     if bytes.is_empty() {
         return Err(Unreadable::Corrupt("empty file (0 bytes)".into()));
     }
@@ -582,6 +660,9 @@ fn inspect(path: &Path) -> Result<CheckResult, Unreadable> {
         };
         Unreadable::Corrupt(format!("{what} ({} bytes): {e}", bytes.len()))
     })?;
+    if let Some(why) = result.problem() {
+        return Err(Unreadable::Corrupt(why));
+    }
     if path
         .file_stem()
         .map(|s| s.to_string_lossy() != result.id)
@@ -639,14 +720,21 @@ fn count_corrupt(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// The measurement time encoded at the start of a result id (nanoseconds).
+/// The measurement time encoded at the start of a result id (nanoseconds); none for a name
+/// that is no id or a time after the year 9999.
 fn id_time_ms(name: &str) -> Option<u64> {
     let nanos: u128 = name.split('-').next()?.parse().ok()?;
-    Some((nanos / 1_000_000) as u64)
+    u64::try_from(nanos / 1_000_000)
+        .ok()
+        .filter(|&ms| ms <= crate::result::LATEST_MS)
 }
 
-/// An RFC 3339 UTC time, to the second.
+/// An RFC 3339 UTC time, to the second, for any number: a time after the year 9999 (which
+/// RFC 3339 cannot write, and whose formatting panicked) is said to be that.
 pub fn format_ms(ms: u64) -> String {
+    if ms > crate::result::LATEST_MS {
+        return format!("{ms} ms after 1970 (after the year 9999)");
+    }
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_seconds(t).to_string()
 }

@@ -110,6 +110,54 @@ impl CheckResult {
     }
 }
 
+/// The latest time a result may carry: 9999-12-31T23:59:59.999Z, in ms after the epoch. RFC
+/// 3339 has no later year; a spooled result from after it made every command that printed
+/// or sent its time panic, and stopped every delivery for good.
+pub const LATEST_MS: u64 = 253_402_300_799_999;
+
+impl CheckResult {
+    /// Why a result read from a file cannot be used, if it cannot: an id that is not
+    /// `<nanoseconds>-<pid>-<counter>` (it names files and goes out as the `Idempotency-Key`
+    /// header), or a time after [`LATEST_MS`].
+    pub fn problem(&self) -> Option<String> {
+        let parts: Vec<&str> = self.id.split('-').collect();
+        let digits =
+            |s: &&str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        let id_ms = parts
+            .first()
+            .and_then(|n| n.parse::<u128>().ok())
+            .map(|ns| ns / 1_000_000);
+        if parts.len() != 3
+            || !parts.iter().all(digits)
+            || id_ms.is_none_or(|ms| ms > u128::from(LATEST_MS))
+        {
+            return Some(format!(
+                "its id {:?} is not <nanoseconds>-<pid>-<counter> of a time up to the year 9999",
+                self.id.chars().take(80).collect::<String>()
+            ));
+        }
+        if self.measured_at_ms > LATEST_MS {
+            return Some(format!(
+                "measured_at_ms {} is after the year 9999",
+                self.measured_at_ms
+            ));
+        }
+        None
+    }
+
+    /// The result with output and perfdata cut to [`MAX_TEXT`] as any other result's are
+    /// (for results that come from a file others could write, the spool).
+    pub fn cut(mut self) -> CheckResult {
+        if self.output.len() > MAX_TEXT {
+            self.output = keep_tail(&self.output, MAX_TEXT);
+        }
+        if self.perfdata.len() > MAX_TEXT {
+            self.perfdata = keep_tail(&self.perfdata, MAX_TEXT);
+        }
+        self
+    }
+}
+
 /// `<nanoseconds>-<pid>-<counter>`: sorts by time of measurement, unique on this machine even
 /// for results made in the same nanosecond by parallel processes.
 fn new_id(now: Duration) -> String {
@@ -244,6 +292,57 @@ mod tests {
             humantime::format_rfc3339_millis(r.measured_at()).to_string(),
             "2026-01-01T00:00:00.123Z"
         );
+    }
+
+    #[test]
+    fn a_result_from_a_file_needs_a_well_formed_id_and_a_time_up_to_9999() {
+        let mut r = CheckResult::new(&passive_target(), State::Ok, "", "");
+        assert_eq!(r.problem(), None);
+        r.measured_at_ms = LATEST_MS;
+        assert_eq!(r.problem(), None);
+        r.measured_at_ms = LATEST_MS + 1;
+        assert_eq!(
+            r.problem().as_deref(),
+            Some("measured_at_ms 253402300800000 is after the year 9999")
+        );
+        r.measured_at_ms = 1;
+        for (id, ok) in [
+            ("00000000000000000001-2-3", true),
+            ("253402300799999999999-1-0", false), // 21 digits
+            ("25340230079999999999-1-0", true),   // 20 digits, year 2773
+            ("1-2", false),
+            ("1-2-3-4", false),
+            ("1--3", false),
+            ("a-2-3", false),
+            ("1-2-3\r\nX-Injected: 1", false),
+            ("１-2-3", false), // a full-width digit
+        ] {
+            r.id = id.to_string();
+            assert_eq!(r.problem().is_none(), ok, "{id:?}: {:?}", r.problem());
+        }
+        r.id = "1-2-3\n".into();
+        assert_eq!(
+            r.problem().as_deref(),
+            Some("its id \"1-2-3\\n\" is not <nanoseconds>-<pid>-<counter> of a time up to the year 9999")
+        );
+    }
+
+    #[test]
+    fn a_result_from_a_file_gets_the_same_cut_as_any_other() {
+        let mut r = CheckResult::new(&passive_target(), State::Ok, "", "");
+        r.output = "o".repeat(MAX_TEXT + 1);
+        r.perfdata = "p".repeat(MAX_TEXT);
+        let cut = r.clone().cut();
+        assert_eq!(cut.output, keep_tail(&r.output, MAX_TEXT));
+        assert!(cut
+            .output
+            .starts_with("[cut: first 65 of 65537 bytes dropped] "));
+        assert_eq!(cut.perfdata, r.perfdata, "exactly 64 KiB is kept");
+        r.perfdata.push('p');
+        assert!(r
+            .cut()
+            .perfdata
+            .starts_with("[cut: first 65 of 65537 bytes dropped] "));
     }
 
     #[test]

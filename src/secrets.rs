@@ -74,6 +74,10 @@ impl KeySource {
     }
 }
 
+/// The longest key or password read from a file (first line, trimmed). API keys and
+/// passwords are tens of bytes; servers refuse headers of more than a few KiB anyway.
+pub const MAX_SECRET: usize = 4096;
+
 /// Secrets read while the process could still read them (see `privileges`).
 static PRELOADED: OnceLock<HashMap<PathBuf, String>> = OnceLock::new();
 
@@ -127,7 +131,7 @@ fn read_secret_file(path: &Path) -> Result<String, SecretError> {
     if !meta.is_file() {
         return Err(not_regular(&meta));
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
@@ -136,9 +140,34 @@ fn read_secret_file(path: &Path) -> Result<String, SecretError> {
     if !meta.is_file() {
         return Err(not_regular(&meta));
     }
-    let mut text = String::new();
-    file.read_to_string(&mut text).map_err(failed)?;
-    let key = text.lines().next().unwrap_or("").trim().to_string();
+    // The first line only, and never more than a key can be: a 50 MB file once went out as
+    // a 50 MB header.
+    let mut head = Vec::new();
+    // (Room for white space around the key, which is trimmed.)
+    let room = MAX_SECRET + 64;
+    file.take(room as u64 + 1)
+        .read_to_end(&mut head)
+        .map_err(failed)?;
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    // No end of the line within what was read: it goes on beyond any key.
+    if line.len() > room {
+        return Err(SecretError::Other(anyhow::anyhow!(
+            "secret file {} holds a first line longer than {MAX_SECRET} bytes ({} bytes in all), \
+             which is no key or password; refusing to send it",
+            path.display(),
+            meta.len()
+        )));
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|e| failed(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let key = text.trim().to_string();
+    if key.len() > MAX_SECRET {
+        return Err(SecretError::Other(anyhow::anyhow!(
+            "secret file {} holds a key longer than {MAX_SECRET} bytes, which is no key or \
+             password; refusing to send it",
+            path.display()
+        )));
+    }
     if key.is_empty() {
         Err(SecretError::Other(anyhow::anyhow!(
             "secret file {} is empty",
@@ -150,7 +179,7 @@ fn read_secret_file(path: &Path) -> Result<String, SecretError> {
 }
 
 /// What a file that is not a regular file is, for messages.
-fn file_type_name(meta: &std::fs::Metadata) -> &'static str {
+pub fn file_type_name(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let t = meta.file_type();
     if t.is_dir() {
@@ -188,6 +217,40 @@ mod tests {
             credential: "no-such-credential-here".into(),
         };
         assert_eq!(src.read().unwrap(), "abc-123");
+    }
+
+    #[test]
+    fn a_key_longer_than_any_key_is_refused_without_reading_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        let read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            read_secret_file(&path).map_err(|e| e.to_string())
+        };
+        let max = "k".repeat(MAX_SECRET);
+        assert_eq!(read(&format!("{max}\n")), Ok(max.clone()));
+        assert_eq!(
+            read(&format!("  {max} \n{}", "x".repeat(100_000))),
+            Ok(max.clone())
+        );
+        let long = format!("{max}k");
+        let refused = format!(
+            "secret file {} holds a key longer than 4096 bytes, which is no key or password; \
+             refusing to send it",
+            path.display()
+        );
+        assert_eq!(read(&long), Err(refused.clone()));
+        assert_eq!(read(&format!("{long}\n")), Err(refused));
+        // 50 MB without a line end: refused after reading 4 KiB of it.
+        let huge = "k".repeat(50_000_000);
+        assert_eq!(
+            read(&huge),
+            Err(format!(
+                "secret file {} holds a first line longer than 4096 bytes (50000000 bytes in \
+                 all), which is no key or password; refusing to send it",
+                path.display()
+            ))
+        );
     }
 
     #[test]

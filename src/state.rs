@@ -79,12 +79,26 @@ impl StateDir {
         write_atomic(&self.root.join("registration.json"), &json, false)
     }
 
-    /// The last registration round, or a default when none was recorded.
+    /// The last registration round, or a default when none was recorded (or the file is
+    /// unreadable: see [`StateDir::registration_round_checked`]).
     pub fn registration_round(&self) -> RegistrationRound {
-        std::fs::read(self.root.join("registration.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        self.registration_round_checked().0
+    }
+
+    /// [`StateDir::registration_round`] and, when `registration.json` is there but cannot be
+    /// read, a warning naming it.
+    pub fn registration_round_checked(&self) -> (RegistrationRound, Option<String>) {
+        let path = self.root.join("registration.json");
+        match read_json(&path) {
+            Ok(round) => (round.unwrap_or_default(), None),
+            Err(why) => (
+                RegistrationRound::default(),
+                Some(format!(
+                    "{} cannot be read ({why}): shown as if no registration was recorded",
+                    path.display()
+                )),
+            ),
+        }
     }
 
     /// Says what this process waits for until the guard is dropped. Best effort: `status`
@@ -108,8 +122,7 @@ impl StateDir {
 
     /// The step a live process is waiting on, if any.
     pub fn activity(&self) -> Option<Activity> {
-        let bytes = std::fs::read(self.root.join("activity.json")).ok()?;
-        let a: Activity = serde_json::from_slice(&bytes).ok()?;
+        let a: Activity = read_json(&self.root.join("activity.json")).ok()??;
         // A process that died in mid-step leaves the file behind.
         Path::new(&format!("/proc/{}", a.pid)).exists().then_some(a)
     }
@@ -139,9 +152,8 @@ impl StateDir {
     pub fn record_last(&self, result: &CheckResult) -> anyhow::Result<()> {
         let dir = self.subdir("last")?;
         let path = dir.join(format!("{}.json", crate::targets::escape(&result.target)));
-        let before: Option<LastRecord> = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        // An unreadable file (garbage, a planted link or FIFO) is replaced, counting afresh.
+        let before: Option<LastRecord> = read_json(&path).ok().flatten();
         if let Some(b) = &before {
             if (b.result.measured_at_ms, b.result.id.as_str())
                 >= (result.measured_at_ms, result.id.as_str())
@@ -161,19 +173,25 @@ impl StateDir {
         write_atomic(&path, &json, false)
     }
 
-    /// A target's latest result, if any was recorded.
-    pub fn last(&self, target_id: &str) -> Option<CheckResult> {
-        self.last_record(target_id).map(|r| r.result)
+    /// A target's latest result, if any was recorded; a warning naming the file when it is
+    /// there but cannot be read (garbage, a FIFO, …): `status` says so instead of showing
+    /// "no last result" as if nothing had come.
+    pub fn last(&self, target_id: &str) -> Result<Option<CheckResult>, String> {
+        Ok(self.last_record(target_id)?.map(|r| r.result))
     }
 
-    /// A target's latest result and the non-OK results in a row it ends.
-    pub fn last_record(&self, target_id: &str) -> Option<LastRecord> {
+    /// [`StateDir::last`] with the non-OK results in a row it ends.
+    pub fn last_record(&self, target_id: &str) -> Result<Option<LastRecord>, String> {
         let path = self
             .root
             .join("last")
             .join(format!("{}.json", crate::targets::escape(target_id)));
-        let bytes = std::fs::read(path).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        read_json(&path).map_err(|why| {
+            format!(
+                "{} cannot be read ({why}): {target_id} is shown without a last result",
+                path.display()
+            )
+        })
     }
 
     /// Merges this run's registration outcomes into `registrations.json`.
@@ -189,18 +207,99 @@ impl StateDir {
         write_atomic(&self.root.join("registrations.json"), &json, false)
     }
 
-    /// What `register` last achieved, per target id.
+    /// What `register` last achieved, per target id (none when unreadable: see
+    /// [`StateDir::registrations_checked`]).
     pub fn registrations(&self) -> BTreeMap<String, Registration> {
-        std::fs::read(self.root.join("registrations.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        self.registrations_checked().0
+    }
+
+    /// [`StateDir::registrations`] and, when `registrations.json` is there but cannot be
+    /// read, a warning naming it (`status` would show every target as not registered yet).
+    pub fn registrations_checked(&self) -> (BTreeMap<String, Registration>, Option<String>) {
+        let path = self.root.join("registrations.json");
+        match read_json(&path) {
+            Ok(all) => (all.unwrap_or_default(), None),
+            Err(why) => (
+                BTreeMap::new(),
+                Some(format!(
+                    "{} cannot be read ({why}): every target is shown as not registered yet",
+                    path.display()
+                )),
+            ),
+        }
+    }
+}
+
+/// The most the agent reads of one of its own state files (`registrations.json` of 10,000
+/// targets is about 1.5 MB).
+const MAX_STATE_FILE: u64 = 64 * 1024 * 1024;
+
+/// Reads one of the agent's state files: `None` when it is not there. Only a regular file is
+/// read, not through a link and never blocking (a FIFO or a link to a device would hang
+/// `status`), and not beyond [`MAX_STATE_FILE`]; anything else is the reason why not.
+pub fn read_own_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match file {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err("a symbolic link, not the agent's file".into())
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{}, not a regular file",
+            crate::secrets::file_type_name(&meta)
+        ));
+    }
+    if meta.len() > MAX_STATE_FILE {
+        return Err(format!(
+            "{} bytes, more than the agent ever writes there",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_STATE_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(Some(bytes))
+}
+
+/// [`read_own_file`] as JSON of `T`.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match read_own_file(path)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("not what the agent writes there: {e}")),
     }
 }
 
 /// Writes a file so that readers see the old or the new content, never a mix: a temporary file
 /// beside it, optionally `fsync`ed (with the directory) when the data must survive a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
+    write_atomic_mode(path, bytes, durable, None)
+}
+
+/// [`write_atomic`] with the file's mode set on the open file (so the umask does not matter)
+/// before it gets its name. Neither the temporary file nor the file itself is ever written
+/// through a symbolic link: the temporary one is made anew (`O_CREAT|O_EXCL`, which never
+/// follows a link) after removing whatever has its name, and the rename replaces a link at
+/// `path` instead of writing where it points.
+pub fn write_atomic_mode(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    mode: Option<u32>,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -208,7 +307,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<
         .unwrap_or_default();
     let tmp = dir.join(format!(".tmp-{}-{name}", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        // A stale one of this pid's, or a link planted in its place.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = no_follow().write(true).create_new(true).open(&tmp)?;
+        if let Some(mode) = mode {
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.write_all(bytes)?;
         if durable {
             file.sync_all()?;
@@ -223,6 +327,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<
         let _ = std::fs::remove_file(&tmp);
     }
     result.with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Options for opening a file the agent writes in its state directory: never through a
+/// symbolic link (`O_NOFOLLOW`). A link planted at `local/results.jsonl` made the agent append,
+/// as the service user, to whatever file it pointed at.
+pub fn no_follow() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.custom_flags(libc::O_NOFOLLOW);
+    options
+}
+
+/// The error of opening `path` with [`no_follow`], saying so when it is a link.
+pub fn open_error(path: &Path, e: std::io::Error) -> anyhow::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        anyhow::anyhow!(
+            "could not open {}: it is a symbolic link, and the agent never writes through one \
+             (remove it)",
+            path.display()
+        )
+    } else {
+        anyhow::Error::new(e).context(format!("could not open {}", path.display()))
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -245,6 +372,56 @@ mod tests {
         write_atomic(&path, b"two", false).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_writes_replace_a_link_and_never_write_through_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"victim").unwrap();
+        let path = dir.path().join("f.json");
+        // At the file's name, and at the temporary file's (this process's pid).
+        let tmp = dir
+            .path()
+            .join(format!(".tmp-{}-f.json", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write_atomic_mode(&path, b"new", false, Some(0o640)).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.is_file());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert!(tmp.symlink_metadata().is_err(), "no temporary file left");
+    }
+
+    #[test]
+    fn no_follow_refuses_a_link_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"victim").unwrap();
+        let link = dir.path().join("results.jsonl");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = no_follow()
+            .append(true)
+            .create(true)
+            .open(&link)
+            .unwrap_err();
+        assert_eq!(
+            format!("{:#}", open_error(&link, e)),
+            format!(
+                "could not open {}: it is a symbolic link, and the agent never writes through \
+                 one (remove it)",
+                link.display()
+            )
+        );
+        let e = no_follow()
+            .write(true)
+            .open(dir.path().join("none"))
+            .unwrap_err();
+        assert!(format!("{:#}", open_error(&dir.path().join("none"), e))
+            .ends_with("No such file or directory (os error 2)"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(src/queue.rs src/deliver.rs src/retry.rs src/result.rs src/passive.rs src/targets.rs src/config.rs)
+[ ${#files[@]} -gt 0 ] || files=(src/queue.rs src/deliver.rs src/retry.rs src/result.rs src/passive.rs src/targets.rs src/config.rs src/cmd/daemon.rs src/cmd/daemon/schedule.rs)
 args=()
 for f in "${files[@]}"; do args+=(--file "$f"); done
 test_args=()

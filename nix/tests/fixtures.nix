@@ -81,6 +81,27 @@ rec {
     }
     // attrs;
 
+  # A notify channel with every key unset (one submodule holds all four types' keys).
+  channel =
+    attrs:
+    {
+      to = [ ];
+      from = null;
+      command = null;
+      host = null;
+      port = null;
+      tls = null;
+      user = null;
+      passwordFile = null;
+      caFile = null;
+      url = null;
+      urlFile = null;
+      topic = null;
+      tokenFile = null;
+      format = null;
+    }
+    // attrs;
+
   noTargets = {
     check_http = [ ];
     check_ssl_cert = [ ];
@@ -129,6 +150,10 @@ rec {
     # read `cfg.backends or [ cfg.backend ]`, so `base // { backend = "local"; }`
     # means what it says.
     prometheus.textfile = null;
+    page = {
+      dir = null;
+      showOutput = true;
+    };
     healthchecks = {
       url = "https://healthchecks.io";
       apiKeyFile = null;

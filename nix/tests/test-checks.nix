@@ -225,7 +225,7 @@ in
     expected = [
       ''
         nixcloud.monitoring: a target's `host` and `name` must not contain control characters
-        (a newline, a tab, ...; shown here as "_"):
+        (a newline, a tab, ...), bidirectional controls or line separators (shown here as "_"):
           - passive target host = "db_example", name = "backup"
           - passive target host = "db", name = "x_y"''
     ];
@@ -239,6 +239,51 @@ in
       ]
     );
     expected = 1;
+  }
+  {
+    # The agent's set (src/config/limits.rs): U+202E shows a name backwards, U+2028 and
+    # U+0085 break a log line, U+009B is a C1 control; U+00A0 and U+200D are fine.
+    name = "bidirectional controls, line separators and C1 controls are refused like control characters";
+    expr =
+      let
+        c = cp: builtins.fromJSON ''"\u${cp}"'';
+        one = cp: failCount (withPassive [ (f.passive { host = "h"; name = "a${c cp}b"; }) ]);
+      in
+      map one [ "202e" "2028" "2029" "0085" "009b" "061c" "2066" "00a0" "200d" "00e9" ];
+    expected = [ 1 1 1 1 1 1 1 0 0 0 ];
+  }
+  {
+    name = "a bidirectional control is shown as _ in the message";
+    expr = has "name = \"a_b\"" (
+      firstFailure (withPassive [ (f.passive { host = "h"; name = "a${builtins.fromJSON ''"\u202e"''}b"; }) ])
+    );
+    expected = true;
+  }
+  {
+    name = "with healthchecks, ids longer than 100 characters are refused (characters, not bytes)";
+    expr =
+      let
+        hc = targets: seed // {
+          targets = seed.targets // { active = f.noTargets; passive = targets; };
+          backend = "healthchecks";
+          healthchecks = seed.healthchecks // { apiKeyFile = "/run/keys/hc"; };
+        };
+        name = n: builtins.concatStringsSep "" (builtins.genList (_: "é") n);
+      in
+      [
+        (failedAssertions (hc [ (f.passive { host = "h"; name = name 99; }) ]))
+        (failedAssertions (hc [ (f.passive { host = "h"; name = name 98; }) ]))
+        (failedAssertions (seed // { targets = seed.targets // { passive = [ (f.passive { host = "h"; name = name 99; }) ]; }; }))
+      ];
+    expected = [
+      [
+        ''
+          nixcloud.monitoring: Healthchecks names each check by target id and takes at most 100 characters; these ids are longer:
+            - h-${builtins.concatStringsSep "" (builtins.genList (_: "é") 99)}''
+      ]
+      [ ]
+      [ ]
+    ];
   }
   {
     name = "overlong ids are refused, naming them";

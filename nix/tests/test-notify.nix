@@ -5,22 +5,7 @@ let
   f = import ./fixtures.nix;
   inherit (lib) notify renderConfig;
 
-  channel = attrs: {
-    to = [ ];
-    from = null;
-    command = null;
-    host = null;
-    port = null;
-    tls = null;
-    user = null;
-    passwordFile = null;
-    caFile = null;
-    url = null;
-    urlFile = null;
-    topic = null;
-    tokenFile = null;
-    format = null;
-  } // attrs;
+  inherit (f) channel;
 
   backup = f.passive {
     host = "web1";

@@ -64,8 +64,8 @@ in
     name = "command text calls submit with the escaped id and passes all arguments";
     expr = map (c: c.text) scripted.commands;
     expected = [
-      ''exec /agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml submit db.example.org-backup "$@"''
-      ''exec /agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml submit 2001_db8__1-PING "$@"''
+      ''exec /agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml submit -- db.example.org-backup "$@"''
+      ''exec /agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml submit -- 2001_db8__1-PING "$@"''
     ];
   }
   {
@@ -77,7 +77,7 @@ in
       [
         (has ''cat > "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING" <<'NIXCLOUD_MONITORING_EOF'
 #!/bin/sh
-exec /agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml submit 2001_db8__1-PING "[$]@"
+exec /agent/bin/nixcloud-monitoring --config /etc/nixcloud-monitoring/config.toml submit -- 2001_db8__1-PING "[$]@"
 NIXCLOUD_MONITORING_EOF
 chmod 0555 "[$]out/bin/nixcloud.monitoring-passive-result-2001_db8__1-PING"'' script)
         (builtins.length (builtins.filter (l: l == "NIXCLOUD_MONITORING_EOF") (builtins.filter builtins.isString (builtins.split "\n" script))))

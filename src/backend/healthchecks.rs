@@ -7,9 +7,12 @@
 //! `<stateDir>/healthchecks/checks.json`. A result is a ping with the exit status
 //! (`<ping_url>/<state>`: 0 is success, WARNING/CRITICAL/UNKNOWN are failures, since
 //! Healthchecks knows only up and down), its output and perfdata in the body. Healthchecks
-//! keeps only the first `Ping-Body-Limit` bytes of a body (10,000 by default), so a long
-//! output is cut here, keeping its end, where the error usually is. Healthchecks runs no
-//! checks: active targets are skipped (and alone they are a config error).
+//! keeps only the first bytes of a body, as many as it announces in the `Ping-Body-Limit`
+//! header of every successful ping (10,000 by default; its admin may set another), so a long
+//! output is cut here to that, keeping its end, where the error usually is. The announced
+//! limit is kept in `<stateDir>/healthchecks/ping-body-limit` and used from the next ping on
+//! (a script's start signal, sent first, already brings it). Healthchecks runs no checks:
+//! active targets are skipped (and alone they are a config error).
 //!
 //! What a real server answers is recorded in docs/healthchecks.md.
 
@@ -29,8 +32,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// What a server keeps of a ping body unless it says otherwise (`PING_BODY_LIMIT`).
+/// What a server keeps of a ping body until it said otherwise (Healthchecks' default
+/// `PING_BODY_LIMIT`).
 const BODY_LIMIT: usize = 10_000;
+/// The largest announced limit believed: a body is never longer than a result's output and
+/// perfdata (64 KiB each) anyway.
+const BODY_LIMIT_MAX: usize = 1024 * 1024;
 /// Healthchecks' bounds for `timeout` and `grace`, in seconds (inclusive).
 const SECONDS_MIN: u64 = 60;
 const SECONDS_MAX: u64 = 31_536_000;
@@ -53,6 +60,10 @@ struct Shared {
     checks: Mutex<Option<BTreeMap<String, Check>>>,
     /// `<stateDir>/healthchecks/in-a-row.json`: per target id, its non-OK results in a row.
     rows_file: PathBuf,
+    /// `<stateDir>/healthchecks/ping-body-limit`: what the server last announced.
+    limit_file: PathBuf,
+    /// The server's ping body limit; read from `limit_file` at first use.
+    body_limit: Mutex<Option<usize>>,
 }
 
 /// A target's run of non-OK results, as sent so far.
@@ -113,6 +124,8 @@ impl Healthchecks {
                 file: state.root().join("healthchecks").join("checks.json"),
                 checks: Mutex::new(None),
                 rows_file: state.root().join("healthchecks").join("in-a-row.json"),
+                limit_file: state.root().join("healthchecks").join("ping-body-limit"),
+                body_limit: Mutex::new(None),
             }),
             concurrency: config.delivery.concurrency,
         })
@@ -263,6 +276,44 @@ impl Shared {
         }
     }
 
+    /// How many bytes of a ping body the server keeps: what it last announced, else its
+    /// default.
+    fn body_limit(&self) -> usize {
+        let mut guard = self.body_limit.lock().unwrap_or_else(|e| e.into_inner());
+        *guard.get_or_insert_with(|| {
+            crate::state::read_own_file(&self.limit_file)
+                .ok()
+                .flatten()
+                .and_then(|b| parse_limit(&String::from_utf8_lossy(&b)))
+                .unwrap_or(BODY_LIMIT)
+        })
+    }
+
+    /// Keeps a limit the server announced (`Ping-Body-Limit`), when it is a new one.
+    fn learn_limit(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(limit) = headers
+            .get("ping-body-limit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_limit)
+        else {
+            return;
+        };
+        if self.body_limit() == limit {
+            return;
+        }
+        tracing::info!("Healthchecks keeps {limit} bytes of a ping body (Ping-Body-Limit)");
+        *self.body_limit.lock().unwrap_or_else(|e| e.into_inner()) = Some(limit);
+        let written = self
+            .limit_file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| write_atomic(&self.limit_file, limit.to_string().as_bytes(), false));
+        if let Err(e) = written {
+            tracing::warn!("{e:#}");
+        }
+    }
+
     /// Sends one ping: `<ping_url>/<suffix>` with `body`.
     async fn ping(&self, url: &str, suffix: &str, body: String, what: &str) -> PingOutcome {
         let request = self.client.post(format!("{url}/{suffix}")).body(body);
@@ -270,7 +321,10 @@ impl Shared {
             Err(e) => PingOutcome::Failed(e),
             Ok(a) if a.status == 404 => PingOutcome::Unknown(a.error(what)),
             Ok(a) => match crate::retry::classify(a.status) {
-                crate::retry::Class::Success => PingOutcome::Done,
+                crate::retry::Class::Success => {
+                    self.learn_limit(&a.headers);
+                    PingOutcome::Done
+                }
                 crate::retry::Class::Transient => {
                     PingOutcome::Failed(DeliveryError::Transient(a.error(what)))
                 }
@@ -314,31 +368,36 @@ fn parse_check(answer: &str) -> anyhow::Result<Check> {
     })
 }
 
-/// The ping for a result that ends `failures` non-OK results in a row: the exit status (`0`
-/// success, else a failure), but a `log` ping (recorded, no state change) while the row is
-/// below `threshold`, its body then saying so.
-fn ping_of(result: &CheckResult, failures: u32, threshold: u32) -> (String, String) {
+/// The ping for a result that ends `failures` non-OK results in a row, its body cut to
+/// `limit`: the exit status (`0` success, else a failure), but a `log` ping (recorded, no
+/// state change) while the row is below `threshold`, its body then saying so.
+fn ping_of(result: &CheckResult, failures: u32, threshold: u32, limit: usize) -> (String, String) {
     if failures > 0 && failures < threshold {
         let note = format!(
             "{} ({failures} of {threshold} in a row; failureThreshold not reached)\n",
             result.state.label()
         );
-        return (
-            "log".into(),
-            keep_tail(&format!("{note}{}", ping_body(result)), BODY_LIMIT),
-        );
+        let body = format!("{note}{}", ping_body(result, limit));
+        return ("log".into(), keep_tail(&body, limit));
     }
-    (u8::from(result.state).to_string(), ping_body(result))
+    (u8::from(result.state).to_string(), ping_body(result, limit))
+}
+
+/// A `Ping-Body-Limit` value: a number of bytes, believed up to [`BODY_LIMIT_MAX`]; one so
+/// small that the cut's marker would not fit is no limit to go by.
+fn parse_limit(text: &str) -> Option<usize> {
+    let n: usize = text.trim().parse().ok()?;
+    (100..=BODY_LIMIT_MAX).contains(&n).then_some(n)
 }
 
 /// The ping body: the output, then the perfdata after a `|` line as plugins print it, cut to
-/// what the server keeps, keeping the end.
-pub fn ping_body(result: &CheckResult) -> String {
+/// `limit` (what the server keeps), keeping the end.
+pub fn ping_body(result: &CheckResult, limit: usize) -> String {
     let text = match result.perfdata.is_empty() {
         true => result.output.clone(),
         false => format!("{}\n| {}", result.output, result.perfdata),
     };
-    keep_tail(&text, BODY_LIMIT)
+    keep_tail(&text, limit)
 }
 
 impl Api for Healthchecks {
@@ -418,17 +477,20 @@ impl Api for Healthchecks {
         let threshold = target
             .and_then(|t| t.passive())
             .map_or(1, |p| p.failure_threshold);
-        let (suffix, body) = ping_of(result, row.failures, threshold);
         let url = match self.shared.ping_url(&result.target) {
             Some(url) => url,
             None => self.register_one(result, target).await?,
         };
-        let first = self.shared.ping(&url, &suffix, body.clone(), &what);
+        let (suffix, body) = ping_of(result, row.failures, threshold, self.shared.body_limit());
+        let first = self.shared.ping(&url, &suffix, body, &what);
         let outcome = match first.await {
             // Deleted on the server: create it again and send once more.
             PingOutcome::Unknown(e) => {
                 tracing::warn!("{e:#}; registering {} again", result.target);
                 let url = self.register_one(result, target).await?;
+                // The first answer may have announced another body limit.
+                let limit = self.shared.body_limit();
+                let (suffix, body) = ping_of(result, row.failures, threshold, limit);
                 let again = self.shared.ping(&url, &suffix, body, &what);
                 again.await.into_result()
             }

@@ -29,11 +29,11 @@ impl Local {
         let path = self.dir.join("results.jsonl");
         let mut line = serde_json::to_vec(result).context("could not encode a result")?;
         line.push(b'\n');
-        let mut file = std::fs::File::options()
+        let mut file = crate::state::no_follow()
             .create(true)
             .append(true)
             .open(&path)
-            .with_context(|| format!("could not open {}", path.display()))?;
+            .map_err(|e| crate::state::open_error(&path, e))?;
         // Synced: the queue drops its copy as soon as this returns.
         file.write_all(&line)
             .and_then(|()| file.sync_data())

@@ -6,6 +6,7 @@ mod icinga2;
 mod local;
 mod nixcloud;
 pub mod notify;
+mod page;
 mod prometheus;
 
 pub use nixcloud::registration_bodies as nixcloud_bodies;
@@ -84,6 +85,7 @@ pub enum Backend {
     Prometheus(prometheus::Prometheus),
     Healthchecks(healthchecks::Healthchecks),
     Notify(notify::Notify),
+    Page(page::Page),
 }
 
 impl Backend {
@@ -110,6 +112,7 @@ impl Backend {
                 state,
                 channel.expect("a notify lane has a channel"),
             )?),
+            BackendKind::Page => Backend::Page(page::Page::new(config, state)),
         })
     }
 }
@@ -123,6 +126,7 @@ impl Api for Backend {
             Backend::Prometheus(b) => b.register(targets, complete).await,
             Backend::Healthchecks(b) => b.register(targets, complete).await,
             Backend::Notify(b) => b.register(targets, complete).await,
+            Backend::Page(b) => b.register(targets, complete).await,
         }
     }
 
@@ -138,6 +142,7 @@ impl Api for Backend {
             Backend::Prometheus(b) => b.deliver(result, target).await,
             Backend::Healthchecks(b) => b.deliver(result, target).await,
             Backend::Notify(b) => b.deliver(result, target).await,
+            Backend::Page(b) => b.deliver(result, target).await,
         }
     }
 
@@ -145,6 +150,7 @@ impl Api for Backend {
         match self {
             Backend::Prometheus(b) => b.batch(),
             Backend::Notify(b) => b.batch(),
+            Backend::Page(b) => b.batch(),
             _ => 1,
         }
     }
@@ -156,6 +162,7 @@ impl Api for Backend {
         match self {
             Backend::Prometheus(b) => b.deliver_many(items).await,
             Backend::Notify(b) => b.deliver_many(items).await,
+            Backend::Page(b) => b.deliver_many(items).await,
             _ => {
                 for (result, target) in items {
                     self.deliver(result, *target).await?;
@@ -179,6 +186,7 @@ impl Api for Backend {
             Backend::Prometheus(b) => b.check_access(target),
             Backend::Healthchecks(b) => b.check_access(target),
             Backend::Notify(b) => b.check_access(target),
+            Backend::Page(b) => b.check_access(target),
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn run(agent: &Agent) -> anyhow::Result<Code> {
                 }
             }
             BackendKind::Notify => check_channels(cfg),
-            BackendKind::Local | BackendKind::Prometheus => {}
+            BackendKind::Local | BackendKind::Prometheus | BackendKind::Page => {}
         }
     }
     // One buffered writer: stdout is line-buffered, and a line per write made 10,000 targets

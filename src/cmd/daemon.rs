@@ -554,13 +554,19 @@ async fn watched<T>(
 
 /// Pings the watchdog at half its interval, if systemd asked for it.
 fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
-    let interval = sd_notify::watchdog_enabled()? / 2;
+    let interval = ping_every(sd_notify::watchdog_enabled()?);
     Some(tokio::spawn(async move {
         loop {
             notify(&[NotifyState::Watchdog]);
             tokio::time::sleep(interval).await;
         }
     }))
+}
+
+/// How often to ping a watchdog of `timeout`: at half of it, as sd_watchdog_enabled(3)
+/// advises, so that one late ping is no restart.
+fn ping_every(timeout: Duration) -> Duration {
+    timeout / 2
 }
 
 fn notify(states: &[NotifyState<'_>]) {
@@ -573,7 +579,12 @@ fn notify(states: &[NotifyState<'_>]) {
 /// result is older than its calendar's previous run).
 fn follow_calendars(schedule: &mut Schedule, agent: &Agent, now: Instant) {
     schedule.follow_calendars(now, crate::state::now_ms(), |id| {
-        agent.state.last(id).map(|r| r.measured_at_ms)
+        agent
+            .state
+            .last(id)
+            .ok()
+            .flatten()
+            .map(|r| r.measured_at_ms)
     });
 }
 
@@ -634,6 +645,15 @@ mod tests {
             "2 targets, nixcloud: 1 queued (oldest from 2020-09-13T12:26:40Z), local: 0 queued, \
              last delivery 22:13:20Z, 5 corrupt in queue/corrupt"
         );
+    }
+
+    #[test]
+    fn the_watchdog_is_pinged_at_half_its_timeout() {
+        assert_eq!(
+            ping_every(Duration::from_millis(200)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(ping_every(Duration::from_secs(60)), Duration::from_secs(30));
     }
 
     #[test]

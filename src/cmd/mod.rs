@@ -27,10 +27,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
         }
         _ => None,
     };
+    if let Command::Status { check: true, .. } = cli.command {
+        return Ok(status::as_plugin(Agent::load_for(&config_path, one)));
+    }
     let agent = Agent::load_for(&config_path, one)?;
     match cli.command {
         Command::Check => check::run(&agent),
-        Command::Status { check: true, .. } => status::check_backlog(&agent),
         Command::Status { json, .. } => status::run(&agent, json),
         Command::Register { ids, retry } => {
             register::run(&agent, &ids, retry.then_some(config_path.as_path())).await

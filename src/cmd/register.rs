@@ -42,9 +42,15 @@ async fn once(agent: &Agent, ids: &[String]) -> anyhow::Result<Code> {
     let selected: Vec<Target> = if ids.is_empty() {
         agent.config.targets.clone()
     } else {
-        ids.iter()
-            .map(|id| agent.target(id).cloned())
-            .collect::<anyhow::Result<_>>()?
+        let mut selected: Vec<Target> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let target = agent.target(id)?;
+            // `register a a` (or an id and its escaped form) registers it once.
+            if !selected.iter().any(|t| t.id == target.id) {
+                selected.push(target.clone());
+            }
+        }
+        selected
     };
     let backends = agent.backends()?;
     // Talking to the server anyway: deliver what waited first.

@@ -3,28 +3,35 @@
 
 use crate::agent::Agent;
 use crate::exit::Code;
-use crate::queue::{format_ms, QueueStats};
+use crate::queue::{format_ms, QueueStats, Survey};
 use serde_json::json;
 
 pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
-    let regs = agent.state.registrations();
+    // Corrupt state is said, naming the file, instead of being shown as "nothing yet".
+    let mut warnings = Vec::new();
+    let (regs, problem) = agent.state.registrations_checked();
+    warnings.extend(problem);
     let several = agent.lanes.len() > 1;
     let lanes: Vec<(String, QueueStats)> = agent
         .lanes
         .iter()
-        .map(|l| (l.name(), named_stats(l, several)))
+        .map(|l| (l.name(), surveyed(agent, l, several, &mut warnings).stats))
         .collect();
     let mut queue = QueueStats::default();
     for (_, stats) in &lanes {
         queue.add(stats.clone());
     }
-    let round = agent.state.registration_round();
+    let (round, problem) = agent.state.registration_round_checked();
+    warnings.extend(problem);
     let now_ms = crate::state::now_ms();
     let activity = agent.state.activity().map(|a| a.describe(now_ms));
     let notices = Notices::load(agent);
     let mut rows = Vec::new();
     for t in &agent.config.targets {
-        let record = agent.state.last_record(&t.id);
+        let record = agent.state.last_record(&t.id).unwrap_or_else(|w| {
+            warnings.push(w);
+            None
+        });
         let last = record.as_ref().map(|r| r.result.clone());
         let reg = regs.get(&t.id);
         let timing = timing(t, last.as_ref().map(|l| l.measured_at_ms), now_ms);
@@ -71,10 +78,13 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
                 "next_try": round.next_try_ms.map(format_ms),
             },
             "waiting_for": activity,
+            "warnings": warnings,
         });
+        warn(&warnings);
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Code::Ok);
     }
+    warn(&warnings);
     for r in &rows {
         let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
         let registered = match r["registered"].as_bool() {
@@ -292,13 +302,37 @@ impl Notices {
     }
 }
 
-/// One lane's queue figures; with several backends its last error names the backend.
-fn named_stats(lane: &crate::agent::Lane, several: bool) -> QueueStats {
-    let mut stats = lane.queue.stats();
+/// One lane's queue as `status` and `status --check` both count it; with several backends
+/// its last error names the backend. Each entry that is no result adds a warning naming it.
+fn surveyed(
+    agent: &Agent,
+    lane: &crate::agent::Lane,
+    several: bool,
+    warnings: &mut Vec<String>,
+) -> Survey {
+    let mut survey = lane.queue.survey();
     if several {
-        stats.last_error = stats.last_error.map(|e| format!("{}: {e}", lane.name()));
+        survey.stats.last_error = survey
+            .stats
+            .last_error
+            .map(|e| format!("{}: {e}", lane.name()));
     }
-    stats
+    for (path, why) in &survey.unreadable {
+        warnings.push(format!(
+            "{} is not a readable result ({why}): not counted as queued; the next delivery \
+             moves it to {}",
+            path.display(),
+            agent.queue().corrupt_dir().display()
+        ));
+    }
+    survey
+}
+
+/// The warnings on stderr, where they do not mix with the report (or the JSON).
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// The `queue:` line (per backend when there are several) and the last delivery error.
@@ -317,12 +351,30 @@ fn print_queue(agent: &Agent, backend: Option<&str>, queue: &QueueStats) {
         String::new()
     };
     let label = backend.map(|b| format!(" ({b})")).unwrap_or_default();
+    let unreadable = match queue.unreadable {
+        0 => String::new(),
+        n => format!("; {n} unreadable (see the warnings)"),
+    };
     println!(
-        "queue{label}: {} waiting ({} bytes){oldest}; {} spooled; {} refused{corrupt}",
+        "queue{label}: {} waiting ({} bytes){oldest}; {} spooled; {} refused{corrupt}{unreadable}",
         queue.count, queue.bytes, queue.spooled, queue.rejected
     );
     if let Some(e) = &queue.last_error {
         println!("last delivery error: {e}");
+    }
+}
+
+/// `status --check` as a monitoring plugin: whatever keeps the check from being made (a
+/// missing or broken config, an unreadable state directory) is UNKNOWN (exit 3) with the
+/// reason on the first line of stdout, where the monitoring system reads it. A config error
+/// must not read as CRITICAL (exit 2), which is what a plugin says about the backlog itself.
+pub fn as_plugin(agent: anyhow::Result<Agent>) -> Code {
+    match agent.and_then(|agent| check_backlog(&agent)) {
+        Ok(code) => code,
+        Err(e) => {
+            println!("UNKNOWN: {}", format!("{e:#}").replace('\n', " "));
+            Code::Unknown
+        }
     }
 }
 
@@ -334,7 +386,20 @@ const DEFAULT_TIMEOUT_MINUTES: u64 = 180;
 /// shorter outage is no alarm: nothing is lost, and the queue goes out when it ends.
 pub fn check_backlog(agent: &Agent) -> anyhow::Result<Code> {
     let now_ms = crate::state::now_ms();
-    let queued: Vec<_> = agent.lanes.iter().flat_map(|l| l.queue.peek()).collect();
+    let several = agent.lanes.len() > 1;
+    let mut warnings = Vec::new();
+    let surveys: Vec<Survey> = agent
+        .lanes
+        .iter()
+        .map(|l| surveyed(agent, l, several, &mut warnings))
+        .collect();
+    warn(&warnings);
+    let unreadable = match warnings.len() {
+        0 => String::new(),
+        n => format!(" ({n} unreadable entries not counted, see stderr)"),
+    };
+    let queued: Vec<&crate::result::CheckResult> =
+        surveys.iter().flat_map(|s| &s.results).collect();
     let overdue: Vec<String> = queued
         .iter()
         .filter_map(|r| {
@@ -351,11 +416,9 @@ pub fn check_backlog(agent: &Agent) -> anyhow::Result<Code> {
             })
         })
         .collect();
-    let several = agent.lanes.len() > 1;
-    let errors: Vec<String> = agent
-        .lanes
+    let errors: Vec<String> = surveys
         .iter()
-        .filter_map(|l| named_stats(l, several).last_error)
+        .filter_map(|s| s.stats.last_error.clone())
         .collect();
     let last_error = match errors.is_empty() {
         true => String::new(),
@@ -367,13 +430,13 @@ pub fn check_backlog(agent: &Agent) -> anyhow::Result<Code> {
             .map(|r| format!(", the oldest from {}", format_ms(r.measured_at_ms)))
             .unwrap_or_default();
         println!(
-            "OK: {} results queued{oldest}, none older than its target's timeout",
+            "OK: {} results queued{unreadable}{oldest}, none older than its target's timeout",
             queued.len()
         );
         return Ok(Code::Ok);
     }
     println!(
-        "CRITICAL: {} of {} queued results are older than their target's timeout: {}{last_error}",
+        "CRITICAL: {} of {} queued results{unreadable} are older than their target's timeout: {}{last_error}",
         overdue.len(),
         queued.len(),
         overdue.join(", ")

@@ -24,6 +24,8 @@ pub enum BackendKind {
     /// Nothing is registered: changes are told to people (mail, ntfy, a webhook), one lane
     /// per channel of `[notify.channels]`.
     Notify,
+    /// A static status page (HTML, JSON, SVG badges) in a directory a web server serves.
+    Page,
 }
 
 impl BackendKind {
@@ -36,6 +38,7 @@ impl BackendKind {
             BackendKind::Prometheus => "prometheus",
             BackendKind::Healthchecks => "healthchecks",
             BackendKind::Notify => "notify",
+            BackendKind::Page => "page",
         }
     }
 
@@ -158,9 +161,9 @@ impl Icinga2Settings {
     }
 }
 
-/// `[prometheus]`: where the node exporter's textfile collector finds our metrics.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// `[prometheus]`: where the node exporter's textfile collector finds our metrics (read as
+/// `raw::RawPrometheus`).
+#[derive(Debug, Clone, Default)]
 pub struct PrometheusSettings {
     /// The `.prom` file, replaced atomically on every change. Default:
     /// `<stateDir>/prometheus/nixcloud-monitoring.prom`.

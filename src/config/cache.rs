@@ -49,9 +49,24 @@ pub(super) struct Source {
 }
 
 impl Source {
+    /// Reads a regular file (symlinks followed). Anything else is refused without blocking:
+    /// opening a FIFO the usual way waits for a writer for ever, so the file is opened with
+    /// `O_NONBLOCK` and its type checked before anything is read.
     pub(super) fn read(path: &Path) -> std::io::Result<Source> {
-        let mut file = File::open(path)?;
+        let mut file = File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)?;
         let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "it is {}, not a regular file",
+                    crate::secrets::file_type_name(&meta)
+                ),
+            ));
+        }
         let mut text = String::with_capacity(meta.len() as usize + 1);
         file.read_to_string(&mut text)?;
         Ok(Source { text, meta })

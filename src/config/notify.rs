@@ -621,6 +621,7 @@ mod tests {
     #[test]
     fn keys_of_other_types_are_ignored_with_a_warning_and_a_url_file_wins() {
         let cfg = parse(concat!(
+            "[[targets.passive]]\nhost = \"h\"\nname = \"n\"\n",
             "[notify.channels.m]\ntype = \"sendmail\"\nto = [\"a@b.c\"]\ntopic = \"t\"\nport = 25\n",
             "[notify.channels.w]\ntype = \"webhook\"\nurl = \"https://x/\"\nurlFile = \"/f\"\n",
         ))

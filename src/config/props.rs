@@ -256,9 +256,10 @@ fn quoted(s: &str) -> String {
 
 /// Found by `passive_timers_are_checked`: the default script timeout, `timers.check * 60`
 /// seconds, overflowed (a panic in a debug build) for timers.check above u64::MAX / 60, even
-/// with scriptTimeout set. Fixed in b3fa3a5 (saturating).
+/// with scriptTimeout set (fixed in b3fa3a5), and such a timers.check passed and overflowed
+/// the daemon's clock (issue 23): it is refused now, naming the key and its bounds.
 #[test]
-fn huge_timers_check_is_not_a_panic() {
+fn huge_timers_check_is_refused_naming_the_key() {
     for script_timeout in ["", "scriptTimeout = 60\n"] {
         let text = format!(
             "[[targets.passive]]\nhost = \"h\"\nname = \"n\"\n{script_timeout}\
@@ -266,8 +267,14 @@ fn huge_timers_check_is_not_a_panic() {
             u64::MAX / 60 + 1,
             i64::MAX
         );
-        let cfg = parse(&text).unwrap();
-        assert_eq!(cfg.targets.len(), 1, "{text}");
+        let line = 4 + usize::from(!script_timeout.is_empty());
+        assert_eq!(
+            format!("{:#}", parse(&text).unwrap_err()),
+            format!(
+                "{FILE}:{line}: target h-n: timers.check = {} is out of range: from 1 to 525600 minutes",
+                u64::MAX / 60 + 1
+            )
+        );
     }
 }
 
@@ -318,7 +325,7 @@ proptest! {
     #[test]
     fn passive_host_and_name_are_faithful(host in any_text(12), name in any_text(12)) {
         let text = format!("\n[[targets.passive]]\nhost = {}\nname = {}\n", quoted(&host), quoted(&name));
-        let control = |c: char| c < ' ' || c == '\x7f';
+        let control = |c: char| crate::config::limits::forbidden(c).is_some();
         let valid = !name.is_empty() && !name.contains(control) && !host.contains(control);
         // An empty passive host was allowed (id `-<name>`); the module refuses it and the
         // agent is following. Either way is fine here, as long as it is no panic.
@@ -341,13 +348,14 @@ proptest! {
         }
     }
 
-    /// Timers: any integers; accepted exactly when 1 <= check < timeout, kept as written; the
-    /// script may run scriptTimeout seconds, else timers.check minutes (saturating).
+    /// Timers: any integers; accepted exactly when each is within its bounds (limits.rs) and
+    /// check < timeout, kept as written; the script may run scriptTimeout seconds, else
+    /// timers.check minutes.
     #[test]
     fn passive_timers_are_checked(
-        check_min in prop_oneof![any::<i64>(), -2i64..200, Just(i64::MAX - 1)],
-        timeout in prop_oneof![any::<i64>(), -2i64..200, Just(i64::MAX)],
-        script_timeout in prop::option::of(0i64..1_000_000),
+        check_min in prop_oneof![any::<i64>(), -2i64..200, 525_590i64..525_610, Just(i64::MAX - 1)],
+        timeout in prop_oneof![any::<i64>(), -2i64..200, 527_030i64..527_050, Just(i64::MAX)],
+        script_timeout in prop::option::of(prop_oneof![0i64..1_000_000, 31_622_390i64..31_622_410]),
     ) {
         let mut text = format!(
             "[[targets.passive]]\nhost = \"h\"\nname = \"n\"\ntimers = {{ check = {check_min}, timeout = {timeout} }}\n"
@@ -355,13 +363,18 @@ proptest! {
         if let Some(s) = script_timeout {
             text.push_str(&format!("scriptTimeout = {s}\n"));
         }
-        let valid = 1 <= check_min && check_min < timeout;
+        let within = |v: i64, r: std::ops::RangeInclusive<u64>| u64::try_from(v).is_ok_and(|v| r.contains(&v));
+        use crate::config::limits::{SCRIPT_TIMEOUT, TIMERS_CHECK, TIMERS_TIMEOUT};
+        let valid = within(check_min, TIMERS_CHECK)
+            && within(timeout, TIMERS_TIMEOUT)
+            && check_min < timeout
+            && script_timeout.is_none_or(|s| within(s, SCRIPT_TIMEOUT));
         match check(&text)? {
             Some(cfg) => {
                 let TargetKind::Passive(p) = &cfg.targets[0].kind else { panic!("not passive") };
                 prop_assert!(valid);
                 prop_assert_eq!((p.check_minutes as i64, p.timeout_minutes as i64), (check_min, timeout));
-                let seconds = script_timeout.map_or(p.check_minutes.saturating_mul(60), |s| s as u64);
+                let seconds = script_timeout.map_or(p.check_minutes * 60, |s| s as u64);
                 prop_assert_eq!(p.script_timeout.as_secs(), seconds);
             }
             None => prop_assert!(!valid, "refused {check_min} < {timeout}"),
@@ -382,7 +395,7 @@ proptest! {
         if let Some(name) = &name {
             text.push_str(&format!("name = {}\n", quoted(name)));
         }
-        let control = |c: char| c < ' ' || c == '\x7f';
+        let control = |c: char| crate::config::limits::forbidden(c).is_some();
         let want_name = name.clone().unwrap_or(kind.1.to_string());
         let valid = !host.is_empty()
             && !host.contains(control)

@@ -1,10 +1,7 @@
 //! The config file as written: serde structs that mirror the TOML (and so the NixOS options)
 //! one to one, before defaults from other places are applied and ids are checked.
 
-use super::{
-    BackendKind, DeliverySettings, HealthchecksSettings, Icinga2Settings, PrometheusSettings,
-    QueueSettings,
-};
+use super::{BackendKind, HealthchecksSettings, Icinga2Settings};
 use crate::checks;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -23,24 +20,49 @@ pub(super) struct RawConfig {
     pub(super) api_key_file: Option<PathBuf>,
     #[serde(default = "default_true")]
     pub(super) public: bool,
-    pub(super) state_dir: Option<PathBuf>,
+    pub(super) state_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
-    pub(super) queue: QueueSettings,
+    pub(super) queue: RawQueue,
     #[serde(default)]
-    pub(super) delivery: DeliverySettings,
+    pub(super) delivery: RawDelivery,
     pub(super) icinga2: Option<RawIcinga2>,
-    pub(super) prometheus: Option<PrometheusSettings>,
+    pub(super) prometheus: Option<RawPrometheus>,
     pub(super) healthchecks: Option<RawHealthchecks>,
     /// Every passive target's `failureThreshold` unless it sets its own.
     #[serde(default = "one")]
     pub(super) failure_threshold: u32,
     pub(super) notify: Option<super::notify::RawNotify>,
+    pub(super) page: Option<super::PageSettings>,
     #[serde(default)]
     pub(super) targets: RawTargets,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// `[prometheus]`: as [`PrometheusSettings`], with the textfile's place in the file.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPrometheus {
+    pub(super) textfile: Option<Spanned<PathBuf>>,
+}
+
+/// `[queue]`, each value with its place in the file (checked in limits.rs).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawQueue {
+    pub(super) max_count: Option<Spanned<u64>>,
+    pub(super) max_bytes: Option<Spanned<u64>>,
+}
+
+/// `[delivery]`, each value with its place in the file (checked in limits.rs).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawDelivery {
+    pub(super) attempts: Option<Spanned<u64>>,
+    pub(super) timeout: Option<Spanned<u64>>,
+    pub(super) concurrency: Option<Spanned<u64>>,
 }
 
 fn default_api_host() -> Spanned<String> {
@@ -54,7 +76,7 @@ pub(super) struct RawIcinga2 {
     pub(super) url: Spanned<OneOrMany>,
     user: String,
     password_file: PathBuf,
-    ca_file: Option<PathBuf>,
+    pub(super) ca_file: Option<Spanned<PathBuf>>,
     pub(super) server_name: Option<OneOrMany>,
     owner: Option<String>,
 }
@@ -98,7 +120,7 @@ impl RawIcinga2 {
             urls,
             user: self.user,
             password_file: self.password_file,
-            ca_file: self.ca_file,
+            ca_file: self.ca_file.map(Spanned::into_inner),
             server_names,
             owner: self.owner,
         }
@@ -281,22 +303,23 @@ pub(super) struct RawPassive {
     pub(super) api_key_file: Option<PathBuf>,
     pub(super) script: String,
     pub(super) timers: RawTimers,
-    pub(super) script_timeout: Option<u64>,
+    pub(super) script_timeout: Option<Spanned<u64>>,
     pub(super) failure_threshold: Option<u32>,
     pub(super) notify: super::notify::RawTargetNotify,
 }
 
 /// `timers`: an interval (`check`, `timeout`) or a calendar (`calendar`, `grace`); which of
-/// them is set is checked in `build_targets`, where the target can be named.
+/// them is set, and the bounds of each value (with its place in the file), are checked in
+/// `build_targets`, where the target can be named.
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawTimers {
-    pub(super) check: Option<u64>,
-    pub(super) timeout: Option<u64>,
+    pub(super) check: Option<Spanned<u64>>,
+    pub(super) timeout: Option<Spanned<u64>>,
     /// One systemd `OnCalendar=` expression, or a list of them.
     pub(super) calendar: Option<OneOrMany>,
     /// Minutes added to a calendar's longest gap before the target counts as silent.
-    pub(super) grace: Option<u64>,
+    pub(super) grace: Option<Spanned<u64>>,
 }
 
 impl RawTimers {

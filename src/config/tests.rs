@@ -200,9 +200,43 @@ fn non_ascii_host_and_name_are_fine() {
     let cfg =
         parse("[[targets.passive]]\nhost = \"bücher.example\"\nname = \"快乐 check\"\n").unwrap();
     assert_eq!(cfg.targets[0].id, "bücher.example-快乐 check");
-    // Only U+0000..U+001F and U+007F are refused, as by the NixOS module; not U+0080..U+009F.
-    let cfg = parse("[[targets.passive]]\nhost = \"h\"\nname = \"a\\u0085b\"\n").unwrap();
-    assert_eq!(cfg.targets[0].name, "a\u{85}b");
+}
+
+/// A name that reads differently than it is (U+202E turns the rest around) or that is two
+/// lines in a log (U+2028, U+0085 NEL) is refused, as the NixOS module refuses it.
+#[test]
+fn bidi_controls_and_line_separators_are_refused_by_name() {
+    for (escape, kind, shown) in [
+        (
+            "\\u202E",
+            "a bidirectional control character (U+202E)",
+            "\\u{202e}",
+        ),
+        (
+            "\\u2028",
+            "a line or paragraph separator (U+2028)",
+            "\\u{2028}",
+        ),
+        (
+            "\\u0085",
+            "a line or paragraph separator (U+0085)",
+            "\\u{85}",
+        ),
+        ("\\u009B", "a control character (U+009B)", "\\u{9b}"),
+    ] {
+        let text = format!("\n[[targets.passive]]\nhost = \"h\"\nname = \"a{escape}b\"\n");
+        let e = format!("{:#}", parse(&text).unwrap_err());
+        assert_eq!(
+            e,
+            format!("/etc/test.toml:2: target h-a{shown}b (passive): name contains {kind}")
+        );
+        let text = format!("\n[[targets.active.check_ssh]]\nhost = \"a{escape}b\"\n");
+        let e = format!("{:#}", parse(&text).unwrap_err());
+        assert_eq!(
+            e,
+            format!("/etc/test.toml:2: target a{shown}b-SSH (check_ssh): host contains {kind}")
+        );
+    }
 }
 
 #[test]

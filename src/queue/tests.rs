@@ -79,7 +79,7 @@ fn spool_is_adopted_and_garbage_set_aside() {
     q.push_spool(&result(1)).unwrap();
     std::fs::write(q.spool.join("junk.json"), b"not json").unwrap();
     let lock = q.lock().unwrap();
-    assert_eq!(q.adopt_spool(&lock, &[]).unwrap().len(), 1);
+    assert_eq!(q.adopt_spool(&lock, &[], &|_| Ok(())).unwrap().len(), 1);
     assert_eq!(q.pending(&lock).unwrap().len(), 1);
     let stats = q.stats();
     assert_eq!((stats.rejected, stats.corrupt), (0, 1));
@@ -117,7 +117,7 @@ fn the_owner_creates_the_spool_when_it_delivers() {
     use std::os::unix::fs::MetadataExt;
     let (_d, q) = queue(QueueSettings::default());
     let lock = q.lock().unwrap();
-    assert!(q.adopt_spool(&lock, &[]).unwrap().is_empty());
+    assert!(q.adopt_spool(&lock, &[], &|_| Ok(())).unwrap().is_empty());
     assert_eq!(std::fs::metadata(&q.spool).unwrap().mode() & 0o7777, 0o2770);
 }
 
@@ -268,6 +268,7 @@ fn stats(n: usize, oldest: Option<u64>, error: Option<&str>) -> QueueStats {
         spooled: n,
         rejected: 2 * n,
         corrupt: 3 * n,
+        unreadable: 4 * n,
         last_error: error.map(str::to_string),
     }
 }
@@ -281,7 +282,7 @@ fn lane_stats_add_up() {
         (5, 50, Some(5), 3),
         "counts and bytes summed, the oldest of both, the one spool counted once"
     );
-    assert_eq!((sum.rejected, sum.corrupt), (10, 15));
+    assert_eq!((sum.rejected, sum.corrupt, sum.unreadable), (10, 15, 20));
     assert_eq!(sum.last_error.as_deref(), Some("a: down; b: refused"));
     // Either side may have no oldest result and no error.
     let mut sum = stats(1, None, None);
@@ -391,15 +392,42 @@ fn a_queue_for_one_target_reads_only_that_targets_results() {
 }
 
 #[test]
-fn peek_reads_the_readable_results_oldest_first_and_leaves_the_rest() {
+fn a_survey_counts_the_readable_results_and_lists_the_rest_leaving_them() {
     let (_d, q) = queue(QueueSettings::default());
-    assert!(q.peek().is_empty());
-    q.push(&result(2)).unwrap();
-    q.push(&result(1)).unwrap();
-    std::fs::write(q.queue.join(name_after(1, "junk")), b"junk").unwrap();
-    let outputs: Vec<String> = q.peek().into_iter().map(|r| r.output).collect();
+    let empty = q.survey();
+    assert!(empty.results.is_empty() && empty.unreadable.is_empty());
+    assert_eq!((empty.stats.count, empty.stats.unreadable), (0, 0));
+    let second = q.push(&result(2)).unwrap();
+    let first = q.push(&result(1)).unwrap();
+    let junk = q.queue.join(name_after(1, "junk"));
+    std::fs::write(&junk, b"junk").unwrap();
+    let survey = q.survey();
+    let outputs: Vec<&str> = survey.results.iter().map(|r| r.output.as_str()).collect();
     assert_eq!(outputs, ["result 1", "result 2"]);
-    assert!(q.queue.join(name_after(1, "junk")).is_file());
+    assert_eq!(survey.unreadable.len(), 1);
+    assert_eq!(survey.unreadable[0].0, junk);
+    assert!(
+        survey.unreadable[0]
+            .1
+            .starts_with("not a result (4 bytes): "),
+        "{:?}",
+        survey.unreadable
+    );
+    let bytes =
+        std::fs::metadata(&first).unwrap().len() + std::fs::metadata(&second).unwrap().len();
+    assert_eq!(
+        (
+            survey.stats.count,
+            survey.stats.bytes,
+            survey.stats.unreadable
+        ),
+        (2, bytes, 1)
+    );
+    // The oldest is the first result's time (ids are ns, 1_000_000_000_000 + n: 1_000_000 ms).
+    assert_eq!(survey.stats.oldest_ms, Some(1_000_000));
+    assert!(junk.is_file(), "left for delivery to move aside");
+    // The cheap figures still count it as waiting; only the survey tells.
+    assert_eq!(q.stats().count, 3);
 }
 
 #[test]
@@ -489,7 +517,7 @@ fn a_missing_directory_lists_empty_and_an_unlistable_one_fails() {
 }
 
 #[test]
-fn an_entry_that_vanished_is_gone_and_one_that_cannot_be_stated_is_corrupt() {
+fn an_entry_that_vanished_is_gone_and_one_that_cannot_be_opened_is_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(
         inspect(&dir.path().join("gone.json")).unwrap_err(),
@@ -499,7 +527,7 @@ fn an_entry_that_vanished_is_gone_and_one_that_cannot_be_stated_is_corrupt() {
     std::fs::write(&file, b"").unwrap();
     assert_eq!(
         inspect(&file.join("x.json")).unwrap_err(),
-        Unreadable::Corrupt("could not stat it: Not a directory (os error 20)".into())
+        Unreadable::Corrupt("could not open it: Not a directory (os error 20)".into())
     );
 }
 

@@ -314,19 +314,32 @@ fn sync_queues_a_scripts_result_and_says_so_when_every_lane_refuses_it() {
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(local_outputs(&sb), ["tick"]);
 
-    // No result fits in 10 bytes: refused, said so, not recorded as the target's last result.
-    let sb = scripted_local("[queue]\nmaxBytes = 10");
+    // A full queue that delivering cannot empty (the local record cannot be written, a
+    // directory is in its place): the second result is refused, said so, and not recorded as
+    // the target's last result. (A queue.maxBytes too small for any result is a config error.)
+    let sb = Sandbox::new();
+    sb.config(
+        "backends = [\"local\"]\nstateDir = \"{state}\"\n[queue]\nmaxCount = 1\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"job\"\nscript = 'exit=0; status=\"tick $$\"'\n",
+    );
+    std::fs::create_dir_all(sb.state_dir().join("local/results.jsonl")).unwrap();
+    let out = sb.cmd(&["sync"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    let first = status(&sb)["targets"][0]["last"]["output"].clone();
+    assert!(first.as_str().unwrap().starts_with("tick "), "{first}");
     let out = sb.cmd(&["sync"]).output().unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(5), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&format!(
-            "h-job: the queue in {} is full: 0 results, 0 bytes (limits: queue.maxCount = 10000, \
-             queue.maxBytes = 10); the result for h-job was NOT accepted.",
+        stderr.contains(&format!(
+            "h-job: the queue in {} is full: 1 results, ",
             sb.state_dir().join("queue").display()
-        )),
+        )) && stderr
+            .contains("(limits: queue.maxCount = 1, queue.maxBytes = 67108864), oldest measured ")
+            && stderr.contains("; the result for h-job was NOT accepted."),
         "{text}"
     );
-    assert_eq!(local_outputs(&sb), Vec::<String>::new());
-    assert_eq!(status(&sb)["targets"][0]["last"], Value::Null);
+    assert_eq!(sb.files_in("queue").len(), 1);
+    assert_eq!(status(&sb)["targets"][0]["last"]["output"], first);
 }

@@ -155,11 +155,13 @@ fn daemon_registers_runs_scripts_and_delivers_the_backlog_and_the_spool() {
         .assert()
         .code(3);
     server.reply(|_| Reply::Status(200, "{}".into()));
+    // The submit's own try (answered 503) is not a delivery.
+    let refused = server.requests_to("/api/services/results").len();
+    assert_eq!(refused, 1);
 
     let mut child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).stderr(std::process::Stdio::piped()));
     let outputs = |server: &TestServer| -> Vec<String> {
-        server
-            .requests_to("/api/services/results")
+        server.requests_to("/api/services/results")[refused..]
             .iter()
             .map(|r| r.json()["output"].as_str().unwrap().to_string())
             .collect()
@@ -512,4 +514,180 @@ fn daemon_with_one_backend_down_delivers_to_the_other_at_once() {
         "tick"
     );
     assert!(terminate(&mut child).success());
+}
+
+/// Drops a result for `target` (host `h`, name `name`) into the spool, as a group member's
+/// command does; its id is made from `n`.
+fn spool_result(sb: &Sandbox, target: &str, name: &str, n: u128, output: &str) {
+    let spool = sb.state_dir().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let id = format!("{:020}-1-0", 1_700_000_000_000_000_000u128 + n);
+    std::fs::write(
+        spool.join(format!("{id}.json")),
+        format!(
+            "{{\"id\":\"{id}\",\"target\":\"{target}\",\"host\":\"h\",\"name\":\"{name}\",\"state\":0,\
+              \"output\":\"{output}\",\"perfdata\":\"\",\"measured_at_ms\":1700000000000,\"duration_ms\":null}}"
+        ),
+    )
+    .unwrap();
+}
+
+/// A daemon told to reload a config that became a FIFO used to block in open() for good,
+/// without a word: it says why, keeps its config and goes on delivering.
+#[test]
+fn a_reload_of_a_config_that_became_a_fifo_keeps_the_old_config() {
+    let sb = Sandbox::new();
+    sb.config(
+        "backend = \"local\"\nstateDir = \"{state}\"\n[[targets.passive]]\nhost = \"h\"\nname = \"m\"\n",
+    );
+    let sock_path = sb.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).env("NOTIFY_SOCKET", &sock_path));
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter().any(|l| l == "READY=1")
+    });
+    assert!(seen.iter().any(|l| l == "READY=1"), "{seen:?}");
+
+    let config = sb.path("config.toml");
+    std::fs::remove_file(&config).unwrap();
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(config.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+    hang_up(&child);
+    let failed = format!(
+        "STATUS=could not reload the config from {0}: could not read config file {0}: it is a \
+         FIFO, not a regular file; still running with the config loaded before",
+        config.display()
+    );
+    let seen = collect(&sock, Duration::from_secs(15), |s| s.contains(&failed));
+    assert!(seen.contains(&failed), "{seen:?}");
+    // Still at work with the old config: a spooled result of its target goes out.
+    spool_result(&sb, "h-m", "m", 1, "after the fifo");
+    let local = sb.state_dir().join("local/results.jsonl");
+    wait_for(Duration::from_secs(10), "the daemon still delivers", || {
+        std::fs::read_to_string(&local).is_ok_and(|t| t.contains("after the fifo"))
+    });
+}
+
+/// STATUS says "none yet" until the daemon delivered something, then the time of day.
+#[test]
+fn the_status_line_says_when_the_daemon_last_delivered() {
+    let sb = Sandbox::new();
+    sb.config(
+        "backend = \"local\"\nstateDir = \"{state}\"\n[[targets.passive]]\nhost = \"h\"\nname = \"m\"\n",
+    );
+    let sock_path = sb.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let _child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).env("NOTIFY_SOCKET", &sock_path));
+    let idle = "STATUS=1 targets, 0 queued, last delivery none yet";
+    // Registered and the (empty) queue looked at: nothing was delivered.
+    let seen = collect(&sock, Duration::from_secs(15), |s| {
+        s.iter().filter(|l| *l == idle).count() >= 2
+    });
+    assert!(seen.iter().filter(|l| *l == idle).count() >= 2, "{seen:?}");
+    spool_result(&sb, "h-m", "m", 2, "delivered by the daemon");
+    let delivered = |l: &String| {
+        l.strip_prefix("STATUS=1 targets, 0 queued, last delivery ")
+            .is_some_and(|t| t.len() == 9 && t.ends_with('Z') && t.as_bytes()[2] == b':')
+    };
+    let seen = collect(&sock, Duration::from_secs(15), |s| s.iter().any(delivered));
+    assert!(seen.iter().any(delivered), "{seen:?}");
+}
+
+/// A spooled result from after the year 9999 made the daemon panic on sending its time (and
+/// start again, and panic again): it is set aside, and what comes after it is delivered.
+#[test]
+fn a_spooled_result_from_after_the_year_9999_does_not_stop_the_daemon() {
+    let server = TestServer::start();
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k");
+    sb.config(&format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"m\"\n",
+        server.url(),
+        key.display()
+    ));
+    let mut child = KillOnDrop::spawn(sb.std_cmd(&["daemon"]).stderr(std::process::Stdio::piped()));
+    let spool = sb.state_dir().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let id = format!("{:020}-1-0", 1_700_000_000_000_000_000u128);
+    std::fs::write(
+        spool.join(format!("{id}.json")),
+        format!(
+            "{{\"id\":\"{id}\",\"target\":\"h-m\",\"host\":\"h\",\"name\":\"m\",\"state\":0,\
+              \"output\":\"late\",\"perfdata\":\"\",\"measured_at_ms\":253402300800000,\"duration_ms\":null}}"
+        ),
+    )
+    .unwrap();
+    spool_result(&sb, "h-m", "m", 5, "after the late one");
+    let outputs = || -> Vec<String> {
+        server
+            .requests_to("/api/services/results")
+            .iter()
+            .map(|r| r.json()["output"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    wait_for(
+        Duration::from_secs(15),
+        "the next result is delivered",
+        || outputs() == ["after the late one"],
+    );
+    assert!(child.try_wait().unwrap().is_none(), "the daemon died");
+    assert!(sb
+        .state_dir()
+        .join(format!("queue/corrupt/{id}.json"))
+        .is_file());
+    let status = terminate(&mut child);
+    let out = child.wait_with_output();
+    assert!(status.success(), "{}", output_text(&out));
+}
+
+/// A lane whose pass fails before it delivers anything (here its lock file is a link the
+/// agent refuses) pauses like one whose server is away, says why, and delivers once the
+/// cause is gone, without a new result to wake it.
+#[test]
+fn a_lane_that_cannot_even_be_locked_is_retried_after_its_pause() {
+    let server = TestServer::start();
+    server.reply(|_| Reply::Status(503, "down".into()));
+    let sb = Sandbox::new();
+    let key = sb.write("key", "k");
+    sb.config(&format!(
+        "apiHost = \"{}\"\napiKeyFile = \"{}\"\nstateDir = \"{{state}}\"\n[delivery]\nattempts = 1\n\
+         [[targets.passive]]\nhost = \"h\"\nname = \"m\"\n",
+        server.url(),
+        key.display()
+    ));
+    sb.cmd(&["submit", "h-m", "waiting", "", "0"])
+        .assert()
+        .code(3);
+    server.reply(|_| Reply::Status(200, "{}".into()));
+    let lock = sb.state_dir().join("queue/.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(sb.path("elsewhere"), &lock).unwrap();
+    let log = sb.path("daemon.log");
+    let _child = KillOnDrop::spawn(
+        sb.std_cmd(&["daemon"])
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    let said = format!(
+        "nixcloud: 1 result(s) still queued: could not open {}: it is a symbolic link",
+        lock.display()
+    );
+    wait_for(Duration::from_secs(10), "the failed pass is logged", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&said))
+    });
+    // (The submit's own try, answered 503, is the first request.)
+    assert_eq!(server.requests_to("/api/services/results").len(), 1);
+    std::fs::remove_file(&lock).unwrap();
+    let delivered = || {
+        server.requests_to("/api/services/results").len() == 2 && sb.files_in("queue").is_empty()
+    };
+    wait_for(
+        Duration::from_secs(20),
+        "delivered after the pause",
+        delivered,
+    );
 }

@@ -19,6 +19,11 @@ struct Standin {
 
 impl Standin {
     fn start() -> Standin {
+        Standin::start_with(&[])
+    }
+
+    /// With more arguments for the stand-in (`--ping-body-limit N`).
+    fn start_with(args: &[&str]) -> Standin {
         let fail_mode = tempfile::NamedTempFile::new().unwrap();
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -27,6 +32,7 @@ impl Standin {
         let mut child = Command::new("python3")
             .args([script, "--port", "0", "--api-key", KEY, "--fail-mode-file"])
             .arg(fail_mode.path())
+            .args(args)
             .stdout(Stdio::piped())
             // Its access log; the tests read what arrived through the API.
             .stderr(Stdio::null())
@@ -254,6 +260,60 @@ fn a_long_output_is_cut_to_the_servers_limit_keeping_its_end() {
     assert!(body.len() <= 10_000, "{}", body.len());
     assert!(body.ends_with("THE END"), "{}", &body[body.len() - 20..]);
     assert!(body.starts_with("[cut: first "), "{}", &body[..40]);
+}
+
+/// The server announces how much of a body it keeps (`Ping-Body-Limit`; its admin may set
+/// another than 10,000): the agent cuts to that from the next ping on, keeping the end, and
+/// remembers it across runs. The first ping, before the agent heard the limit, is cut to the
+/// default (and the server keeps its start).
+#[test]
+fn the_body_is_cut_to_the_limit_the_server_announces() {
+    for limit in [4_000usize, 30_000] {
+        let hc = Standin::start_with(&["--ping-body-limit", &limit.to_string()]);
+        let sb = sandbox(&hc, TWO);
+        let long = format!("{}THE END", "x".repeat(40_000));
+        for _ in 0..2 {
+            sb.cmd(&["submit", "backup-nightly", &long, "", "2"])
+                .assert()
+                .success();
+        }
+        let pings = hc.pings("backup-nightly");
+        let sizes: Vec<u64> = pings.iter().map(|p| p.2).collect();
+        // The first: the default cut, or what the server kept of it. The second: the
+        // server's limit, less what the cut's marker leaves unused.
+        let near = |size: u64, max: usize| size <= max as u64 && size > max as u64 - 64;
+        assert_eq!(sizes.len(), 2, "{limit}: {sizes:?}");
+        assert!(near(sizes[0], limit.min(10_000)), "{limit}: {sizes:?}");
+        assert!(near(sizes[1], limit), "{limit}: {sizes:?}");
+        let body = hc.last_body("backup-nightly");
+        assert!(
+            body.ends_with("THE END") && body.starts_with("[cut: first "),
+            "{limit}: {}",
+            &body[..40]
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.state_dir().join("healthchecks/ping-body-limit")).unwrap(),
+            limit.to_string()
+        );
+    }
+}
+
+/// A script's start signal brings the limit before the result is sent.
+#[test]
+fn a_scripts_start_signal_brings_the_limit_before_its_result() {
+    let hc = Standin::start_with(&["--ping-body-limit", "3000"]);
+    let sb = sandbox(
+        &hc,
+        "[[targets.passive]]\nhost = \"web\"\nname = \"long\"\n\
+         script = 'status=\"$(printf %05000d 0)THE END\"; exit=0'\n",
+    );
+    sb.cmd(&["register"]).assert().success();
+    let out = sb.cmd(&["run", "web-long"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let pings = hc.pings("web-long");
+    let size = pings.last().unwrap().2;
+    assert!(size <= 3000 && size > 3000 - 64, "{pings:?}");
+    assert!(hc.last_body("web-long").ends_with("THE END"));
 }
 
 #[test]

@@ -68,3 +68,68 @@ fn readme_quick_start_is_examples_notify_nix() {
         body
     );
 }
+
+/// The module's per-target command passes `--` before its arguments: an OUTPUT such as `-v`
+/// (the agent's verbose flag) or `--config` is the result's text, not an option (issue 23.6).
+#[test]
+fn a_generated_command_takes_an_output_that_looks_like_a_flag() {
+    let expr = format!(
+        "map (c: c.text) ((import ./nix/lib.nix).units {{ cfg = (import ./nix/tests/fixtures.nix).scripted; \
+         exe = \"{}\"; configFile = \"/unused\"; }}).commands",
+        crate::util::bin().display()
+    );
+    let Some(commands) = nix_eval_json(
+        "a_generated_command_takes_an_output_that_looks_like_a_flag",
+        &expr,
+    ) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.config(
+        "backend = \"local\"\nstateDir = \"{state}\"\n\
+         [[targets.passive]]\nhost = \"db.example.org\"\nname = \"backup\"\n",
+    );
+    let text = commands[0].as_str().unwrap().replace(
+        "/etc/nixcloud-monitoring/config.toml",
+        &sb.path("config.toml").display().to_string(),
+    );
+    assert!(
+        text.contains(" submit -- db.example.org-backup \"$@\""),
+        "{text}"
+    );
+    for output in ["-v", "--config", "-", "--", "-h", "--help"] {
+        let out = std::process::Command::new("bash")
+            .args(["-c", &text, "command", output, "-x", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{output:?}: {}",
+            output_text(&out)
+        );
+    }
+    let recorded = std::fs::read_to_string(sb.state_dir().join("local/results.jsonl")).unwrap();
+    let outputs: Vec<String> = recorded
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["output"].as_str().unwrap(),
+                r["perfdata"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            "-v -x",
+            "--config -x",
+            "- -x",
+            "-- -x",
+            "-h -x",
+            "--help -x"
+        ]
+    );
+}

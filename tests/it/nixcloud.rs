@@ -134,6 +134,20 @@ fn register_can_pick_targets_by_id() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("no target \"no-such-target\""));
+    // The same target twice (also by its escaped form) is registered once (issue 23.6).
+    let before = server.requests_to("/api/services").len();
+    sb.cmd(&[
+        "register",
+        "mail.lastlog.de-sometest",
+        "mail.lastlog.de-sometest",
+    ])
+    .assert()
+    .success()
+    .stdout("registered 1 of 1 (0 failed)\n");
+    assert_eq!(
+        sent_registrations(&server, before),
+        [("mail.lastlog.de".to_string(), "sometest".to_string())]
+    );
 }
 
 #[test]

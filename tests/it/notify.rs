@@ -34,6 +34,23 @@ fn submit_ok(sb: &Sandbox, id: &str, output: &str, state: &str, code: i32) -> St
     text
 }
 
+/// The relay channel's state for target `id` as if it had first seen the target `minutes` ago
+/// and never a result since (the clock cannot be moved for the built binary).
+fn first_seen_minutes_ago(sb: &Sandbox, id: &str, minutes: u64) {
+    let dir = sb.state_dir().join("notify/relay/targets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let seen = now_ms - minutes * 60_000;
+    std::fs::write(
+        dir.join(format!("{id}.json")),
+        format!("{{\"first_seen_ms\": {seen}}}"),
+    )
+    .unwrap();
+}
+
 fn subjects(mails: &[Mail]) -> Vec<&str> {
     mails.iter().map(Mail::subject).collect()
 }
@@ -473,18 +490,7 @@ fn a_target_silent_past_its_timeout_gets_a_no_result_notice() {
     ));
     // The channel first saw the target 3 hours ago and it never reported (as after 3 hours
     // of a timer that stopped firing).
-    let dir = sb.state_dir().join("notify/relay/targets");
-    std::fs::create_dir_all(&dir).unwrap();
-    let three_hours_ago = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        - 3 * 3600 * 1000;
-    std::fs::write(
-        dir.join("web1-backup.json"),
-        format!("{{\"first_seen_ms\": {three_hours_ago}}}"),
-    )
-    .unwrap();
+    first_seen_minutes_ago(&sb, "web1-backup", 180);
     let out = sb.cmd(&["notify"]).output().unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
     let mails = smtp.wait_for(1, LONG);
@@ -725,17 +731,7 @@ fn the_daemon_sends_held_notices_when_their_window_ends_and_no_result_notices() 
             ),
     );
     // web1-load: the channel first saw it 3 minutes ago, and it never reported.
-    let dir = sb.state_dir().join("notify/relay/targets");
-    std::fs::create_dir_all(&dir).unwrap();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    std::fs::write(
-        dir.join("web1-load.json"),
-        format!("{{\"first_seen_ms\": {}}}", now_ms - 3 * 60_000),
-    )
-    .unwrap();
+    first_seen_minutes_ago(&sb, "web1-load", 3);
     let mut cmd = sb.std_cmd(&["daemon"]);
     let _daemon = KillOnDrop::spawn(&mut cmd);
     let mails = smtp.wait_for(1, LONG);

@@ -667,3 +667,45 @@ fn a_backlog_is_written_in_one_rewrite() {
         "{content}"
     );
 }
+
+/// `y=1e999` became the value 1e99 with the unit `9`, and an item after a malformed one was
+/// dropped with it (issue 23.6): an out-of-range number is left out alone, said at `-v`.
+#[test]
+fn an_out_of_range_perfdata_number_is_left_out_alone() {
+    let sb = sandbox(r#"["prometheus"]"#);
+    let text = run_ok(
+        &sb,
+        &[
+            "-v",
+            "submit",
+            "web1-backup",
+            "ok",
+            "x=1 y=1e999 it's=3 z=2ms",
+            "0",
+        ],
+    );
+    assert!(
+        text.contains("perfdata y=1e999: 1e999 is out of range for a number; left out"),
+        "{text}"
+    );
+    let content = std::fs::read_to_string(textfile(&sb)).unwrap();
+    let series: Vec<&str> = content
+        .lines()
+        .filter(|l| l.starts_with("nixcloud_monitoring_perfdata{"))
+        .collect();
+    let labels: Vec<(&str, &str, &str)> = series
+        .iter()
+        .map(|l| {
+            let field = |k: &str| {
+                let start = l.find(&format!("{k}=\"")).unwrap() + k.len() + 2;
+                &l[start..start + l[start..].find('"').unwrap()]
+            };
+            (field("label"), field("uom"), l.rsplit_once(' ').unwrap().1)
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [("x", "", "1"), ("it's", "", "3"), ("z", "ms", "2")],
+        "{content}"
+    );
+}

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "test-key";
+pub(crate) const KEY: &str = "test-key";
 
-fn sandbox(server_url: &str, extra: &str) -> Sandbox {
+pub(crate) fn sandbox(server_url: &str, extra: &str) -> Sandbox {
     let sb = Sandbox::new();
     let key = sb.write("key", KEY);
     sb.config(&format!(
@@ -22,14 +22,14 @@ fn sandbox(server_url: &str, extra: &str) -> Sandbox {
 
 /// A server that can be switched between down (the given reply) and up, and keeps the
 /// results it accepted, in arrival order.
-struct Flaky {
-    server: TestServer,
-    up: Arc<AtomicBool>,
-    accepted: Arc<Mutex<Vec<Request>>>,
+pub(crate) struct Flaky {
+    pub(crate) server: TestServer,
+    pub(crate) up: Arc<AtomicBool>,
+    pub(crate) accepted: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Flaky {
-    fn new(down: Reply) -> Flaky {
+    pub(crate) fn new(down: Reply) -> Flaky {
         Flaky::on(TestServer::start(), down)
     }
 
@@ -53,7 +53,7 @@ impl Flaky {
         }
     }
 
-    fn outputs(&self) -> Vec<String> {
+    pub(crate) fn outputs(&self) -> Vec<String> {
         self.accepted
             .lock()
             .unwrap()
@@ -376,7 +376,7 @@ fn status_shows_the_queue() {
 
 /// Fails (never skips) unless this runs as root with `setpriv`: the permission tests act as
 /// unprivileged users, and root reads every file, so they prove nothing as root alone.
-fn require_root_and_setpriv() {
+pub(crate) fn require_root_and_setpriv() {
     assert_eq!(
         unsafe { libc::geteuid() },
         0,
@@ -392,12 +392,18 @@ fn require_root_and_setpriv() {
 }
 
 /// The uid and gid of the service user in the permission tests (not root).
-const OWNER: u32 = 4243;
-const GROUP: u32 = 4242;
+pub(crate) const OWNER: u32 = 4243;
+pub(crate) const GROUP: u32 = 4242;
 
 /// The agent as `uid`:`gid` (no supplementary groups) with the sandbox's config and the
 /// given umask.
-fn as_user(sb: &Sandbox, uid: u32, gid: u32, umask: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn as_user(
+    sb: &Sandbox,
+    uid: u32,
+    gid: u32,
+    umask: &str,
+    args: &[&str],
+) -> std::process::Output {
     std::process::Command::new("setpriv")
         .args([
             &format!("--reuid={uid}"),
@@ -418,7 +424,7 @@ fn as_user(sb: &Sandbox, uid: u32, gid: u32, umask: &str, args: &[&str]) -> std:
 }
 
 /// Sets owner, group and mode (chown first: it clears setgid bits).
-fn own(p: &std::path::Path, uid: u32, gid: u32, mode: u32) {
+pub(crate) fn own(p: &std::path::Path, uid: u32, gid: u32, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -249,9 +249,14 @@ impl Schema {
 
 // --- the agent side ----------------------------------------------------------------------------
 
+/// Keys whose value must name a file that is there (the agent refuses a missing one): their
+/// samples are `{dir}/ca.crt`, which [`check`] writes into its sandbox.
+const EXISTING_FILES: &[&str] = &["icinga2.caFile"];
+
 /// `check` on a config (a JSON value written as TOML) in a fresh sandbox.
 fn check(config: &Value) -> Output {
     let sb = Sandbox::new();
+    sb.write("ca.crt", "");
     sb.config(&toml::to_string(config).unwrap());
     sb.cmd(&["check"]).output().unwrap()
 }
@@ -318,6 +323,8 @@ enum AgentType {
     Seq(Box<AgentType>),
     /// A string or a list of strings (`icinga2.url`).
     StrOrStrs,
+    /// A boolean or a list of strings (`page.showOutput`).
+    BoolOrStrs,
     Enum(BTreeSet<String>),
     Other(String),
 }
@@ -365,6 +372,7 @@ fn agent_type(schema: &Schema, path: &[String], wrap_in_list: bool) -> AgentType
         "path string" => AgentType::PathStr,
         "a boolean" => AgentType::Bool,
         "a string or a list of strings" => AgentType::StrOrStrs,
+        "a boolean or a list of target ids" => AgentType::BoolOrStrs,
         "a sequence" if !wrap_in_list => AgentType::Seq(Box::new(agent_type(schema, path, true))),
         n => match int_range(n) {
             Some((lo, hi)) => AgentType::Int(lo, hi),
@@ -405,6 +413,8 @@ fn fits(module: &Value, agent: &AgentType) -> Result<(), (bool, String)> {
         ("listOf", AgentType::Seq(elem)) => fits(&module["elemType"], elem),
         ("either", AgentType::StrOrStrs) => fits(&module["left"], &AgentType::Str)
             .and_then(|()| fits(&module["right"], &AgentType::Seq(Box::new(AgentType::Str)))),
+        ("either", AgentType::BoolOrStrs) => fits(&module["left"], &AgentType::Bool)
+            .and_then(|()| fits(&module["right"], &AgentType::Seq(Box::new(AgentType::Str)))),
         _ => Err((false, format!("module type {module}, agent {agent:?}"))),
     }
 }
@@ -443,6 +453,9 @@ fn samples(e: &Entry) -> Vec<Value> {
     if v.is_empty() {
         v.push(sample_of(&e.ty));
     }
+    if EXISTING_FILES.contains(&dotted(&e.path).as_str()) {
+        v = vec![json!("{dir}/ca.crt")];
+    }
     let mut seen = Vec::new();
     v.retain(|x| {
         let new = !seen.contains(x);
@@ -480,7 +493,7 @@ fn every_module_key_with_its_default_is_accepted_by_the_agent() {
 fn every_table_has_the_same_keys_in_the_module_and_the_agent() {
     let Some(schema) = schema() else { return };
     let tables = schema.tables();
-    assert_eq!(tables.len(), 20, "{tables:?}");
+    assert_eq!(tables.len(), 21, "{tables:?}");
     let problems: Vec<String> = par_map(&tables, |table| {
         let agent = agent_keys(schema, table);
         let module = schema.keys_of(table);
@@ -533,6 +546,90 @@ fn every_module_type_fits_the_agents_type() {
         gap_paths, KNOWN_RANGE_GAPS,
         "integer ranges the module allows and the agent refuses changed (update \
          KNOWN_RANGE_GAPS only after deciding it is right):\n{gaps:#?}"
+    );
+}
+
+/// The integer option's `(min, max)` (through `nullOr`), if it is one.
+fn int_bounds(ty: &Value) -> Option<(i128, i128)> {
+    match ty["name"].as_str()? {
+        "nullOr" => int_bounds(&ty["elemType"]),
+        "int" | "positiveInt" | "intBetween" | "port" => Some((
+            i128::from(ty["min"].as_i64()?),
+            i128::from(ty["max"].as_i64()?),
+        )),
+        _ => None,
+    }
+}
+
+/// The config with `value` at `path` and what else that value needs to be valid: a
+/// `timers.check` needs a longer `timers.timeout`, a `timers.timeout` a shorter check.
+fn bounds_config(schema: &Schema, path: &[String], value: i128) -> Value {
+    let mut config = schema.config_with(path, json!(value as i64));
+    let sibling = |name: &str| {
+        let mut p = path.to_vec();
+        *p.last_mut().unwrap() = name.to_string();
+        p
+    };
+    let (other, other_value) = match path.last().map(String::as_str) {
+        Some("check") if path.ends_with(&key_path("timers.check")) => ("timeout", value + 1),
+        Some("timeout") if path.ends_with(&key_path("timers.timeout")) => ("check", 1),
+        _ => return config,
+    };
+    let mut cur = &mut config;
+    for (i, k) in sibling(other).iter().enumerate() {
+        cur = if i + 1 == path.len() {
+            cur[k] = json!(other_value as i64);
+            break;
+        } else if cur[k].is_array() {
+            &mut cur[k][0]
+        } else {
+            &mut cur[k]
+        };
+    }
+    config
+}
+
+/// The module's integer bounds are the agent's, number for number (issue 23: the durations
+/// are bounded where the config is read, and a value the module lets through must not fail
+/// every unit, nor one the agent takes be refused by the module): `check` takes each integer
+/// option's least and greatest value and refuses the next one out on either side, where TOML
+/// can write it.
+#[test]
+fn every_integer_bound_of_the_module_is_the_agents() {
+    let Some(schema) = schema() else { return };
+    let mut cases: Vec<(KeyPath, i128, bool)> = Vec::new();
+    for e in schema.values() {
+        let Some((min, max)) = int_bounds(&e.ty) else {
+            continue;
+        };
+        cases.extend([(e.path.clone(), min, true), (e.path.clone(), max, true)]);
+        for out in [min - 1, max + 1] {
+            if i64::try_from(out).is_ok() {
+                cases.push((e.path.clone(), out, false));
+            }
+        }
+    }
+    // timers.check and .timeout, scriptTimeout, the queue and delivery settings, the active
+    // kinds' ports and timeouts: each has at least two cases.
+    assert!(cases.len() > 50, "{}", cases.len());
+    let failures: Vec<String> = par_map(&cases, |(path, value, accept)| {
+        let out = check(&bounds_config(schema, path, *value));
+        let bad = match accept {
+            true => !out.status.success(),
+            false => out.status.code() != Some(2),
+        };
+        bad.then(|| {
+            let verb = if *accept { "refused" } else { "accepted" };
+            format!("{} = {value}: {verb}: {}", dotted(path), output_text(&out))
+        })
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(
+        failures.is_empty(),
+        "the module's and the agent's bounds differ:\n{}",
+        failures.join("\n")
     );
 }
 
@@ -1025,6 +1122,23 @@ fn nixos_md_option_tables_match_the_module() {
                     doc_default(&row[2]),
                     default_in(schema, "", &k).as_ref(),
                 );
+                // An integer option's bounds, as the module (and the agent) have them.
+                let bounds = schema
+                    .values()
+                    .find(|e| dotted(&e.path) == k)
+                    .and_then(|e| int_bounds(&e.ty));
+                if let Some((min, max)) = bounds {
+                    let want = match max == i128::from(i64::MAX) {
+                        true => format!("int ≥ {min}"),
+                        false => format!("int {min}..{max}"),
+                    };
+                    if row[1].trim() != want {
+                        c.problems.push(format!(
+                            "README options: {k} has the type {:?}, the module's is {want:?}",
+                            row[1].trim()
+                        ));
+                    }
+                }
             }
             documented.insert(k);
         }

@@ -14,6 +14,7 @@
 #           sendmail and over SMTP to 127.0.0.1 (smtpPort: a real SMTP server on
 #           the host), watched units that fail and recover, a target pushed by
 #           hand that stops reporting
+#   page    v2 with the page backend beside nixcloud, in the module's directory
 {
   apiHost,
   docScripts,
@@ -184,22 +185,7 @@ rec {
         flaky3 = "sys-job-flaky3.service";
         loop = "sys-job-loop.service";
       };
-      channel = attrs: {
-        to = [ ];
-        from = null;
-        command = null;
-        host = null;
-        port = null;
-        tls = null;
-        user = null;
-        passwordFile = null;
-        caFile = null;
-        url = null;
-        urlFile = null;
-        topic = null;
-        tokenFile = null;
-        format = null;
-      } // attrs;
+      inherit (f) channel;
     in
     v2
     // {
@@ -246,6 +232,12 @@ rec {
     };
   notify-daemon = notify // {
     mode = "daemon";
+  };
+  page = v2 // {
+    backends = [
+      "nixcloud"
+      "page"
+    ];
   };
   # daemon after a switch that adds a target
   daemon2 = daemon // {

@@ -161,3 +161,15 @@ stop_smtp() {
 # mail_count TO [SUBJECT_REGEX]; mail_show TO SUBJECT_REGEX FIELD|body
 mail_count() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" count "$@"; }
 mail_show() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" show "$@"; }
+mail_grep() { /usr/bin/python3 "$repo/tests/system/mails.py" "$work/smtp" grep "$@"; }
+
+# expect_secure UNIT [WHAT]: systemd-analyze security gives UNIT an exposure of at most 2.0.
+expect_secure() {
+	local score
+	score=$(c systemd-analyze security --no-pager "$1" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+	if [ -n "$score" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) <= 2.0)" "$score"; then
+		ok "systemd-analyze security $1${2:+ ($2)}: $score (at most 2.0)"
+	else
+		bad "systemd-analyze security $1${2:+ ($2)}: ${score:-no score} (at most 2.0)"
+	fi
+}

@@ -3,6 +3,7 @@
 
     mails.py DIR count TO [SUBJECT_REGEX]        how many mails to TO have a matching subject
     mails.py DIR show TO SUBJECT_REGEX FIELD     the last such mail's header FIELD, or `body`
+    mails.py DIR grep TO SUBJECT_REGEX TEXT      how many such mails hold TEXT in their body
 """
 import email
 import email.policy
@@ -35,5 +36,7 @@ elif what == "show":
         print(found[-1].get_content())
     else:
         print(found[-1][sys.argv[5]] or "")
+elif what == "grep":
+    print(sum(1 for m in found if sys.argv[5] in m.get_content()))
 else:
     sys.exit(f"mails.py: unknown command {what}")

@@ -86,8 +86,9 @@ let
     exe = "${agent}/bin/nixcloud-monitoring";
     basePath = map pkg names.scriptTools;
     inherit (watch) watched;
-    # What module.nix adds for the prometheus backend (nix/prometheus.nix).
-    writablePaths = helpers.prometheus.writablePaths cfg;
+    # What module.nix adds for the prometheus and page backends (nix/prometheus.nix,
+    # nix/page.nix).
+    writablePaths = helpers.prometheus.writablePaths cfg ++ helpers.page.writablePaths cfg;
   };
   # With the node exporter on, its textfile directory (NixOS's exporter group is
   # node-exporter).
@@ -194,7 +195,14 @@ in
   inherit agent configFile unitFiles;
   tmpfilesRules =
     units.tmpfilesRules
-    ++ (if usesPrometheus then helpers.prometheus.tmpfilesRules "node-exporter" else [ ]);
+    ++ (if usesPrometheus then helpers.prometheus.tmpfilesRules "node-exporter" else [ ])
+    # The page's directory with the web server's group (cases.sh makes a user nginx).
+    ++ (
+      if helpers.page.dirOf cfg != null then
+        helpers.page.tmpfilesRules (helpers.page.dirOf cfg) "nginx"
+      else
+        [ ]
+    );
   commandsBuildScript = units.commandsBuildScript "${pkg "bash"}/bin/bash";
   config = configText;
   configPath = names.configPath;

@@ -70,6 +70,8 @@ api="http://127.0.0.1:$(cat "$work/api/port")"
 python3 tests/system/doc_scripts.py "$repo" >"$work/doc-scripts.json"
 # A real SMTP server on the host's 127.0.0.1 (the container shares the network): where the
 # notify cases' mail goes, through msmtp's sendmail and over SMTP (Debian's python3-aiosmtpd).
+# On port 25 when it is free, as README's "an MTA on 127.0.0.1:25" is.
+if ! (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then smtp_port=25; fi
 start_smtp
 
 # ---- boot ------------------------------------------------------------------------------------

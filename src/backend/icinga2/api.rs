@@ -424,6 +424,7 @@ mod tests {
             place: "PUT x".into(),
             status,
             body: body.into(),
+            headers: Default::default(),
         };
         assert!(moves_on(&answer(503, "busy")));
         assert!(moves_on(&answer(502, "")));

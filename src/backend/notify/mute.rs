@@ -36,11 +36,12 @@ impl Mutes {
     /// guessing "no mute" would send what the admin silenced.
     pub fn load(state: &StateDir) -> anyhow::Result<Mutes> {
         let path = Self::path(state);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        // As the agent reads its own state: not through a link, never blocking on a FIFO.
+        match crate::state::read_own_file(&path) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not a list of silences", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Mutes::default()),
-            Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+            Ok(None) => Ok(Mutes::default()),
+            Err(why) => Err(anyhow::anyhow!("could not read {}: {why}", path.display())),
         }
     }
 
@@ -115,13 +116,30 @@ mod tests {
         let mut m = Mutes::default();
         m.targets.insert("old".into(), mute(0, 1));
         m.targets.insert("new".into(), mute(now, now + 3_600_000));
+        m.all = Some(mute(0, 1));
         m.save(&state).unwrap();
         let back = Mutes::load(&state).unwrap();
         assert_eq!(back.targets.keys().collect::<Vec<_>>(), ["new"]);
+        assert_eq!(back.all, None, "an --all that ended is dropped");
+        m.all = Some(mute(now, now + 60_000));
+        m.save(&state).unwrap();
+        assert_eq!(
+            Mutes::load(&state).unwrap().all,
+            m.all,
+            "one in force is kept"
+        );
         std::fs::write(dir.path().join("notify/silences.json"), b"[").unwrap();
         let e = format!("{:#}", Mutes::load(&state).unwrap_err());
         assert!(
             e.contains("notify/silences.json is not a list of silences"),
+            "{e}"
+        );
+        // Unreadable (here: a directory) is an error too, not "no silences".
+        std::fs::remove_file(dir.path().join("notify/silences.json")).unwrap();
+        std::fs::create_dir(dir.path().join("notify/silences.json")).unwrap();
+        let e = format!("{:#}", Mutes::load(&state).unwrap_err());
+        assert!(
+            e.contains("could not read") && e.contains("silences.json"),
             "{e}"
         );
     }

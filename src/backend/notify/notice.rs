@@ -111,10 +111,11 @@ fn last<'a>(events: &[&'a Event]) -> &'a Event {
     events[events.len() - 1]
 }
 
-/// Subject and text for one target's events.
-fn single(events: &[&Event], machine: &str, channel: &str) -> (String, String) {
+/// What one target's events come to in a line: the story when several waited together (or it
+/// flapped), "no result since …", else the first line of the newest output.
+fn headline(events: &[&Event]) -> String {
     let e = last(events);
-    let headline = match (events.len(), e.kind, e.condition) {
+    match (events.len(), e.kind, e.condition) {
         (1, Kind::Flapped, _) | (2.., _, _) => story(events),
         (1, _, Condition::NoResult) => no_result(e),
         _ => e
@@ -122,7 +123,13 @@ fn single(events: &[&Event], machine: &str, channel: &str) -> (String, String) {
             .as_ref()
             .map(|r| first_line(&r.output))
             .unwrap_or_default(),
-    };
+    }
+}
+
+/// Subject and text for one target's events.
+fn single(events: &[&Event], machine: &str, channel: &str) -> (String, String) {
+    let e = last(events);
+    let headline = headline(events);
     let subject = format!(
         "[{}] {} {}: {headline}",
         e.host,
@@ -164,20 +171,11 @@ fn digest(targets: &[(&str, Vec<&Event>)], machine: &str, channel: &str) -> (Str
         .iter()
         .map(|(id, evs)| {
             let e = last(evs);
-            let what = match (evs.len(), e.kind, e.condition) {
-                (1, Kind::Flapped, _) | (2.., _, _) => story(evs),
-                (1, _, Condition::NoResult) => no_result(e),
-                _ => e
-                    .result
-                    .as_ref()
-                    .map(|r| first_line(&r.output))
-                    .unwrap_or_default(),
-            };
             [
                 e.condition.label().to_string(),
                 id.to_string(),
                 when_full(e.since_ms),
-                one_line(&what, 80),
+                one_line(&headline(evs), 80),
             ]
         })
         .collect();

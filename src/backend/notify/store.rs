@@ -87,13 +87,13 @@ impl Store {
     /// Says that this channel has something waiting (held events, a notice that failed):
     /// the timers mode's path unit starts `nixcloud-monitoring notify` for it.
     pub fn mark_due(&self) {
-        let written = self
-            .due
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&self.due, b""));
+        let dir = self.due.parent().unwrap_or(Path::new("."));
+        let written = std::fs::create_dir_all(dir)
+            .map_err(anyhow::Error::from)
+            // Replaced, never written through: a link planted there stays harmless.
+            .and_then(|()| write_atomic(&self.due, b"", false));
         if let Err(e) = written {
-            tracing::warn!("could not write {}: {e}", self.due.display());
+            tracing::warn!("could not write {}: {e:#}", self.due.display());
         }
     }
 
@@ -103,22 +103,15 @@ impl Store {
     }
 }
 
-/// The JSON in `path`; `None` when it is missing, or unreadable (then moved aside).
+/// The JSON in `path`; `None` when it is missing, or unreadable (then moved aside). Read as
+/// the agent reads its own state: not through a link, never blocking on a FIFO.
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            tracing::warn!("could not read {}: {e}", path.display());
-            return None;
-        }
-    };
-    match serde_json::from_slice(&bytes) {
-        Ok(v) => Some(v),
-        Err(e) => {
+    match crate::state::read_json(path) {
+        Ok(v) => v,
+        Err(why) => {
             let aside = path.with_extension("json.corrupt");
             tracing::warn!(
-                "{} is not readable notification state ({e}): moved to {}; it starts afresh",
+                "{} is not readable notification state ({why}): moved to {}; it starts afresh",
                 path.display(),
                 aside.display()
             );

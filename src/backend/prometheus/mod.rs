@@ -49,12 +49,13 @@ impl Prometheus {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("could not create {}", self.dir.display()))?;
         let lock_path = self.dir.join("lock");
-        let lock = std::fs::File::options()
+        let lock = crate::state::no_follow()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|e| crate::state::open_error(&lock_path, e))?;
+        lock.lock()
             .with_context(|| format!("could not lock {}", lock_path.display()))?;
         let state_path = self.dir.join("targets.json");
         let started = std::time::Instant::now();
@@ -125,7 +126,12 @@ fn write_textfile(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = std::fs::create_dir_all(dir).and_then(|()| {
-        let mut file = std::fs::File::create(&tmp)?;
+        // Made anew, never through a link planted in its place (see state::write_atomic).
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = crate::state::no_follow()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         // Set on the open file, so the umask does not matter.
         file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
         file.write_all(bytes)?;

@@ -97,26 +97,62 @@ fn item_of(item: &str) -> Option<Value> {
     value_of(label, rest.split(';').next().unwrap_or(""))
 }
 
-/// A label and `value[UOM]`; `None` without a finite number or a label.
+/// A label and `value[UOM]`; `None` without a label or a number. The number is read by the
+/// float grammar (`[+-]digits[.digits][e[+-]digits]`, no `inf` or `NaN`) and the rest is the
+/// unit; a number out of range (`1e999`) leaves this item out, with a note at `-v` (it once
+/// became `1e99` with the unit `9`).
 fn value_of(label: String, field: &str) -> Option<Value> {
     if label.is_empty() {
         return None;
     }
     let field = field.trim();
-    // The longest prefix that reads as a number; the rest is the unit. `inf`/`NaN` are not
-    // numbers here (only digits, sign, point and exponent count).
-    let numeric = field
-        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E')))
-        .unwrap_or(field.len());
-    let (value, uom) = (0..=numeric).rev().find_map(|end| {
-        let v: f64 = field[..end].parse().ok()?;
-        v.is_finite().then(|| (v, &field[end..]))
-    })?;
+    let end = number_end(field);
+    if end == 0 {
+        return None;
+    }
+    let value: f64 = field[..end].parse().ok()?;
+    if !value.is_finite() {
+        tracing::info!(
+            "perfdata {label}={field}: {} is out of range for a number; left out",
+            &field[..end]
+        );
+        return None;
+    }
     Some(Value {
         label,
         value,
-        uom: uom.to_string(),
+        uom: field[end..].to_string(),
     })
+}
+
+/// The length of the longest prefix of `text` that is a decimal number: an optional sign,
+/// digits with an optional fraction (at least one digit in all), an optional exponent with
+/// digits. 0 when none.
+fn number_end(text: &str) -> usize {
+    let b = text.as_bytes();
+    let digits = |from: usize| from + b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let int_end = digits(i);
+    let mut any = int_end > i;
+    i = int_end;
+    if b.get(i) == Some(&b'.') {
+        let frac_end = digits(i + 1);
+        if any || frac_end > i + 1 {
+            any = true;
+            i = frac_end;
+        }
+    }
+    if !any {
+        return 0;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
+        let exp_end = digits(i + 1 + sign);
+        if exp_end > i + 1 + sign {
+            i = exp_end;
+        }
+    }
+    i
 }
 
 #[cfg(test)]
@@ -169,11 +205,53 @@ mod tests {
     fn garbage_unknown_and_repeats_are_left_out() {
         assert_eq!(
             parse("all good x=U y=inf z=NaN w= =3 'open=1 a=1 a=2"),
-            Vec::<Value>::new()
+            // The unclosed quote swallowed a=1 and a=2 once.
+            [v("a", 1.0, "")]
         );
         assert_eq!(parse("a=1 b=2 a=3"), [v("a", 1.0, ""), v("b", 2.0, "")]);
         assert!(parse("").is_empty());
         assert!(parse("42").is_empty());
+    }
+
+    /// `y=1e999` became `1e99` with the unit `9`; and an item after a malformed one was
+    /// dropped with it.
+    #[test]
+    fn an_out_of_range_number_is_left_out_alone() {
+        assert_eq!(
+            parse("x=1 y=1e999 z=2ms big=-1e308 w=1e-999"),
+            [
+                v("x", 1.0, ""),
+                v("z", 2.0, "ms"),
+                v("big", -1e308, ""),
+                v("w", 0.0, "")
+            ]
+        );
+        assert_eq!(parse("it's=5 b=2"), [v("it's", 5.0, ""), v("b", 2.0, "")]);
+    }
+
+    #[test]
+    fn numbers_are_read_by_the_float_grammar_and_the_rest_is_the_unit() {
+        for (field, value, uom) in [
+            ("5", 5.0, ""),
+            ("+5", 5.0, ""),
+            ("-.5s", -0.5, "s"),
+            ("5.", 5.0, ""),
+            ("1.5e3B", 1500.0, "B"),
+            ("2E-2%", 0.02, "%"),
+            ("7e", 7.0, "e"),
+            ("7e+", 7.0, "e+"),
+            ("3KB", 3.0, "KB"),
+            ("1.2.3", 1.2, ".3"),
+        ] {
+            assert_eq!(
+                parse(&format!("a={field}")),
+                [v("a", value, uom)],
+                "{field}"
+            );
+        }
+        for field in ["", ".", "-", "+.", "e5", "inf", "NaN", "U", "infinity"] {
+            assert!(parse(&format!("a={field}")).is_empty(), "{field}");
+        }
     }
 
     #[test]

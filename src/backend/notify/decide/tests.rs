@@ -419,3 +419,90 @@ fn conditions_round_trip_as_their_names() {
     assert!(serde_json::from_str::<Condition>("\"SOSO\"").is_err());
     assert!(CRIT.severity() > NoResult.severity() && NoResult.severity() > WARN.severity());
 }
+
+#[test]
+fn a_change_between_problem_states_dates_from_itself_not_from_the_row() {
+    let mut t = Tracked::default();
+    feed(&mut t, &rules(), &[(Warning, T0), (Warning, T0 + MIN)]);
+    t.absorb(&result(Critical, T0 + 2 * MIN), &rules());
+    let e = t.decide(&WHO, &rules(), T0 + 2 * MIN, false).unwrap();
+    assert_eq!(
+        (e.condition, e.since_ms, e.in_a_row),
+        (CRIT, T0 + 2 * MIN, 3)
+    );
+    assert_eq!((e.previous, e.previous_since_ms), (WARN, T0));
+}
+
+#[test]
+fn an_event_shows_the_newest_result_with_the_end_of_a_long_output() {
+    let mut t = Tracked::default();
+    let mut r = result(Critical, T0);
+    r.output = format!("{}THE END", "x".repeat(10_000));
+    r.perfdata = "load=3".into();
+    r.duration_ms = Some(1500);
+    t.absorb(&r, &rules());
+    let shown = t.decide(&WHO, &rules(), T0, false).unwrap().result.unwrap();
+    assert!(
+        shown.output.ends_with("xTHE END") && shown.output.len() <= SHOWN_OUTPUT,
+        "{}",
+        shown.output.len()
+    );
+    assert!(shown.output.starts_with("[cut: first "), "the cut is said");
+    assert_eq!(
+        (
+            shown.state,
+            shown.measured_at_ms,
+            shown.perfdata.as_str(),
+            shown.duration_ms
+        ),
+        (Some(Critical), T0, "load=3", Some(1500))
+    );
+}
+
+#[test]
+fn a_flap_summary_waits_an_hour_after_the_last_recovery_and_counts_as_one() {
+    let r = rules();
+    let mut t = Tracked::default();
+    // Opened at T0, recovered at T0 + 15 s, then flapping while held.
+    feed(
+        &mut t,
+        &r,
+        &[
+            (Critical, T0),
+            (Ok, T0 + 15_000),
+            (Critical, T0 + 30_000),
+            (Ok, T0 + 45_000),
+        ],
+    );
+    assert_eq!(
+        t.next_due(&r),
+        Some(T0 + 15_000 + FLAP_HOLD_MS),
+        "the hold of the last recovery"
+    );
+    assert!(
+        t.decide(&WHO, &r, T0 + FLAP_HOLD_MS + 5_000, false)
+            .is_none(),
+        "an hour after the opening is not enough"
+    );
+    let e = t
+        .decide(&WHO, &r, T0 + 15_000 + FLAP_HOLD_MS, false)
+        .unwrap();
+    assert_eq!((e.kind, e.changes), (Kind::Flapped, 2));
+    // The summary was an OK one: a new problem a minute later is news at once (its opening
+    // was more than an hour ago).
+    let later = T0 + 15_000 + FLAP_HOLD_MS + MIN;
+    let told = feed(&mut t, &r, &[(Critical, later)]);
+    assert_eq!(told, [(Kind::Problem, CRIT, later, 1)]);
+}
+
+#[test]
+fn without_repeat_a_told_problem_is_due_only_for_its_silence() {
+    let r = rules();
+    let mut t = Tracked::default();
+    feed(&mut t, &r, &[(Critical, T0)]);
+    assert_eq!(t.next_due(&r), Some(T0 + 180 * MIN));
+    // Nothing told yet about a new first sight: its silence alone.
+    let mut fresh = Tracked::default();
+    fresh.tick(&r, T0);
+    assert_eq!(fresh.next_due(&r), Some(T0 + 180 * MIN));
+}

@@ -303,6 +303,37 @@ fn a_finished_script_makes_every_lane_due_also_one_that_pauses() {
     assert_eq!(s.lanes[0].backoff, secs(10));
 }
 
+/// README: "registration at start and every 24 h"; the lane backoff is "growing pauses up to
+/// 5 min"; the spool is looked at every 2 s.
+#[test]
+fn the_documented_intervals() {
+    let t0 = Instant::now();
+    let mut s = Schedule::new(&[], 1, t0);
+    s.registered(t0, Registration::Done);
+    assert_eq!(s.register - t0, secs(86_400));
+    s.spool_looked(t0, false);
+    assert_eq!(s.spool - t0, secs(2));
+    assert_eq!(
+        (FLUSH_BACKOFF_FIRST, FLUSH_BACKOFF_MAX),
+        (secs(5), secs(300))
+    );
+}
+
+/// The cap that keeps the clock from overflowing must not shorten any interval a config may
+/// give: the longest timers.check is 365 days.
+#[test]
+fn the_longest_interval_a_config_allows_is_kept_exactly() {
+    let t0 = Instant::now();
+    let targets = targets(&[(
+        "long",
+        "exit=0",
+        "timers = { check = 525600, timeout = 527040 }",
+    )]);
+    let mut s = Schedule::new(&targets, 1, t0);
+    s.start(0, t0);
+    assert_eq!(s.jobs[0].next - t0, secs(365 * 24 * 3600));
+}
+
 #[test]
 fn no_interval_however_long_overflows_the_clock() {
     let t0 = Instant::now();

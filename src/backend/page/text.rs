@@ -1,0 +1,123 @@
+//! Text the page shows: figures, percentages, and untrusted text made displayable.
+
+use super::history::Mark;
+use super::time::{clock, date, span};
+use super::view::DayView;
+
+/// Control characters other than newline and tab shown as their Unicode pictures (ESC as
+/// `␛`): a script's colour codes or a NUL stay visible and harmless. (HTML escaping itself is
+/// maud's; this only keeps what no parser should have to take.)
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| (c < ' ' && c != '\n' && c != '\t') || c == '\x7f';
+    if !text.contains(bad) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\x7f' => '\u{2421}',
+            c if bad(c) => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            c => c,
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// `99.31 %`, `100 %`, or `–` without data. Never rounded up to 100 while any time was bad.
+pub fn percent(share: Option<f64>) -> String {
+    match share {
+        None => "–".to_string(),
+        Some(s) if s >= 1.0 => "100 %".to_string(),
+        Some(s) => format!("{:.2} %", (s * 10_000.0).floor() / 100.0),
+    }
+}
+
+/// A perfdata value with as many decimals as its size needs: `81`, `0.25`, `12.5`.
+pub fn number(v: f32) -> String {
+    let text = match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    };
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => text,
+    }
+}
+
+/// What a day bar says on hover or tap: `2026-11-30: OK 23 h 10 min, WARNING 50 min;
+/// 24 results; problems 03:12–04:02`.
+pub fn day_figures(d: &DayView) -> String {
+    let states: Vec<String> = Mark::ALL
+        .into_iter()
+        .filter(|&m| d.ms[m as usize] > 0)
+        .map(|m| format!("{} {}", m.label(), span(d.ms[m as usize])))
+        .collect();
+    let mut text = date(d.day);
+    if states.is_empty() && d.results == 0 {
+        text.push_str(": no data");
+        return text;
+    }
+    text.push_str(": ");
+    text.push_str(&states.join(", "));
+    text.push_str(&match d.results {
+        1 => "; 1 result".to_string(),
+        n => format!("; {n} results"),
+    });
+    match (d.first_problem_ms, d.last_problem_ms) {
+        (0, _) => {}
+        (a, b) if clock(a) == clock(b) => text.push_str(&format!("; a problem at {}", clock(a))),
+        (a, b) => text.push_str(&format!("; problems {}–{}", clock(a), clock(b))),
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible_pictures() {
+        assert_eq!(
+            clean("a\x1b[31mred\x00\n\tb\x7f"),
+            "a\u{241b}[31mred\u{2400}\n\tb\u{2421}"
+        );
+        assert!(matches!(clean("plain <b>"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn percentages_never_round_a_bad_minute_away() {
+        assert_eq!(percent(None), "–");
+        assert_eq!(percent(Some(1.0)), "100 %");
+        assert_eq!(percent(Some(0.999_99)), "99.99 %");
+        assert_eq!(percent(Some(0.5)), "50.00 %");
+        assert_eq!(number(81.0), "81");
+        assert_eq!(number(0.25), "0.25");
+        assert_eq!(number(12.54), "12.5");
+        assert_eq!(number(-1234.4), "-1234");
+    }
+
+    #[test]
+    fn a_days_figures_name_each_state_the_results_and_the_problems() {
+        let d = DayView {
+            day: 20_422, // 2025-11-30
+            worst: Some(Mark::Warning),
+            ms: [83_400_000, 3_000_000, 0, 0, 0],
+            results: 24,
+            first_problem_ms: 1_764_472_320_000, // 03:12
+            last_problem_ms: 1_764_475_320_000,  // 04:02
+        };
+        assert_eq!(
+            day_figures(&d),
+            "2025-11-30: OK 23 h 10 min, WARNING 50 min; 24 results; problems 03:12–04:02"
+        );
+        let empty = DayView {
+            worst: None,
+            ms: [0; 5],
+            results: 0,
+            first_problem_ms: 0,
+            last_problem_ms: 0,
+            ..d
+        };
+        assert_eq!(day_figures(&empty), "2025-11-30: no data");
+    }
+}
