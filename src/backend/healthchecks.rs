@@ -16,6 +16,8 @@
 //!
 //! What a real server answers is recorded in docs/healthchecks.md.
 
+mod refusals;
+
 use super::{bounded, machine_name, Api, Registered};
 use crate::config::Config;
 use crate::http::{self, ClientOptions};
@@ -25,6 +27,7 @@ use crate::secrets::{KeySource, SecretError};
 use crate::state::{write_atomic, StateDir};
 use crate::targets::Target;
 use anyhow::Context;
+use refusals::{CalendarAnswers, Refused};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +67,8 @@ struct Shared {
     limit_file: PathBuf,
     /// The server's ping body limit; read from `limit_file` at first use.
     body_limit: Mutex<Option<usize>>,
+    /// Its names for our zones, and the calendars it refused.
+    calendar_answers: CalendarAnswers,
 }
 
 /// A target's run of non-OK results, as sent so far.
@@ -126,6 +131,12 @@ impl Healthchecks {
                 rows_file: state.root().join("healthchecks").join("in-a-row.json"),
                 limit_file: state.root().join("healthchecks").join("ping-body-limit"),
                 body_limit: Mutex::new(None),
+                calendar_answers: CalendarAnswers::new(
+                    state
+                        .root()
+                        .join("healthchecks")
+                        .join("calendar-answers.json"),
+                ),
             }),
             concurrency: config.delivery.concurrency,
         })
@@ -193,7 +204,11 @@ impl Shared {
         });
         let schedule = p.calendar.as_ref().and_then(|c| {
             let text = c.normalized.join("\n");
-            Some((text, c.zone_name()?)).filter(|(t, _)| t.len() <= SCHEDULE_MAX)
+            if text.len() > SCHEDULE_MAX {
+                return None;
+            }
+            let tz = self.calendar_answers.zone_to_send(&text, &c.zone_name()?)?;
+            Some((text, tz))
         });
         match schedule {
             Some((schedule, tz)) => {
@@ -206,9 +221,10 @@ impl Shared {
     }
 
     fn rows(&self) -> BTreeMap<String, Row> {
-        std::fs::read(&self.rows_file)
+        // Unreadable (garbage, a planted link or FIFO): counted afresh.
+        crate::state::read_json(&self.rows_file)
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .flatten()
             .unwrap_or_default()
     }
 
@@ -227,9 +243,43 @@ impl Shared {
         }
     }
 
-    /// Creates or updates the check of one passive target; returns it.
+    /// Creates or updates the check of one passive target; returns it. A calendar the
+    /// server refuses (its zone or its schedule) is sent again as a plain timeout.
     async fn upsert(&self, target: &Target) -> Result<Check, DeliveryError> {
-        let mut body = self.wanted(target);
+        let wanted = self.wanted(target);
+        let calendar = wanted["schedule"].as_str().zip(wanted["tz"].as_str());
+        match (self.post_check(target, &wanted).await, calendar) {
+            (Ok((check, answer)), Some((_, tz))) => {
+                if let Some(stored) = answer["tz"].as_str() {
+                    self.calendar_answers.stored(tz, stored);
+                }
+                Ok(check)
+            }
+            (Err(DeliveryError::Rejected(e)), Some((schedule, tz))) => {
+                let Some(what) = Refused::of(&format!("{e:#}")) else {
+                    return Err(DeliveryError::Rejected(e));
+                };
+                tracing::warn!(
+                    "{e:#}; {} gets its calendar's longest gap as a plain timeout instead",
+                    target.id
+                );
+                self.calendar_answers.refused(what, schedule, tz);
+                let plain = self.wanted(target);
+                self.post_check(target, &plain)
+                    .await
+                    .map(|(check, _)| check)
+            }
+            (outcome, _) => outcome.map(|(check, _)| check),
+        }
+    }
+
+    /// Posts one check; returns it and the server's answer.
+    async fn post_check(
+        &self,
+        target: &Target,
+        wanted: &Value,
+    ) -> Result<(Check, Value), DeliveryError> {
+        let mut body = wanted.clone();
         body["unique"] = json!(["name"]);
         let what = format!("registering {} with Healthchecks", target.id);
         let request = self
@@ -239,7 +289,8 @@ impl Shared {
             .header("Content-Type", "application/json")
             .body(body.to_string());
         let answer = http::send(request, &what).await?;
-        parse_check(&answer).map_err(|e| DeliveryError::Transient(e.context(what)))
+        let check = parse_check(&answer).map_err(|e| DeliveryError::Transient(e.context(what)))?;
+        Ok((check, serde_json::from_str(&answer).unwrap_or_default()))
     }
 
     /// This owner's checks on the server, as listed (one request).

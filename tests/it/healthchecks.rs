@@ -466,3 +466,53 @@ fn a_calendar_target_registers_its_schedule() {
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(hc.check("backup-nightly")["timeout"], 3600);
 }
+
+/// The real server stores a current name for an old zone (US/Eastern as America/New_York,
+/// docs/healthchecks.md): the agent learns it from the answer, so the next registration
+/// finds the check unchanged instead of writing it again every time.
+#[test]
+fn a_zone_the_server_renames_is_sent_by_its_name_from_then_on() {
+    let hc = Standin::start();
+    let sb = sandbox(
+        &hc,
+        "[[targets.passive]]\nhost = \"backup\"\nname = \"nightly\"\n\
+         timers = { calendar = \"03:00 US/Eastern\" }\n",
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let check = hc.check("backup-nightly");
+    assert_eq!(check["schedule"], "*-*-* 03:00:00 US/Eastern");
+    assert_eq!(check["tz"], "America/New_York");
+    let out = sb.cmd(&["-v", "register"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(text.contains("(unchanged)"), "{text}");
+}
+
+/// A zone the server's own time-zone data lacks (it refused Factory) must not keep the
+/// target unregistered: its check gets the longest gap as a plain timeout, with a warning
+/// naming the target, and the next registration sends that at once.
+#[test]
+fn a_zone_the_server_refuses_gets_a_plain_timeout() {
+    let hc = Standin::start();
+    let sb = sandbox(
+        &hc,
+        "[[targets.passive]]\nhost = \"backup\"\nname = \"nightly\"\n\
+         timers = { calendar = \"03:00 Factory\", grace = 60 }\n",
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("tz is not a valid timezone")
+            && text.contains("backup-nightly gets its calendar's longest gap as a plain timeout"),
+        "{text}"
+    );
+    let check = hc.check("backup-nightly");
+    assert_eq!(check["timeout"], 86_400, "{check}");
+    assert_eq!(check["grace"], 3_600, "{check}");
+    assert!(check.get("schedule").is_none(), "{check}");
+    let out = sb.cmd(&["-v", "register"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(text.contains("(unchanged)"), "{text}");
+    assert!(!text.contains("tz is not a valid timezone"), "{text}");
+}

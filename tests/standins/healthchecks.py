@@ -20,8 +20,10 @@ Slug pings /ping/<ping key>/<slug>... answer as for an unknown slug (404 "not fo
 "invalid url format" for a slug with capitals). Not implemented (404 like an unknown URL):
 pause/resume, flips, channels, badges, api/v1 and api/v2; no read-only keys. A "schedule" is
 kept as the real server keeps it (kind "cron" for one line of five fields, else "oncalendar";
-the check then shows "schedule" and "tz" instead of "timeout"), but not checked for syntax,
-and such a check never goes late (the stand-in computes no cron or OnCalendar times).
+the check then shows "schedule" and "tz" instead of "timeout"), checked only roughly (what the
+real server was seen refusing is refused), and such a check never goes late (the stand-in
+computes no cron or OnCalendar times, so its next_ping stays null). A "tz" is refused or
+renamed as the real server did (NOT_ZONES, CURRENT_ZONE_NAMES).
 
 Production-like (DEBUG=False) error pages: unknown URL or unknown check on the API -> 404 with
 Django's plain "Not Found" page; a request body over 2,621,440 bytes -> 400 "Bad Request" page.
@@ -114,6 +116,51 @@ class Invalid(Exception):
         self.message = prefix + message
 
 
+# The real server (29b5ec2, session of 2026-12-03) refused these zones, which Python's own
+# list has, and stored a current name for these old ones.
+NOT_ZONES = {"", "Factory", "localtime", "posixrules"}
+CURRENT_ZONE_NAMES = {
+    "Europe/Kiev": "Europe/Kyiv",
+    "US/Eastern": "America/New_York",
+    "EST5EDT": "America/New_York",
+    "CET": "Europe/Brussels",
+    "Zulu": "Etc/UTC",
+    "Asia/Calcutta": "Asia/Kolkata",
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+}
+SHORTHANDS = {"minutely", "hourly", "daily", "weekly", "monthly", "yearly", "annually",
+              "quarterly", "semiannually"}
+WEEKDAY_RE = re.compile(r"^((Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*(\.\.|,)?)+$", re.I)
+
+
+def valid_zone(name):
+    return name not in NOT_ZONES and (name == "UTC" or name in zoneinfo.available_timezones())
+
+
+def plausible_schedule(text):
+    """Only a rough check, unlike the real server's parsers (cronsim, oncalendar): it refuses
+    what the real server was seen refusing (an empty schedule, "*-*-~01 00:00:00", words
+    that are no weekday, shorthand or zone) and takes the rest."""
+    lines = [line.strip() for line in text.strip().split("\n")]
+    if not lines or not all(lines):
+        return False
+    for line in lines:
+        if len(line.split()) == 5 and "\n" not in text.strip():
+            continue
+        if "-~" in line:
+            return False
+        for word in line.split():
+            if re.search(r"[A-Za-z]", word) and not (
+                word.lower() in SHORTHANDS
+                or WEEKDAY_RE.match(word)
+                # The real server's parser takes a zone its tz field refuses (Factory).
+                or word in zoneinfo.available_timezones()
+                or word == "UTC"
+            ):
+                return False
+    return True
+
+
 def isostring(dt):
     return dt.replace(microsecond=0).isoformat() if dt else None
 
@@ -134,8 +181,12 @@ def validate_spec(data):
                 raise Invalid(f"{key} is too long")
             if key == "slug" and not SLUG_RE.match(v):
                 raise Invalid("slug does not match pattern")
-            if key == "tz" and v not in zoneinfo.available_timezones() and v != "UTC":
+            if key == "tz" and not valid_zone(v):
                 raise Invalid("tz is not a valid timezone")
+            if key == "tz":
+                v = CURRENT_ZONE_NAMES.get(v, v)
+            if key == "schedule" and not plausible_schedule(v):
+                raise Invalid("schedule is not a valid cron or OnCalendar expression")
         elif key in BOOL_FIELDS:
             if not isinstance(v, bool):
                 raise Invalid(f"{key} is not a boolean")
