@@ -44,26 +44,26 @@ pub fn number(v: f32) -> String {
     }
 }
 
-/// What a day bar says on hover or tap: `2026-11-30: OK 23 h 10 min, WARNING 50 min;
-/// 24 results; problems 03:12–04:02`.
-pub fn day_figures(d: &DayView) -> String {
-    let mut text = String::with_capacity(96);
-    push_date(&mut text, d.day);
+/// Appends what a day bar says on hover or tap: `2026-11-30: OK 23 h 10 min, WARNING
+/// 50 min; 24 results; problems 03:12–04:02`. Dates, numbers and constant words only:
+/// nothing to escape in HTML.
+pub fn push_day_figures(text: &mut String, d: &DayView) {
+    push_date(text, d.day);
     if d.ms.iter().all(|&ms| ms == 0) && d.results == 0 {
         text.push_str(": no data");
-        return text;
+        return;
     }
     let mut sep = ": ";
     for m in Mark::ALL.into_iter().filter(|&m| d.ms[m as usize] > 0) {
         text.push_str(sep);
         text.push_str(m.label());
         text.push(' ');
-        push_span(&mut text, d.ms[m as usize]);
+        push_span(text, d.ms[m as usize]);
         sep = ", ";
     }
     // No time held yet (the day's first result, this very moment): the results alone.
     text.push_str(if sep == ": " { ": " } else { "; " });
-    push_num(&mut text, u64::from(d.results), 1);
+    push_num(text, u64::from(d.results), 1);
     text.push_str(if d.results == 1 {
         " result"
     } else {
@@ -77,18 +77,23 @@ pub fn day_figures(d: &DayView) -> String {
         } else {
             "; problems "
         });
-        push_clock(&mut text, a);
+        push_clock(text, a);
         if !same {
             text.push('–');
-            push_clock(&mut text, b);
+            push_clock(text, b);
         }
     }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day_figures(d: &DayView) -> String {
+        let mut text = String::new();
+        push_day_figures(&mut text, d);
+        text
+    }
 
     #[test]
     fn control_characters_become_visible_pictures() {
