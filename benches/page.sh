@@ -11,8 +11,10 @@
 # silence every 9 days), run as an ignored test in release mode. Then, from the backend's own
 # -vv line (the lock held: histories, page made, files written):
 #   - the rewrite after a result: one target rendered again, the other 99 parts joined;
-#   - the full rewrite: every target rendered from its history (what a new build, or the first
-#     result after midnight, costs), the parts file removed before each run;
+#   - the full rewrite: every target rendered from its history and its own page and details
+#     file written (what a new build or a lost parts file costs; the first result after
+#     midnight renders every target too but writes no target pages), the parts file removed
+#     before each run;
 # and the whole `submit` (hyperfine -N), backends = ["local", "page"] against backend = "local"
 # with the same 100 targets (local appends a line and fsyncs it).
 # State goes to BENCH_DIR (default /var/tmp, a real disk). Needs cargo, hyperfine, python3.
@@ -108,10 +110,10 @@ print("| --- | --- |")
 print(f"| rewrite after a result, total (lock held; target < 20 ms: {ok(t_inc < 20)}) | {fmt(ms(inc, 6))} |")
 print(f"| — histories (list, parts file read, one history read and written) | {fmt(ms(inc, 2))} |")
 print(f"| — page made (one target rendered, 100 joined) | {fmt(ms(inc, 3))} |")
-print(f"| — files written (index.html, status.json, the target's details, parts file) | {fmt(ms(inc, 5))} |")
+print(f"| — files written (index.html, status.json, the target's page and details, parts file) | {fmt(ms(inc, 5))} |")
 print(f"| full rewrite, every target rendered from its history (target < 20 ms: {ok(t_full < 20)}) | {fmt(ms(full, 6))} |")
 print(f"| — page made | {fmt(ms(full, 3))} |")
-print(f"| — files written (also 100 details files) | {fmt(ms(full, 5))} |")
+print(f"| — files written (also 100 target pages and 100 details files) | {fmt(ms(full, 5))} |")
 print(f"| `submit`, backends local and page (process start to exit) | {fmt([t * 1000 for t in runs['with']])} |")
 print(f"| `submit`, backend local alone (same targets) | {fmt([t * 1000 for t in runs['without']])} |")
 print(f"| difference of the medians (target ≤ 3 ms: {ok(diff <= 3)}) | {diff:.2f} |")

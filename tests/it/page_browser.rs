@@ -1,7 +1,8 @@
 //! The status page in a real browser: Debian's headless `chromium` opens the page the agent
 //! wrote from a web server on 127.0.0.1 and the test reads what a person sees there (the text
 //! as rendered, `innerText`, so hidden elements do not count; computed colours), through a
-//! probe page that loads the status page in a frame of the same origin. It also takes the
+//! probe page that loads the status page in a frame of the same origin and follows a target's
+//! day bars to that target's own page. It also takes the
 //! screenshot README shows (target/status-page.png; with NIXCLOUD_UPDATE_SCREENSHOT=1 also
 //! docs/status-page.png).
 //!
@@ -89,17 +90,19 @@ fn answer(mut stream: TcpStream, dir: &Path, probe: &str) {
 
 /// The probe: loads the page in a frame `width` pixels wide and notes what it shows at every
 /// load (the page reloads itself every minute) and once `after_ms` of the browser's time have
-/// passed; with `focus`, it first focuses (as a tap does) the last day bar of the first
-/// target and notes that too. The notes are a JSON array in `#out`.
+/// passed. With `details`, after the first load it follows the first target's day bars to its
+/// own page (a click, as a tap does), notes that page, focuses (as a tap does) its last day
+/// bar and notes it again, then goes back to the overview. The notes are a JSON array in
+/// `#out`.
 const PROBE: &str = r#"<!doctype html><html><body>
 <iframe id="f" src="/status/index.html" width="WIDTH" height="900"></iframe><pre id="out">[]</pre>
 <script>
-var t0 = Date.now(), notes = [];
+var t0 = Date.now(), notes = [], step = 0, f = document.getElementById('f');
 function note(what) {
-  var d = document.getElementById('f').contentDocument;
+  var d = f.contentDocument;
   if (!d || !d.body) return;
   var st = getComputedStyle(d.body), w = d.getElementById('stale');
-  notes.push({what: what, at: Date.now() - t0, text: d.body.innerText,
+  notes.push({what: what, at: Date.now() - t0, path: d.location.pathname, text: d.body.innerText,
     background: st.backgroundColor, color: st.color,
     staleShown: !!(w && w.offsetParent !== null),
     scripts: d.querySelectorAll('script').length,
@@ -107,13 +110,21 @@ function note(what) {
     overflow: d.documentElement.scrollWidth - d.documentElement.clientWidth});
   document.getElementById('out').textContent = JSON.stringify(notes);
 }
-document.getElementById('f').addEventListener('load', function () {
-  note('load');
-  if (FOCUS && notes.length == 1) {
-    var bar = this.contentDocument.querySelector('.t .days li:last-child');
-    this.contentWindow.focus();
-    bar.focus();
+f.addEventListener('load', function () {
+  var d = f.contentDocument;
+  if (step == 0) {
+    step = 1;
+    note('load');
+    if (DETAILS) d.querySelector('.t a.days').click();
+  } else if (step == 1 && DETAILS) {
+    step = 2;
+    note('details');
+    f.contentWindow.focus();
+    d.querySelector('.t .days li:last-child').focus();
     note('focused');
+    f.src = '/status/index.html';
+  } else {
+    note('reload');
   }
 });
 setTimeout(function () { note('aged'); }, AFTER);
@@ -159,10 +170,10 @@ fn look(url: &str, run: &Run) -> Vec<Value> {
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
 
-fn probe(width: u32, focus: bool, after_ms: u64) -> String {
+fn probe(width: u32, details: bool, after_ms: u64) -> String {
     PROBE
         .replace("WIDTH", &width.to_string())
-        .replace("FOCUS", if focus { "true" } else { "false" })
+        .replace("DETAILS", if details { "true" } else { "false" })
         .replace("AFTER", &after_ms.to_string())
 }
 
@@ -231,10 +242,31 @@ fn a_person_sees_states_escaped_output_day_figures_and_the_stale_warning() {
     assert_eq!(fresh["injected"], 0, "no element came from the output");
     assert!(!fresh["staleShown"].as_bool().unwrap(), "{text}");
     assert!(!text.contains("This page is out of date"), "{text}");
-    // The day's figures show when its bar is tapped (focused), not before.
+    // The overview's bars carry no figures; they lead to the target's own page, where a day's
+    // figures show when its bar is tapped (focused), not before.
     let today = &status["generatedAt"].as_str().unwrap()[..10];
     let figures = format!("{today}: CRITICAL");
-    assert!(!text.contains(&figures), "{text}");
+    assert!(!text.contains(&format!("{today}:")), "{text}");
+    let details = first(&notes, "details");
+    let page = status["targets"][0]["details"].as_str().unwrap();
+    assert_eq!(
+        details["path"].as_str().unwrap(),
+        format!("/status/{}", page.replace(".json", ".html")),
+        "the first target's bars lead to its page"
+    );
+    let shown = details["text"].as_str().unwrap();
+    for seen in [
+        "All targets",
+        "web1 / <b>disk</b> & \"/root\"?#%",
+        "CRITICAL",
+        "<script>alert(1)</script> & <img src=x onerror=alert(2)>",
+        "Incidents",
+    ] {
+        assert!(shown.contains(seen), "{seen:?} not on its page:\n{shown}");
+    }
+    assert_eq!(details["scripts"], 0, "its page has no script");
+    assert_eq!(details["injected"], 0, "no element came from the output");
+    assert!(!shown.contains(&format!("{today}:")), "{shown}");
     let focused = first(&notes, "focused")["text"]
         .as_str()
         .unwrap()
@@ -250,6 +282,7 @@ fn a_person_sees_states_escaped_output_day_figures_and_the_stale_warning() {
     let aged = first(&notes, "aged");
     assert!(aged["at"].as_u64().unwrap() >= after, "{aged}");
     assert!(aged["staleShown"].as_bool().unwrap(), "{aged}");
+    assert_eq!(aged["path"], "/status/index.html", "{aged}");
     assert!(
         aged["text"]
             .as_str()
@@ -267,7 +300,7 @@ fn the_dark_scheme_and_a_phones_width() {
     }
     let sb = sandbox("");
     fill(&sb);
-    let url = serve(sb.path("www"), probe(390, false, 1000));
+    let url = serve(sb.path("www"), probe(390, true, 1000));
     let notes = look(
         &url,
         &Run {
@@ -284,6 +317,17 @@ fn the_dark_scheme_and_a_phones_width() {
     assert!(bg < 0.1 && fg > 0.7, "dark background, light text: {shown}");
     assert_eq!(shown["overflow"], 0, "nothing wider than a phone: {shown}");
     assert!(shown["text"].as_str().unwrap().contains("CRITICAL"));
+    // The target's own page too: dark, and no wider than the phone with its 90 bars.
+    let own = first(&notes, "details");
+    assert!(own["path"]
+        .as_str()
+        .unwrap()
+        .starts_with("/status/targets/"));
+    assert!(
+        luminance(own["background"].as_str().unwrap()) < 0.1,
+        "dark: {own}"
+    );
+    assert_eq!(own["overflow"], 0, "nothing wider than a phone: {own}");
 }
 
 #[test]

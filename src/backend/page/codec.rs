@@ -219,9 +219,13 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(self.take(8, what)?.try_into()?))
     }
     pub fn str(&mut self, what: &str) -> anyhow::Result<String> {
+        self.str_ref(what).map(str::to_string)
+    }
+    /// A string borrowed from the bytes read.
+    pub fn str_ref(&mut self, what: &str) -> anyhow::Result<&'a str> {
         let n = self.u32(what)? as usize;
         let bytes = self.take(n, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| anyhow!("{what} is not UTF-8"))
+        std::str::from_utf8(bytes).map_err(|_| anyhow!("{what} is not UTF-8"))
     }
     fn state(&mut self, what: &str) -> anyhow::Result<State> {
         State::try_from(self.u8(what)?).map_err(|e| anyhow!("{what}: {e}"))

@@ -1,26 +1,31 @@
-//! `index.html`. Written with maud, which escapes every value put into the markup (`(x)`);
-//! only the constant style sheet and script go in unescaped. Outputs, perfdata labels, hosts
-//! and names are the machine's scripts' and admins' text and may hold anything: they stay
-//! text. A Content-Security-Policy in the page allows nothing but its own style and script
-//! (by hash), so even a mistake here could not run injected code.
+//! `index.html`, the page to glance at. Written with maud, which escapes every value put into
+//! the markup (`(x)`); only the constant style sheet and script, and markup this module made
+//! itself, go in unescaped. Outputs, perfdata labels, hosts and names are the machine's
+//! scripts' and admins' text and may hold anything: they stay text. A Content-Security-Policy
+//! in the page allows nothing but its own style and script (by hash), so even a mistake here
+//! could not run injected code.
 //!
-//! No JavaScript is needed to read it: the day figures show on hover and on tap (focus) with
-//! CSS alone; the one script only turns on the out-of-date warning, which needs the reader's
-//! clock.
+//! Each target's 90 day bars are bare elements here (their figures would be most of the page:
+//! 9,000 of them, a megabyte for 100 targets, written at every result); the bars link to the
+//! target's own page (`detail`), whose bars show each day's figures on hover and tap. No
+//! JavaScript is needed to read either; the one script only turns on the out-of-date warning,
+//! which needs the reader's clock.
 
-use super::history::{Incident, Mark, RECENT_MS};
-use super::text::{clean, day_figures, number, percent};
+use super::cache::Listed;
+use super::history::{Mark, RECENT_MS};
+use super::text::{clean, number, percent};
 use super::time::{date_time, rfc3339, span};
 use super::view::{DayView, Shown, Spark, TargetView, WINDOWS};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
-const STYLE: &str = include_str!("style.css");
+pub const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("stale.js");
 
 /// The Content-Security-Policy: the page's own style and script by hash, images from the
 /// page's own directory, nothing else.
-fn policy() -> &'static str {
+pub fn policy() -> &'static str {
     static POLICY: OnceLock<String> = OnceLock::new();
     POLICY.get_or_init(|| {
         format!(
@@ -130,15 +135,17 @@ pub fn page(head: &Head, hosts: &[(&str, Vec<&str>)], incidents: &[&str], more: 
                         } @else {
                             ol.inc { @for li in incidents { (PreEscaped(li)) } }
                             @if more > 0 {
-                                p.muted { (more) " older ones are in status.json." }
+                                p.muted { (more) " older ones are on their targets' pages." }
                             }
                         }
                     }
                 }
                 footer.muted {
-                    "Days and times are UTC. The same facts for machines: "
+                    "Days and times are UTC. A target's bars lead to its page: each day's figures, \
+                     its incidents. The same facts for machines: "
                     a href="status.json" { "status.json" }
-                    "; a badge per target in badges/. Written by nixcloud-monitoring."
+                    " and targets/<id>.json; a badge per target in badges/. Written by \
+                     nixcloud-monitoring."
                 }
                 script { (PreEscaped(SCRIPT)) }
             }
@@ -147,7 +154,7 @@ pub fn page(head: &Head, hosts: &[(&str, Vec<&str>)], incidents: &[&str], more: 
     markup.into_string()
 }
 
-fn legend() -> Markup {
+pub fn legend() -> Markup {
     let entries = [
         ("ok", "OK (solid)"),
         ("warning", "WARNING (striped)"),
@@ -165,11 +172,22 @@ fn legend() -> Markup {
     }
 }
 
-/// A target's article (rendered once per change of the target, see `cache`). It only holds
-/// absolute times, so it reads right however long it is shown.
+/// A target's article on the overview (rendered once per change of the target, see `cache`):
+/// its bars bare, linking to its own page. It only holds absolute times, so it reads right
+/// however long it is shown.
 pub fn target(t: &TargetView) -> String {
+    let bars = html! {
+        a.days href={ "targets/" (t.stem) ".html" } aria-label=(bars_label(&t.days)) {
+            (PreEscaped(bare_bars(&t.days)))
+        }
+    };
+    article(t, bars).into_string()
+}
+
+/// What a target shows wherever it is shown, with its day bars as `bars`.
+pub fn article(t: &TargetView, bars: Markup) -> Markup {
     let h = t.h;
-    let markup = html! {
+    html! {
         article class={ "t s-" (t.shown.key()) } id={ "t-" (t.stem) } {
             div.th {
                 h3 { (clean(&h.name)) }
@@ -190,18 +208,45 @@ pub fn target(t: &TargetView) -> String {
                     div { dt { (name) } dd { (percent(share)) } }
                 }
             }
-            ol.days aria-label="The last 90 days, one bar each (UTC); the figures show on hover or tap" {
-                @for d in &t.days { (day(d)) }
-            }
+            (bars)
             p.axis aria-hidden="true" { span { "90 days ago" } span { "today" } }
             @if let Some(s) = &t.spark { (spark(s, t.now_ms)) }
             @if h.last.is_some() { p.runs { (runs(t)) } }
         }
-    };
-    markup.into_string()
+    }
 }
 
-fn since(t: &TargetView) -> String {
+/// The bars without their figures: one empty element each, its class the day's worst state
+/// (constant words, so written without maud: 9,000 of them at every midnight).
+fn bare_bars(days: &[DayView]) -> String {
+    let mut out = String::with_capacity(days.len() * 20);
+    for d in days {
+        out.push_str("<i class=\"");
+        out.push_str(d.worst.map_or("none", Mark::key));
+        out.push_str("\"></i>");
+    }
+    out
+}
+
+/// What the bare bars say to a screen reader: how many days were which, and where the
+/// figures are.
+fn bars_label(days: &[DayView]) -> String {
+    let mut text = format!("The last {} days:", days.len());
+    let marks = Mark::ALL.map(Some).into_iter().chain([None]);
+    let mut first = true;
+    for mark in marks {
+        let n = days.iter().filter(|d| d.worst == mark).count();
+        if n > 0 {
+            let name = mark.map_or("no data", Mark::label);
+            text.push_str(&format!("{} {n} {name}", if first { "" } else { "," }));
+            first = false;
+        }
+    }
+    text.push_str(". Each day's figures are on the target's page.");
+    text
+}
+
+pub fn since(t: &TargetView) -> String {
     let h = t.h;
     match (&h.last, t.shown) {
         (None, _) => format!("No result yet (known since {}).", date_time(h.created_ms)),
@@ -238,28 +283,22 @@ fn runs(t: &TargetView) -> String {
     text
 }
 
-fn day(d: &DayView) -> Markup {
-    // The shortest markup that still works without JavaScript: 9,000 of these make most of
-    // a page of 100 targets.
-    html! {
-        li class=(d.worst.map_or("none", Mark::key)) tabindex="0" { span { (day_figures(d)) } }
-    }
-}
-
-fn spark(s: &Spark, now_ms: u64) -> Markup {
+/// The sparkline: the half-hour means as a polyline in a 192 × 100 box (whole numbers: a
+/// short attribute, and no float formatting).
+pub fn spark(s: &Spark, now_ms: u64) -> Markup {
     let start = now_ms.saturating_sub(RECENT_MS);
     let range = f64::from(s.max - s.min);
-    let mut points = String::new();
+    let mut points = String::with_capacity(s.points.len() * 8);
     for &(at, v) in &s.points {
-        let x = at.saturating_sub(start) as f64 * 300.0 / RECENT_MS as f64;
+        let x = (at.saturating_sub(start) as f64 * 192.0 / RECENT_MS as f64).round() as u32;
         let y = match range > 0.0 {
-            true => 38.0 - (f64::from(v) - f64::from(s.min)) / range * 36.0,
-            false => 20.0,
+            true => 95.0 - (f64::from(v) - f64::from(s.min)) / range * 90.0,
+            false => 50.0,
         };
-        // In tenths as integers: `{:.1}` on floats takes the slow exact path, and 96 points
-        // of 100 targets were a tenth of a full rewrite. Both are within 0..300.
-        let (x, y) = ((x * 10.0).round() as u32, (y * 10.0).round() as u32);
-        points.push_str(&format!("{}.{},{}.{} ", x / 10, x % 10, y / 10, y % 10));
+        if !points.is_empty() {
+            points.push(' ');
+        }
+        points.push_str(&format!("{},{}", x.min(192), y.round() as u32));
     }
     let label = if s.label.is_empty() {
         "value"
@@ -276,8 +315,8 @@ fn spark(s: &Spark, now_ms: u64) -> Markup {
     );
     html! {
         figure.spark {
-            svg viewBox="0 0 300 40" preserveAspectRatio="none" role="img" aria-label=(clean(&caption)) {
-                polyline points=(points.trim_end()) fill="none" stroke="currentColor"
+            svg viewBox="0 0 192 100" preserveAspectRatio="none" role="img" aria-label=(clean(&caption)) {
+                polyline points=(points) fill="none" stroke="currentColor"
                     stroke-width="1.5" vector-effect="non-scaling-stroke" {}
             }
             figcaption { (clean(&caption)) }
@@ -285,20 +324,28 @@ fn spark(s: &Spark, now_ms: u64) -> Markup {
     }
 }
 
-/// Each of a target's incidents as a list item, with its start (the page lists the newest
-/// of all targets).
-pub fn incidents(t: &TargetView) -> Vec<(u64, String)> {
+/// A target's incidents as the page lists them: the output kept only where it is shown.
+pub fn incidents<'a>(t: &TargetView<'a>) -> Vec<Listed<'a>> {
     t.h.incidents
         .iter()
-        .map(|i| (i.start_ms, incident(t, i).into_string()))
+        .map(|i| Listed {
+            start_ms: i.start_ms,
+            end_ms: i.end_ms,
+            worst: i.worst,
+            output: match t.show_output {
+                true => Cow::Borrowed(i.output.as_str()),
+                false => Cow::Borrowed(""),
+            },
+        })
         .collect()
 }
 
-fn incident(t: &TargetView, i: &Incident) -> Markup {
+/// An incident of the target `stem` (`host` / `name`) as a list item linking to its article.
+pub fn incident(stem: &str, host: &str, name: &str, i: &Listed) -> Markup {
     html! {
         li class={ "s-" (i.worst.key()) } {
             span.st { (i.worst.label()) } " "
-            a href={ "#t-" (t.stem) } { (clean(&t.h.host)) " / " (clean(&t.h.name)) }
+            a href={ "#t-" (stem) } { (clean(host)) " / " (clean(name)) }
             " · " (date_time(i.start_ms)) " → "
             @match i.end_ms {
                 Some(end) => { (date_time(end)) " (" (span(end.saturating_sub(i.start_ms))) ")" }
@@ -306,7 +353,7 @@ fn incident(t: &TargetView, i: &Incident) -> Markup {
             }
             @if i.worst == Mark::Stale {
                 p.muted { "No result for longer than the timeout." }
-            } @else if t.show_output && !i.output.is_empty() {
+            } @else if !i.output.is_empty() {
                 pre { (clean(&i.output)) }
             }
         }

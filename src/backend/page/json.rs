@@ -69,8 +69,7 @@ struct Perfdata<'a> {
 struct Day {
     date: String,
     state: Option<&'static str>,
-    /// Only the states the day had.
-    seconds: BTreeMap<&'static str, u64>,
+    seconds: Seconds,
     results: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_problem_at: Option<String>,
@@ -87,6 +86,22 @@ struct Incident<'a> {
     /// None while it goes on.
     seconds: Option<u64>,
     output: Option<&'a str>,
+}
+
+/// Milliseconds in each mark, as an object of the states the day had and their seconds
+/// (written straight from the array: 90 maps a target otherwise).
+struct Seconds([u64; 5]);
+
+impl Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let had = || Mark::ALL.into_iter().filter(|&m| self.0[m as usize] > 0);
+        let mut map = s.serialize_map(Some(had().count()))?;
+        for m in had() {
+            map.serialize_entry(m.key(), &((self.0[m as usize] + 500) / 1000))?;
+        }
+        map.end()
+    }
 }
 
 fn at(ms: u64) -> Option<String> {
@@ -151,11 +166,7 @@ pub fn details<'a>(t: &'a TargetView) -> String {
             .map(|d| Day {
                 date: date(d.day),
                 state: d.worst.map(Mark::label),
-                seconds: Mark::ALL
-                    .into_iter()
-                    .filter(|&m| d.ms[m as usize] > 0)
-                    .map(|m| (m.key(), (d.ms[m as usize] + 500) / 1000))
-                    .collect(),
+                seconds: Seconds(d.ms),
                 results: d.results,
                 first_problem_at: at(d.first_problem_ms),
                 last_problem_at: at(d.last_problem_ms),

@@ -1,7 +1,8 @@
 //! The `page` backend: a status page as static files. Every result and every registration
 //! updates the targets' histories in `<stateDir>/page/history/` ([`store`], [`history`]) and
 //! rewrites the page's directory (`[page] dir`, default `<stateDir>/page/site`): `index.html`
-//! for people, `status.json` for machines (docs/page.md), `badges/<escaped id>.svg`. The web
+//! for people, `status.json` for machines (docs/page.md), `badges/<escaped id>.svg`, and each
+//! changed target's own page and details (`targets/<escaped id>.html`, `.json`). The web
 //! server the machine already runs serves them; the agent runs no server.
 //!
 //! Only passive targets appear (the server runs active ones and has their results). All of it
@@ -12,6 +13,7 @@ mod assemble;
 mod badge;
 mod cache;
 mod codec;
+mod detail;
 #[cfg(test)]
 mod fixture;
 mod history;
@@ -70,20 +72,32 @@ impl Page {
         let started = std::time::Instant::now();
         let mut store = Store::open(&self.dir.join("history"))?;
         let cache_path = self.dir.join("rendered");
-        let mut parts = load_parts(&cache_path);
+        let memo = self.dir.join("badges.json");
+        let written = site::Written::load(&memo, &self.site);
+        // A directory the memo knows nothing of gets every target's files.
+        let bytes = match written {
+            Some(_) => read_parts(&cache_path),
+            None => Vec::new(),
+        };
+        let mut parts = decode_parts(&cache_path, &bytes);
         change(&mut store);
         let changed = store.save()?;
         let loaded = started.elapsed();
-        let details = assemble::refresh(&mut parts, &mut store, &changed, &self.show, now);
-        let rendered = details.len();
-        let site = assemble::site(&parts, details, now);
+        let rendered = assemble::refresh(&mut parts, &mut store, &changed, &self.show, now, |s| {
+            site::has_details(&self.site, s)
+        });
+        let (n, pages) = (
+            rendered.len(),
+            rendered.iter().filter(|r| r.details.is_some()).count(),
+        );
+        let site = assemble::site(&parts, rendered, now);
         let joined = started.elapsed();
-        site::write(&self.site, &self.dir.join("badges.json"), &site)?;
-        overwrite(&cache_path, &cache::encode(&parts))?;
+        site::write(&self.site, &memo, written, &site)?;
+        overwrite(&cache_path, &cache::encode(&parts, bytes.len() + (1 << 16)))?;
         // benches/page.sh reads this line.
         tracing::debug!(
-            "page: {} targets, {rendered} rendered: histories {} µs, page made {} µs, {} \
-             ({} bytes) written {} µs; total {} µs",
+            "page: {} targets, {n} rendered: histories {} µs, page made {} µs, {} ({} bytes) \
+             written {} µs; total {} µs; {pages} target pages written",
             parts.parts.len(),
             loaded.as_micros(),
             (joined - loaded).as_micros(),
@@ -114,21 +128,34 @@ fn overwrite(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("could not write {}", path.display()))
 }
 
-/// The rendered parts, or none (everything is rendered again) when there is no usable file.
-fn load_parts(path: &std::path::Path) -> cache::Cache {
+/// The parts file's bytes; none when there is none or it cannot be read.
+fn read_parts(path: &std::path::Path) -> Vec<u8> {
     match std::fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => cache::Cache::default(),
-        read => read
-            .map_err(anyhow::Error::from)
-            .and_then(|b| cache::decode(&b))
-            .unwrap_or_else(|e| {
-                tracing::info!(
-                    "page: rendering every target again ({}: {e:#})",
-                    path.display()
-                );
-                cache::Cache::default()
-            }),
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            tracing::info!(
+                "page: rendering every target again ({}: {e})",
+                path.display()
+            );
+            Vec::new()
+        }
     }
+}
+
+/// The rendered parts in `bytes` (read from `path`), or none (everything is rendered again)
+/// when they are not usable.
+fn decode_parts<'a>(path: &std::path::Path, bytes: &'a [u8]) -> cache::Cache<'a> {
+    if bytes.is_empty() {
+        return cache::Cache::default();
+    }
+    cache::decode(bytes).unwrap_or_else(|e| {
+        tracing::info!(
+            "page: rendering every target again ({}: {e:#})",
+            path.display()
+        );
+        cache::Cache::default()
+    })
 }
 
 /// The history of a configured passive target, with its timers as configured now.

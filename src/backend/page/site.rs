@@ -1,17 +1,19 @@
-//! Writing the page's directory: `index.html`, `status.json`, `badges/<escaped id>.svg` and
-//! `targets/<escaped id>.json`,
-//! each replaced atomically (a temporary file beside it, exchanged with it) with mode 0644, so
-//! a web server never serves half a file and may run as another user (the directory's mode
+//! Writing the page's directory: `index.html` and `status.json` at every change, and for each
+//! target rendered again its badge (`badges/<escaped id>.svg`, when it changed) and, when
+//! wanted, its page and details file (`targets/<escaped id>.html`, `.json`). Each file is
+//! replaced atomically (a temporary file beside it, exchanged with it) with mode 0644, so a
+//! web server never serves half a file and may run as another user (the directory's mode
 //! decides who reads; the NixOS module gives it the web server's group). The temporary files
 //! start with a dot and end in `.tmp`. Nothing here is fsynced: the page is made again from
 //! the histories at every change.
 //!
-//! Badges change rarely (only with a target's state): `<stateDir>/page/badges.json` remembers
-//! what each holds, so a rewrite writes only the badges that changed.
+//! `<stateDir>/page/badges.json` remembers which targets the directory holds and what each
+//! badge says, so a rewrite writes only the badges that changed and removes the files of the
+//! targets that are gone.
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -21,17 +23,42 @@ use std::path::{Path, PathBuf};
 pub struct Site {
     pub index: String,
     pub status: Vec<u8>,
-    /// (file stem, SVG) of every target.
-    pub badges: Vec<(String, String)>,
-    /// (file stem, JSON) of the targets rendered again.
-    pub details: Vec<(String, String)>,
+    /// The file stem of every target on the page.
+    pub stems: BTreeSet<String>,
+    /// The targets rendered again.
+    pub rendered: Vec<Rendered>,
 }
 
-/// What was written before, to write only changed badges.
+/// One target rendered again.
+pub struct Rendered {
+    pub stem: String,
+    /// Written when it says something else than the one there.
+    pub badge: String,
+    /// Its page and details file, when they are to be written.
+    pub details: Option<Details>,
+}
+
+pub struct Details {
+    pub json: String,
+    pub html: String,
+}
+
+/// What the directory holds: each target's badge (by its fingerprint).
 #[derive(Default, Serialize, Deserialize)]
-struct Written {
+pub struct Written {
     dir: PathBuf,
     badges: BTreeMap<String, u64>,
+}
+
+impl Written {
+    /// What `memo` says `dir` holds; none when it says nothing of `dir` (another directory,
+    /// the memo lost): then every target is rendered and written again.
+    pub fn load(memo: &Path, dir: &Path) -> Option<Written> {
+        std::fs::read(memo)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|w: &Written| w.dir == dir)
+    }
 }
 
 fn fingerprint(text: &str) -> u64 {
@@ -108,55 +135,63 @@ fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Writes `site` into `dir`; `memo` is the state file that remembers the badges.
-pub fn write(dir: &Path, memo: &Path, site: &Site) -> anyhow::Result<()> {
+/// Writes `site` into `dir` over what `written` (none: nothing known) says is there; `memo`
+/// is the state file that remembers it.
+pub fn write(dir: &Path, memo: &Path, written: Option<Written>, site: &Site) -> anyhow::Result<()> {
     ensure_dir(dir)?;
     let badge_dir = dir.join("badges");
     ensure_dir(&badge_dir)?;
-    let mut written: Written = std::fs::read(memo)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|w: &Written| w.dir == dir)
-        .unwrap_or_default();
-    let before = std::mem::take(&mut written.badges);
-    for (stem, svg) in &site.badges {
-        let print = fingerprint(svg);
-        let name = format!("{stem}.svg");
-        if before.get(stem) != Some(&print) || !badge_dir.join(&name).exists() {
-            publish(&badge_dir, &name, svg.as_bytes())?;
+    let details_dir = dir.join("targets");
+    ensure_dir(&details_dir)?;
+    let known = written.is_some();
+    let mut written = written.unwrap_or_default();
+    let before = written.badges.clone();
+    for r in &site.rendered {
+        let print = fingerprint(&r.badge);
+        let name = format!("{}.svg", r.stem);
+        if before.get(&r.stem) != Some(&print) || !badge_dir.join(&name).exists() {
+            publish(&badge_dir, &name, r.badge.as_bytes())?;
         }
-        written.badges.insert(stem.clone(), print);
+        written.badges.insert(r.stem.clone(), print);
+        if let Some(d) = &r.details {
+            publish(&details_dir, &format!("{}.json", r.stem), d.json.as_bytes())?;
+            publish(&details_dir, &format!("{}.html", r.stem), d.html.as_bytes())?;
+        }
     }
+    written.badges.retain(|stem, _| site.stems.contains(stem));
     for stem in before.keys().filter(|s| !written.badges.contains_key(*s)) {
         let _ = std::fs::remove_file(badge_dir.join(format!("{stem}.svg")));
     }
-    let details_dir = dir.join("targets");
-    ensure_dir(&details_dir)?;
-    for (stem, json) in &site.details {
-        publish(&details_dir, &format!("{stem}.json"), json.as_bytes())?;
-    }
-    if written.badges != before {
-        // A target gone (or the directory new): its details go with it.
+    if !known || !written.badges.keys().eq(before.keys()) {
+        // A target gone (or the directory new to the memo): its page and details go with it.
         for entry in std::fs::read_dir(&details_dir)
             .into_iter()
             .flatten()
             .flatten()
         {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stem = name.strip_suffix(".json").unwrap_or(&name);
-            if !written.badges.contains_key(stem) {
+            let stem = name
+                .strip_suffix(".json")
+                .or_else(|| name.strip_suffix(".html"))
+                .unwrap_or(&name);
+            if !site.stems.contains(stem) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
     }
     publish(dir, "status.json", &site.status)?;
     publish(dir, "index.html", site.index.as_bytes())?;
-    if written.badges != before || written.dir != dir {
+    if written.badges != before || !known {
         written.dir = dir.to_path_buf();
         let json = serde_json::to_vec(&written).context("could not encode the badge list")?;
         crate::state::write_atomic(memo, &json, false)?;
     }
     Ok(())
+}
+
+/// Whether the directory has `stem`'s page (its details file is written with it).
+pub fn has_details(dir: &Path, stem: &str) -> bool {
+    dir.join("targets").join(format!("{stem}.html")).is_file()
 }
 
 #[cfg(test)]

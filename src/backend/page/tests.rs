@@ -181,6 +181,10 @@ fn hostile_ids_and_outputs_stay_text_in_html_json_and_svg() {
     assert_eq!(status["targets"][0]["output"], hostile);
     assert_eq!(status["targets"][0]["id"], t.id.as_str());
     assert_eq!(status["targets"][0]["badge"], format!("badges/{stem}.svg"));
+    let own = f.site(&format!("targets/{stem}.html"));
+    assert!(!own.contains("<script"), "{own}");
+    assert!(own.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;"));
+    assert!(own.contains("web&lt;1&gt;&amp;"), "the host");
     let svg = f.site(&format!("badges/{stem}.svg"));
     assert!(svg.contains("a/b &quot;c&quot;?#%: CRITICAL"), "{svg}");
     assert!(
@@ -243,4 +247,45 @@ fn a_complete_registration_drops_the_targets_no_longer_configured() {
         .unwrap()
         .count();
     assert_eq!(badges, 1, "the removed target's badge is gone");
+    let mut pages: Vec<String> = std::fs::read_dir(f.dir.path().join("page/site/targets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        ["db-disk.html", "db-disk.json"],
+        "its page and details too"
+    );
+}
+
+#[test]
+fn a_targets_own_page_is_written_when_it_changes_not_when_only_time_moves_on() {
+    let f = fixture();
+    let t = &f.targets[1];
+    f.deliver(&[(&result(t, State::Critical, "disk full", 0), Some(t))]);
+    let own = f.dir.path().join("page/site/targets/db-disk.html");
+    let page = std::fs::read_to_string(&own).unwrap();
+    assert!(
+        page.contains("disk full") && page.contains("Incidents"),
+        "{page}"
+    );
+    assert!(f
+        .site("index.html")
+        .contains("href=\"targets/db-disk.html\""));
+    // Every part rendered again 11 minutes on (nothing else changed): the index is, the
+    // target's own page is not.
+    std::fs::write(&own, "as before").unwrap();
+    let later = now_ms() + 11 * 60_000;
+    f.page.update(later, |_| {}).unwrap();
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), "as before");
+    // A missing one is written again; so is one whose target has a new result.
+    std::fs::remove_file(&own).unwrap();
+    f.page.update(later + 11 * 60_000, |_| {}).unwrap();
+    assert!(std::fs::read_to_string(&own).unwrap().contains("disk full"));
+    std::fs::write(&own, "as before").unwrap();
+    f.deliver(&[(&result(t, State::Ok, "fine again", 1), Some(t))]);
+    assert!(std::fs::read_to_string(&own)
+        .unwrap()
+        .contains("fine again"));
 }

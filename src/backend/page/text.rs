@@ -1,7 +1,7 @@
 //! Text the page shows: figures, percentages, and untrusted text made displayable.
 
 use super::history::Mark;
-use super::time::{clock, date, span};
+use super::time::{push_clock, push_date, push_num, push_span, DAY_MS};
 use super::view::DayView;
 
 /// Control characters other than newline and tab shown as their Unicode pictures (ESC as
@@ -44,36 +44,56 @@ pub fn number(v: f32) -> String {
     }
 }
 
-/// What a day bar says on hover or tap: `2026-11-30: OK 23 h 10 min, WARNING 50 min;
-/// 24 results; problems 03:12–04:02`.
-pub fn day_figures(d: &DayView) -> String {
-    let states: Vec<String> = Mark::ALL
-        .into_iter()
-        .filter(|&m| d.ms[m as usize] > 0)
-        .map(|m| format!("{} {}", m.label(), span(d.ms[m as usize])))
-        .collect();
-    let mut text = date(d.day);
-    if states.is_empty() && d.results == 0 {
+/// Appends what a day bar says on hover or tap: `2026-11-30: OK 23 h 10 min, WARNING
+/// 50 min; 24 results; problems 03:12–04:02`. Dates, numbers and constant words only:
+/// nothing to escape in HTML.
+pub fn push_day_figures(text: &mut String, d: &DayView) {
+    push_date(text, d.day);
+    if d.ms.iter().all(|&ms| ms == 0) && d.results == 0 {
         text.push_str(": no data");
-        return text;
+        return;
     }
-    text.push_str(": ");
-    text.push_str(&states.join(", "));
-    text.push_str(&match d.results {
-        1 => "; 1 result".to_string(),
-        n => format!("; {n} results"),
+    let mut sep = ": ";
+    for m in Mark::ALL.into_iter().filter(|&m| d.ms[m as usize] > 0) {
+        text.push_str(sep);
+        text.push_str(m.label());
+        text.push(' ');
+        push_span(text, d.ms[m as usize]);
+        sep = ", ";
+    }
+    // No time held yet (the day's first result, this very moment): the results alone.
+    text.push_str(if sep == ": " { ": " } else { "; " });
+    push_num(text, u64::from(d.results), 1);
+    text.push_str(if d.results == 1 {
+        " result"
+    } else {
+        " results"
     });
-    match (d.first_problem_ms, d.last_problem_ms) {
-        (0, _) => {}
-        (a, b) if clock(a) == clock(b) => text.push_str(&format!("; a problem at {}", clock(a))),
-        (a, b) => text.push_str(&format!("; problems {}–{}", clock(a), clock(b))),
+    let (a, b) = (d.first_problem_ms, d.last_problem_ms);
+    if a > 0 {
+        let same = (a % DAY_MS) / 60_000 == (b % DAY_MS) / 60_000;
+        text.push_str(if same {
+            "; a problem at "
+        } else {
+            "; problems "
+        });
+        push_clock(text, a);
+        if !same {
+            text.push('–');
+            push_clock(text, b);
+        }
     }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day_figures(d: &DayView) -> String {
+        let mut text = String::new();
+        push_day_figures(&mut text, d);
+        text
+    }
 
     #[test]
     fn control_characters_become_visible_pictures() {
@@ -119,5 +139,23 @@ mod tests {
             ..d
         };
         assert_eq!(day_figures(&empty), "2025-11-30: no data");
+        let one = DayView {
+            worst: Some(Mark::Critical),
+            ms: [0, 0, 1_000, 0, 0],
+            results: 1,
+            first_problem_ms: 1_764_472_320_000,
+            last_problem_ms: 1_764_472_330_000, // the same minute
+            ..d
+        };
+        assert_eq!(
+            day_figures(&one),
+            "2025-11-30: CRITICAL 1 s; 1 result; a problem at 03:12"
+        );
+        // Results but no time held yet (the day's first result, this very moment).
+        let now = DayView { ms: [0; 5], ..one };
+        assert_eq!(
+            day_figures(&now),
+            "2025-11-30: 1 result; a problem at 03:12"
+        );
     }
 }

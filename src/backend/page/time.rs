@@ -23,50 +23,104 @@ fn civil(day: u32) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// `2026-11-30`.
-pub fn date(day: u32) -> String {
-    let (y, m, d) = civil(day);
-    format!("{y:04}-{m:02}-{d:02}")
+// The page writes thousands of these at a time (90 days of each target, the incidents), so
+// they append digits themselves: `format!` with padding takes the slow general path.
+
+/// Appends `n` with at least `width` digits (zeros in front).
+pub fn push_num(out: &mut String, n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let (mut at, mut n) = (digits.len(), n);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - at)..width {
+        out.push('0');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
-/// `14:05` (UTC) of a time in milliseconds.
-pub fn clock(ms: u64) -> String {
+/// Appends `2026-11-30`.
+pub fn push_date(out: &mut String, day: u32) {
+    let (y, m, d) = civil(day);
+    push_num(out, y.max(0) as u64, 4);
+    out.push('-');
+    push_num(out, u64::from(m), 2);
+    out.push('-');
+    push_num(out, u64::from(d), 2);
+}
+
+/// Appends `14:05` (UTC) of a time in milliseconds.
+pub fn push_clock(out: &mut String, ms: u64) {
     let minutes = (ms % DAY_MS) / 60_000;
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+    push_num(out, minutes / 60, 2);
+    out.push(':');
+    push_num(out, minutes % 60, 2);
+}
+
+/// Appends a span for people: `45 s`, `12 min`, `2 h 5 min`, `3 d 4 h`.
+pub fn push_span(out: &mut String, ms: u64) {
+    let s = ms / 1000;
+    let mut two = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
+        push_num(out, big, 1);
+        out.push_str(big_unit);
+        if small > 0 {
+            out.push(' ');
+            push_num(out, small, 1);
+            out.push_str(small_unit);
+        }
+    };
+    match s {
+        0..60 => two(s, " s", 0, ""),
+        60..3600 => two(s / 60, " min", 0, ""),
+        3600..86_400 => two(s / 3600, " h", s / 60 % 60, " min"),
+        _ => two(s / 86_400, " d", s / 3600 % 24, " h"),
+    }
+}
+
+/// `2026-11-30`.
+pub fn date(day: u32) -> String {
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, day);
+    out
 }
 
 /// `2026-11-30 14:05 UTC`.
 pub fn date_time(ms: u64) -> String {
-    format!("{} {} UTC", date(day_of(ms)), clock(ms))
+    let mut out = String::with_capacity(20);
+    push_date(&mut out, day_of(ms));
+    out.push(' ');
+    push_clock(&mut out, ms);
+    out.push_str(" UTC");
+    out
 }
 
 /// `2026-11-30T14:05:09Z`, for `<time datetime>` and status.json.
 pub fn rfc3339(ms: u64) -> String {
+    let mut out = String::with_capacity(20);
     let secs = (ms % DAY_MS) / 1000;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        date(day_of(ms)),
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    push_date(&mut out, day_of(ms));
+    out.push('T');
+    push_num(&mut out, secs / 3600, 2);
+    out.push(':');
+    push_num(&mut out, secs / 60 % 60, 2);
+    out.push(':');
+    push_num(&mut out, secs % 60, 2);
+    out.push('Z');
+    out
 }
 
 /// A span for people: `45 s`, `12 min`, `2 h 5 min`, `3 d 4 h`.
 pub fn span(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86_400 => match s / 60 % 60 {
-            0 => format!("{} h", s / 3600),
-            m => format!("{} h {m} min", s / 3600),
-        },
-        _ => match s / 3600 % 24 {
-            0 => format!("{} d", s / 86_400),
-            h => format!("{} d {h} h", s / 86_400),
-        },
-    }
+    let mut out = String::with_capacity(12);
+    push_span(&mut out, ms);
+    out
 }
 
 #[cfg(test)]
@@ -80,10 +134,30 @@ mod tests {
         assert_eq!(date_time(1_709_251_199_999), "2024-02-29 23:59 UTC");
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(day_of(951_782_400_000)), "2000-02-29");
-        assert_eq!(
-            clock(1_767_225_600_000 + 14 * HOUR_MS + 5 * 60_000 + 59_999),
-            "14:05"
+        let mut clock = String::new();
+        push_clock(
+            &mut clock,
+            1_767_225_600_000 + 14 * HOUR_MS + 5 * 60_000 + 59_999,
         );
+        assert_eq!(clock, "14:05");
+    }
+
+    #[test]
+    fn numbers_are_padded_to_their_width_and_never_cut() {
+        let mut out = String::new();
+        for (n, width) in [
+            (0, 1),
+            (7, 2),
+            (42, 2),
+            (2026, 4),
+            (12345, 2),
+            (u64::MAX, 1),
+        ] {
+            push_num(&mut out, n, width);
+            out.push(' ');
+        }
+        assert_eq!(out, format!("0 07 42 2026 12345 {} ", u64::MAX));
+        assert_eq!(date(day_of(253_402_300_799_000)), "9999-12-31");
     }
 
     #[test]
@@ -96,6 +170,8 @@ mod tests {
             (2 * HOUR_MS + 5 * 60_000, "2 h 5 min"),
             (DAY_MS, "1 d"),
             (3 * DAY_MS + 4 * HOUR_MS + 59_000, "3 d 4 h"),
+            (HOUR_MS + 59 * 60_000 + 59_999, "1 h 59 min"),
+            (2 * DAY_MS + 60_000, "2 d"),
         ];
         for (ms, want) in cases {
             assert_eq!(span(ms), want, "{ms} ms");
