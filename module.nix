@@ -138,6 +138,15 @@ in
         example = "mail.example.org";
         description = "Host name of the automatic openssh and postfix targets.";
       };
+      failureThreshold = mkOption {
+        type = types.nullOr (types.ints.between 1 (import ./nix/notify-limits.nix).maxThreshold);
+        default = null;
+        example = 3;
+        description = ''
+          `failureThreshold` of every automatic target: failed checks in a row
+          before it counts as failing (null: `nixcloud.monitoring.failureThreshold`).
+        '';
+      };
       nginx = {
         enable = service "nginx" "check_http and, for TLS hosts, check_ssl_cert for every public name of every virtual host";
         warningDays = mkOption {

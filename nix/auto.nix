@@ -45,6 +45,7 @@ let
     apiKeyFile = null;
     ipv4 = true;
     ipv6 = true;
+    failureThreshold = null;
   };
   kindDefaults = {
     check_http = {
@@ -240,8 +241,9 @@ rec {
 
   # The automatic targets, each with its `kind`, before explicit ones are
   # taken into account.
-  #   auto     { enable; host; nginx.enable; nginx.warningDays;
-  #              openssh.enable; postfix.enable }  (config.nixcloud.monitoring.auto)
+  #   auto     { enable; host; failureThreshold; nginx.enable;
+  #              nginx.warningDays; openssh.enable; postfix.enable }
+  #            (config.nixcloud.monitoring.auto)
   #   public   config.nixcloud.monitoring.public
   #   nginx    { enable; virtualHosts.<name> = { serverName; serverAliases;
   #              forceSSL; onlySSL; addSSL; enableACME; useACMEHost; monitoring; }; }
@@ -259,8 +261,10 @@ rec {
     let
       on = service: auto.enable && (auto.${service}.enable or true);
       enabled = s: s.enable or false;
+      # auto.failureThreshold on every automatic target (null: the top-level one).
+      threshold = t: t // { failureThreshold = auto.failureThreshold or null; };
     in
-    concatLists [
+    map threshold (concatLists [
       (
         if on "nginx" && enabled nginx then
           nginxTargets {
@@ -288,7 +292,7 @@ rec {
         else
           [ ]
       )
-    ];
+    ]);
 
   # `targets` (config.nixcloud.monitoring.targets) with the automatic targets
   # added to targets.active.<kind>, after the explicit ones. An automatic

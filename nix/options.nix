@@ -148,9 +148,9 @@ in
       type = types.ints.between 1 (import ./notify-limits.nix).maxThreshold;
       default = 1;
       description = ''
-        Default of every passive target's `failureThreshold`: the non-OK
-        results in a row before a target counts as failing (and `notify`
-        tells of it).
+        Default of every target's `failureThreshold` (active, passive,
+        watched units and automatic targets): the non-OK results in a row
+        before a target counts as failing (and `notify` tells of it).
       '';
     };
 

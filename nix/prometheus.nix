@@ -203,9 +203,19 @@ rec {
           inherit kind fam spec;
           inherit (e) id escaped;
           target = t;
+          threshold = thresholdOf cfg t;
           module = "nixcloud_${e.escaped}_${fam.suffix}";
         }) (families t)
     ) (inventory.activeTargets cfg);
+
+  # An active target's failureThreshold: its own, else the top-level one.
+  thresholdOf =
+    cfg: t:
+    if (t.failureThreshold or null) != null then t.failureThreshold else cfg.failureThreshold or 1;
+
+  # Minutes between two probes of a target (every job's scrape_interval): a
+  # threshold of N waits (N - 1) of them for the Nth failed probe.
+  probeMinutes = 1;
 
   # kind -> { address; prober; timeout; settings = fam: { <prober> = ...; }; }
   probeSpec =
@@ -341,7 +351,8 @@ rec {
   # Prometheus scrape_configs: one job per check kind that has probes, named
   # nixcloud-monitoring-<hostName>-<kind> (unique over the machines). Each
   # probe is one static target carrying its module (__param_module), the
-  # labels target (the id), host, service (the name) and family; relabeling
+  # labels target (the id), host, service (the name) and family (and
+  # failure_threshold where it is above 1, for the rules); relabeling
   # sends the scrape to the blackbox exporter with the probe's address as
   # ?target=, which also becomes `instance`.
   scrapeConfigs =
@@ -365,7 +376,7 @@ rec {
         {
           job_name = "nixcloud-monitoring-${hostName}-${kind}";
           metrics_path = "/probe";
-          scrape_interval = "1m";
+          scrape_interval = "${toString probeMinutes}m";
           scrape_timeout = seconds (if longest > 60 then 60 else longest);
           static_configs = map (p: {
             targets = [ p.spec.address ];
@@ -375,7 +386,8 @@ rec {
               host = p.target.host;
               service = p.target.name;
               family = p.fam.suffix;
-            };
+            }
+            // (if p.threshold > 1 then { failure_threshold = toString p.threshold; } else { });
           }) ps;
           relabel_configs = [
             {
@@ -442,19 +454,58 @@ rec {
       }
       {
         alert = "NixcloudMonitoringProbeFailed";
-        expr = ''probe_success{job=~"nixcloud-monitoring-.*"} == 0'';
+        # A probe with failure_threshold above 1 is the machine's own rules'
+        # (thresholdGroup); without the label: at the first failed probe.
+        expr = ''probe_success{job=~"nixcloud-monitoring-.*",failure_threshold=""} == 0'';
         labels.severity = "critical";
         annotations.summary = "{{ $labels.service }} on {{ $labels.host }} ({{ $labels.family }}): the probe failed";
       }
     ];
   };
 
-  # Prometheus rule file: the generic group, and the machine's certificate
-  # thresholds (check_ssl_cert warningDays, check_smtp certificate), which
-  # are per target.
+  # The probe alert of the machine's targets with a failureThreshold N above
+  # 1: one rule per N, on the machine's jobs only (another machine has its
+  # own), firing once the probe failed (N - 1) intervals after the first
+  # failure, i.e. at the Nth failed probe in a row; a successful probe in
+  # between resets the wait. (Holds while rules are evaluated at least once
+  # per probe, as Prometheus's default evaluation_interval of 1m does.)
+  thresholdGroup =
+    { cfg, hostName }:
+    let
+      jobs = concatStringsSep "|" (map (k: "nixcloud-monitoring-${hostName}-${k}") names.activeKinds);
+      above1 = filter (n: n > 1) (map (p: p.threshold) (probes cfg));
+      # Each N once, in order.
+      thresholds = builtins.sort builtins.lessThan (
+        map builtins.fromJSON (
+          builtins.attrNames (
+            builtins.listToAttrs (
+              map (n: {
+                name = toString n;
+                value = null;
+              }) above1
+            )
+          )
+        )
+      );
+    in
+    {
+      name = "nixcloud-monitoring-probes-${hostName}";
+      rules = map (n: {
+        alert = "NixcloudMonitoringProbeFailed";
+        expr = ''probe_success{job=~"${jobs}",failure_threshold="${toString n}"} == 0'';
+        "for" = "${toString ((n - 1) * probeMinutes)}m";
+        labels.severity = "critical";
+        annotations.summary = "{{ $labels.service }} on {{ $labels.host }} ({{ $labels.family }}): the probe failed ${toString n} times in a row";
+      }) thresholds;
+    };
+
+  # Prometheus rule file: the generic group, the machine's probe thresholds
+  # (thresholdGroup) and its certificate thresholds (check_ssl_cert
+  # warningDays, check_smtp certificate), which are per target.
   rules =
     { cfg, hostName }:
     let
+      probeThresholds = thresholdGroup { inherit cfg hostName; };
       expiring = concatMap (
         e:
         let
@@ -481,6 +532,7 @@ rec {
     in
     {
       groups = [ genericGroup ]
+      ++ optional (probeThresholds.rules != [ ]) probeThresholds
       ++ optional (expiring != [ ]) {
         name = "nixcloud-monitoring-certificates-${hostName}";
         rules = expiring;

@@ -122,6 +122,19 @@ let
               common defaultName null
           )
           // addressFamilies
+          // {
+            failureThreshold = mkOption {
+              type = types.nullOr (types.ints.between 1 (import ./notify-limits.nix).maxThreshold);
+              default = null;
+              example = 3;
+              description = ''
+                Failed checks in a row before the target counts as failing: the
+                server's count (Icinga2's `max_check_attempts`, failed probes
+                in a row for Prometheus); null:
+                `nixcloud.monitoring.failureThreshold`.
+              '';
+            };
+          }
           // options;
       }
     );

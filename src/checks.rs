@@ -74,6 +74,11 @@ macro_rules! active_kinds {
                 pub api_key_file: Option<PathBuf>,
                 pub ipv4: bool,
                 pub ipv6: bool,
+                /// Non-OK results in a row before the target counts as failing; None: the
+                /// top-level one. The agent's and the backends' business, not the check's:
+                /// never sent with the check and not part of the interface hash.
+                #[serde(rename = "failureThreshold", skip_serializing)]
+                pub failure_threshold: Option<u32>,
                 $( $(#[serde(rename = $json)])? pub $field: $fty, )*
             }
 
@@ -88,6 +93,7 @@ macro_rules! active_kinds {
                         api_key_file: None,
                         ipv4: true,
                         ipv6: true,
+                        failure_threshold: None,
                         $( $field: $fdef, )*
                     }
                 }
@@ -130,6 +136,7 @@ macro_rules! active_kinds {
                         api_key_file: c.api_key_file.as_deref(),
                         ipv4: c.ipv4,
                         ipv6: c.ipv6,
+                        failure_threshold: c.failure_threshold,
                     }, )*
                 }
             }
@@ -220,6 +227,7 @@ pub struct Common<'a> {
     pub api_key_file: Option<&'a std::path::Path>,
     pub ipv4: bool,
     pub ipv6: bool,
+    pub failure_threshold: Option<u32>,
 }
 
 impl ActiveCheck {
@@ -323,5 +331,19 @@ mod tests {
         assert_eq!(json["warningDays"], 1000);
         assert!(!json.contains_key("apiKey"));
         assert!(!json.contains_key("apiKeyFile"));
+    }
+
+    #[test]
+    fn failure_threshold_is_neither_sent_nor_hashed() {
+        let ssh = CheckSsh {
+            failure_threshold: Some(3),
+            ..Default::default()
+        };
+        let check = ActiveCheck::Ssh(ssh);
+        assert!(!check.to_json().contains_key("failureThreshold"));
+        assert_eq!(
+            check.interface_hash(),
+            ActiveCheck::Ssh(CheckSsh::default()).interface_hash()
+        );
     }
 }

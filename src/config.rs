@@ -361,6 +361,12 @@ fn build_targets(
             bail!("{file}:{line}: target {id} ({}): {why}", check.kind());
         }
         check_id_length(file, line, &id)?;
+        let failure_threshold = c.failure_threshold.unwrap_or(common.failure_threshold);
+        notify::threshold(
+            &format!("{file}:{line}: target {id}"),
+            "failureThreshold",
+            failure_threshold,
+        )?;
         let key = key_source(
             c.api_key.map(str::to_string),
             c.api_key_file.map(Path::to_path_buf),
@@ -379,6 +385,7 @@ fn build_targets(
             key,
             line,
             id,
+            failure_threshold,
             kind: TargetKind::Active(check),
         });
     }
@@ -441,13 +448,13 @@ fn build_targets(
             key,
             line,
             id,
+            failure_threshold,
             kind: TargetKind::Passive(Passive {
                 script: p.script.clone(),
                 check_minutes: timing.check_minutes,
                 timeout_minutes: timing.timeout_minutes,
                 calendar: None,
                 script_timeout,
-                failure_threshold,
                 notify,
             }),
         });

@@ -215,13 +215,13 @@ mod tests {
             public: true,
             key: None,
             line: 1,
+            failure_threshold: 1,
             kind: crate::targets::TargetKind::Passive(crate::targets::Passive {
                 script: String::new(),
                 check_minutes: 1,
                 timeout_minutes: 2,
                 calendar: None,
                 script_timeout: Duration::from_secs(60),
-                failure_threshold: 1,
                 notify: Default::default(),
             }),
         }

@@ -22,6 +22,10 @@ pub struct Target {
     pub key: Option<KeySource>,
     /// Line of the config file where the target is declared, for error messages.
     pub line: usize,
+    /// Non-OK results in a row before the target counts as failing (`failureThreshold`, the
+    /// target's own or the top-level one): for an active target the server's count, for a
+    /// passive one the agent's and the server's.
+    pub failure_threshold: u32,
     pub kind: TargetKind,
 }
 
@@ -47,8 +51,6 @@ pub struct Passive {
     pub calendar: Option<crate::calendar::Calendar>,
     /// How long the script may run before it is killed and reported UNKNOWN.
     pub script_timeout: Duration,
-    /// Non-OK results in a row before the target counts as failing (`failureThreshold`).
-    pub failure_threshold: u32,
     /// When the `notify` destination tells someone about this target.
     pub notify: NotifyPolicy,
 }

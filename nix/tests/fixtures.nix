@@ -9,6 +9,8 @@ rec {
     public = true;
     apiKey = null;
     apiKeyFile = null;
+    # Every active kind and passive targets have it.
+    failureThreshold = null;
   };
   families = {
     ipv4 = true;

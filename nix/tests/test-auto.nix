@@ -223,6 +223,37 @@ in
     ];
   }
   {
+    name = "auto.failureThreshold is every automatic target's; null leaves the top-level one";
+    expr =
+      map
+        (
+          a:
+          map (t: t.failureThreshold) (
+            auto.candidates {
+              auto = switches // a;
+              nginx = nginx { "example.org" = vhost { addSSL = true; }; };
+              openssh = {
+                enable = true;
+                ports = [ 22 ];
+              };
+              postfix = {
+                enable = true;
+                enableSmtp = true;
+                main = { };
+              };
+            }
+          )
+        )
+        [
+          { failureThreshold = 3; }
+          { failureThreshold = null; }
+        ];
+    expected = [
+      [ 3 3 3 3 ]
+      [ null null null null ]
+    ];
+  }
+  {
     name = "nginx: auto.nginx.warningDays is used";
     expr = map (t: t.warningDays) (
       auto.candidates {

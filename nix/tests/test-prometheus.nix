@@ -594,9 +594,86 @@ in
       "(nixcloud_monitoring_state == 2) unless (nixcloud_monitoring_failures_in_a_row < nixcloud_monitoring_failure_threshold)"
       "(nixcloud_monitoring_state == 1) unless (nixcloud_monitoring_failures_in_a_row < nixcloud_monitoring_failure_threshold)"
       "(nixcloud_monitoring_state == 3) unless (nixcloud_monitoring_failures_in_a_row < nixcloud_monitoring_failure_threshold)"
-      ''probe_success{job=~"nixcloud-monitoring-.*"} == 0''
+      ''probe_success{job=~"nixcloud-monitoring-.*",failure_threshold=""} == 0''
     ];
   }
+  (
+    let
+      # Two pings at 3 (one its own, one the top-level default), one at 1,
+      # an SSH at 5.
+      cfg = f.base // {
+        failureThreshold = 3;
+        targets = f.seed.targets // {
+          passive = [ ];
+          active = f.noTargets // {
+            check_ping = [
+              (f.ping { host = "a"; })
+              (f.ping {
+                host = "b";
+                failureThreshold = 1;
+              })
+              (f.ping {
+                host = "c";
+                failureThreshold = 3;
+              })
+            ];
+            check_ssh = [
+              (ssh {
+                host = "d";
+                failureThreshold = 5;
+              })
+            ];
+          };
+        };
+      };
+      scrape = prometheus.scrapeConfigs {
+        inherit cfg;
+        hostName = "web1";
+      };
+      groups = (prometheus.rules {
+        inherit cfg;
+        hostName = "web1";
+      }).groups;
+      jobs = "nixcloud-monitoring-web1-check_http|nixcloud-monitoring-web1-check_ssl_cert|nixcloud-monitoring-web1-check_dns|nixcloud-monitoring-web1-check_ping|nixcloud-monitoring-web1-check_smtp|nixcloud-monitoring-web1-check_ssh|nixcloud-monitoring-web1-check_hydra";
+    in
+    {
+      name = "failureThreshold above 1: a probe label and one rule per threshold with for = (N - 1) minutes";
+      expr = [
+        (map (j: map (s: [ s.labels.target s.labels.family (s.labels.failure_threshold or null) ]) j.static_configs) scrape)
+        (map (g: g.name) groups)
+        (map (r: [ r.expr r."for" r.annotations.summary ]) (builtins.elemAt groups 1).rules)
+      ];
+      expected = [
+        [
+          [
+            [ "a-PING" "ip4" "3" ]
+            [ "a-PING" "ip6" "3" ]
+            [ "b-PING" "ip4" null ]
+            [ "b-PING" "ip6" null ]
+            [ "c-PING" "ip4" "3" ]
+            [ "c-PING" "ip6" "3" ]
+          ]
+          [
+            [ "d-SSH" "ip4" "5" ]
+            [ "d-SSH" "ip6" "5" ]
+          ]
+        ]
+        [ "nixcloud-monitoring" "nixcloud-monitoring-probes-web1" ]
+        [
+          [
+            ''probe_success{job=~"${jobs}",failure_threshold="3"} == 0''
+            "2m"
+            "{{ $labels.service }} on {{ $labels.host }} ({{ $labels.family }}): the probe failed 3 times in a row"
+          ]
+          [
+            ''probe_success{job=~"${jobs}",failure_threshold="5"} == 0''
+            "4m"
+            "{{ $labels.service }} on {{ $labels.host }} ({{ $labels.family }}): the probe failed 5 times in a row"
+          ]
+        ]
+      ];
+    }
+  )
   {
     name = "certificate expiry: warningDays and SMTP certificate in seconds, 1000 means none";
     expr = map (r: r.expr) (builtins.elemAt rules.groups 1).rules;

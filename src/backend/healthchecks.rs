@@ -525,9 +525,7 @@ impl Api for Healthchecks {
             .remove(&result.target)
             .unwrap_or_default()
             .after(result);
-        let threshold = target
-            .and_then(|t| t.passive())
-            .map_or(1, |p| p.failure_threshold);
+        let threshold = target.map_or(1, |t| t.failure_threshold);
         let url = match self.shared.ping_url(&result.target) {
             Some(url) => url,
             None => self.register_one(result, target).await?,

@@ -44,7 +44,7 @@ pub fn run(agent: &Agent, as_json: bool) -> anyhow::Result<Code> {
             "schedule": t.schedule(),
             "next_run": timing.next_run.map(format_ms),
             "late_since": timing.late_since.map(format_ms),
-            "failure_threshold": t.passive().map(|p| p.failure_threshold),
+            "failure_threshold": t.failure_threshold,
             "failures_in_a_row": record.as_ref().map(|r| r.failures_in_a_row),
             "registered": reg.map(|r| r.ok),
             "registered_at": reg.map(|r| format_ms(r.at_ms)),

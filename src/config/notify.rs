@@ -662,7 +662,7 @@ mod tests {
         ))
         .unwrap();
         let p = |i: usize| cfg.targets[i].passive().unwrap().notify;
-        let threshold = |i: usize| cfg.targets[i].passive().unwrap().failure_threshold;
+        let threshold = |i: usize| cfg.targets[i].failure_threshold;
         assert_eq!((threshold(0), threshold(1)), (2, 5));
         assert_eq!(
             p(0),

@@ -28,7 +28,7 @@ pub(super) struct RawConfig {
     pub(super) icinga2: Option<RawIcinga2>,
     pub(super) prometheus: Option<RawPrometheus>,
     pub(super) healthchecks: Option<RawHealthchecks>,
-    /// Every passive target's `failureThreshold` unless it sets its own.
+    /// Every target's `failureThreshold` unless it sets its own.
     #[serde(default = "one")]
     pub(super) failure_threshold: u32,
     pub(super) notify: Option<super::notify::RawNotify>,

@@ -652,3 +652,60 @@ fn a_threshold_of_0_or_above_100_is_an_error() {
         );
     }
 }
+
+#[test]
+fn an_active_target_inherits_the_top_level_threshold_or_sets_its_own() {
+    let cfg = parse(concat!(
+        "failureThreshold = 2\n",
+        "[[targets.active.check_http]]\nhost = \"a\"\n",
+        "[[targets.active.check_ssh]]\nhost = \"a\"\nfailureThreshold = 5\n",
+        "[[targets.active.check_hydra]]\nhost = \"h\"\nproject = \"p\"\njobset = \"j\"\n",
+        "failureThreshold = 1\n",
+    ))
+    .unwrap();
+    let got: Vec<(&str, u32)> = cfg
+        .targets
+        .iter()
+        .map(|t| (t.id.as_str(), t.failure_threshold))
+        .collect();
+    assert_eq!(got, [("a-HTTP", 2), ("a-SSH", 5), ("h-p_j", 1)]);
+    let default = parse("[[targets.active.check_ping]]\nhost = \"a\"\n").unwrap();
+    assert_eq!(default.targets[0].failure_threshold, 1);
+}
+
+#[test]
+fn an_active_threshold_of_0_or_above_100_names_the_target() {
+    for kind in [
+        "check_http",
+        "check_ssl_cert",
+        "check_dns",
+        "check_ping",
+        "check_smtp",
+        "check_ssh",
+        "check_hydra",
+    ] {
+        for n in [0, 101] {
+            let text = format!(
+                "[[targets.active.{kind}]]\nhost = \"a\"\nname = \"n\"\nfailureThreshold = {n}\n"
+            );
+            let e = err(&text);
+            let want = format!(
+                "/etc/test.toml:1: target a-n: failureThreshold is {n}; it counts results in a \
+                 row: 1 to 100"
+            );
+            assert!(e.contains(&want), "{text}: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_typo_next_to_an_active_threshold_is_still_named_with_its_line() {
+    let e = err(
+        "[[targets.active.check_ssh]]\nhost = \"a\"\nfailureThreshold = 2\nfailureTreshold = 3\n",
+    );
+    assert!(e.starts_with("/etc/test.toml:4"), "{e}");
+    assert!(
+        e.contains("failureTreshold") && e.contains("failureThreshold"),
+        "{e}"
+    );
+}

@@ -10,13 +10,13 @@ fn target() -> Target {
         public: true,
         key: None,
         line: 1,
+        failure_threshold: 1,
         kind: TargetKind::Passive(Passive {
             script: String::new(),
             check_minutes: 1,
             timeout_minutes: 2,
             calendar: None,
             script_timeout: Duration::from_secs(60),
-            failure_threshold: 1,
             notify: Default::default(),
         }),
     }

@@ -1193,3 +1193,58 @@ fn failure_threshold_is_soft_until_the_third_and_only_hard_notifies() {
         icinga.api("DELETE", &path, None);
     }
 }
+
+/// `failureThreshold = 3` on an active target is its services' `max_check_attempts`: on the
+/// real Icinga2, after an OK, the first and second CRITICAL results in a row are SOFT states
+/// (retried every minute, `retry_interval`), the third is HARD. (From a new service's pending
+/// state Icinga2 counts the pending one as the first attempt.)
+#[test]
+fn an_active_failure_threshold_is_soft_until_the_third_check() {
+    let Some(icinga) = Icinga::get() else { return };
+    let web = TestServer::start();
+    web.reply(|_| Reply::Status(200, "<html>hello</html>".into()));
+    let o = unique("active-threshold");
+    let sb = Sandbox::new();
+    icinga.config(
+        &sb,
+        &o,
+        &format!(
+            "[[targets.active.check_http]]\nhost = \"127.0.0.1\"\nname = \"{o}\"\nport = {}\ncontains = \"hello\"\nipv6 = false\nfailureThreshold = 3\n",
+            web.addr.port()
+        ),
+    );
+    let out = sb.cmd(&["register"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let service = format!("127.0.0.1!{o} (IPv4)");
+    let attrs = icinga.service(&service).expect("registered");
+    assert_eq!(attrs["max_check_attempts"].as_f64(), Some(3.0), "{attrs:#}");
+    assert_eq!(attrs["retry_interval"].as_f64(), Some(60.0), "{attrs:#}");
+    let check = |last: f64| {
+        icinga.check_now("127.0.0.1", &format!("{o} (IPv4)"));
+        icinga.wait_for(&service, Duration::from_secs(30), |a| {
+            a["last_check"].as_f64().unwrap_or(0.0) > last
+        })
+    };
+    let mut a = check(0.0);
+    if state(&a) != Some(0) {
+        a = icinga.wait_for(&service, Duration::from_secs(30), |a| state(a) == Some(0));
+    }
+    web.reply(|_| Reply::Status(200, "<html>goodbye</html>".into()));
+    // state_type 0 is SOFT, 1 HARD; check_attempt counts the SOFT results.
+    for (n, soft) in [(1, true), (2, true), (3, false)] {
+        a = check(a["last_check"].as_f64().unwrap());
+        assert_eq!(state(&a), Some(2), "check {n}: {a:#}");
+        assert_eq!(
+            a["state_type"].as_f64(),
+            Some(if soft { 0.0 } else { 1.0 }),
+            "check {n}: {a:#}"
+        );
+        if soft {
+            assert_eq!(
+                a["check_attempt"].as_f64(),
+                Some(n as f64),
+                "check {n}: {a:#}"
+            );
+        }
+    }
+}

@@ -51,7 +51,18 @@ let
             }
           ))
         ];
-        check_ping = [ (f.ping { host = "gw.example.org"; }) ];
+        # failureThreshold = 3 (tests/prometheus/rules-test.yml: the probe
+        # alert at the third failed probe in a row); the other one's own 1.
+        check_ping = [
+          (f.ping {
+            host = "gw.example.org";
+            failureThreshold = 3;
+          })
+          (f.ping {
+            host = "gw2.example.org";
+            failureThreshold = 1;
+          })
+        ];
         check_dns = [
           (
             f.common

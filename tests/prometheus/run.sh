@@ -8,7 +8,8 @@
 #  b. `promtool test rules` (rules-test.yml): the stale alert fires after the
 #     timeout and not before, also for a target that never reported; CRITICAL,
 #     WARNING, a failed probe and certificate expiry fire as they should; a
-#     state alert waits for failureThreshold results in a row;
+#     state alert waits for failureThreshold results in a row, a probe alert
+#     for failureThreshold failed probes in a row;
 #  c. the blackbox exporter with the generated modules probes a local
 #     python3 http.server for the two check_http targets: probe_success 1 where
 #     the text is on the page, 0 where it is not; then a real Prometheus with
@@ -157,7 +158,7 @@ check "a. blackbox exporter --config.check accepts the generated modules" \
 	prometheus-blackbox-exporter --config.file="$work/blackbox.yml" --config.check
 
 # --- b. the rules -----------------------------------------------------------------
-check "b. promtool test rules: stale after the timeout (also never reported), not before; CRITICAL, WARNING, probe failed, certificate expiry" \
+check "b. promtool test rules: stale after the timeout (also never reported), not before; CRITICAL, WARNING, probe failed (at the failureThreshold-th in a row), certificate expiry" \
 	promtool test rules "$work/rules-test.yml"
 
 # --- c. blackbox probes of a local web server -------------------------------------

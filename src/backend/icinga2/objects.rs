@@ -11,7 +11,8 @@
 //! minutes (for a calendar: its longest gap plus the grace) with state UNKNOWN and a text
 //! naming the target. Every pushed result postpones that check by the same interval, so it
 //! only fires after that long without a push. `max_check_attempts` is the target's
-//! `failureThreshold`.
+//! `failureThreshold`, for active services too (retried every [`ACTIVE_RETRY`] seconds while
+//! SOFT).
 //!
 //! Variables are limited to what Icinga2 2.13's ITL and Debian 12's monitoring-plugins 2.3
 //! accept: `dns_query_type` would make check_dns fail with a usage error, and the ITL `ssh`
@@ -105,7 +106,7 @@ pub fn services(target: &Target, owner: &str) -> Vec<Service> {
                 "enable_passive_checks": true,
                 "check_interval": silence,
                 "retry_interval": silence,
-                "max_check_attempts": p.failure_threshold,
+                "max_check_attempts": target.failure_threshold,
             });
             vec![Service {
                 host: target.host.clone(),
@@ -124,6 +125,7 @@ pub fn services(target: &Target, owner: &str) -> Vec<Service> {
                     "enable_passive_checks": false,
                     "check_interval": ACTIVE_INTERVAL,
                     "retry_interval": ACTIVE_RETRY,
+                    "max_check_attempts": target.failure_threshold,
                 });
                 Service {
                     host: target.host.clone(),

@@ -266,7 +266,7 @@ pub fn rules_of(target: &Target) -> Option<(&Target, Rules)> {
         (
             target,
             Rules {
-                failure_threshold: p.failure_threshold,
+                failure_threshold: target.failure_threshold,
                 success_threshold: p.notify.success_threshold,
                 recovery: p.notify.recovery,
                 repeat_ms: p.notify.repeat_minutes.saturating_mul(60_000),

@@ -60,7 +60,7 @@ impl Entry {
             name: t.name.clone(),
             check_minutes: passive.map(|p| p.check_minutes),
             timeout_minutes: passive.map(|p| p.timeout_minutes),
-            failure_threshold: passive.map(|p| p.failure_threshold),
+            failure_threshold: passive.map(|_| t.failure_threshold),
             failures_in_a_row: 0,
             registered_ms: None,
             last: None,

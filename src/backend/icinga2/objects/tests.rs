@@ -241,3 +241,34 @@ fn active_services_have_no_stale_alarm() {
     let s = first("[[targets.active.check_http]]\nhost = \"h\"\n");
     assert_eq!(s[0].allowed_silence(), None);
 }
+
+#[test]
+fn an_active_service_is_hard_after_its_failure_threshold_retried_every_minute() {
+    let ts = targets(concat!(
+        "failureThreshold = 2\n",
+        "[[targets.active.check_ping]]\nhost = \"h\"\n",
+        "[[targets.active.check_ssh]]\nhost = \"h\"\nfailureThreshold = 3\n",
+    ));
+    let attempts = |i: usize| -> Vec<(Value, Value, Value)> {
+        services(&ts[i], "me")
+            .iter()
+            .map(|s| {
+                let a = &s.attrs;
+                let get = |k: &str| a[k].clone();
+                (
+                    get("max_check_attempts"),
+                    get("retry_interval"),
+                    get("check_interval"),
+                )
+            })
+            .collect()
+    };
+    let both = |n: u32| vec![(json!(n), json!(ACTIVE_RETRY), json!(ACTIVE_INTERVAL)); 2];
+    assert_eq!(attempts(0), both(2), "the top-level default, both families");
+    assert_eq!(attempts(1), both(3), "the target's own");
+    let one = first("[[targets.active.check_http]]\nhost = \"h\"\n");
+    assert_eq!(
+        one[0].attrs["max_check_attempts"], 1,
+        "HARD at once, as before"
+    );
+}
